@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Everything installs itself.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PACKAGES := shared cli services/ingest services/risk services/consent services/campaign services/metrics
+STAMP := $(VENV)/.installed
+export XDG_RUNTIME_DIR ?= /tmp
+
+.PHONY: install run up down status test lint typecheck unit integration e2e schemas bench clean
+
+install: $(STAMP)
+
+$(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c constraints.txt -r requirements-dev.txt \
+		$(foreach p,$(PACKAGES),-e $(p))
+	touch $(STAMP)
+
+run: install  ## start broker, database and the five services in the foreground, replay the demo
+	$(VENV)/bin/winback run
+
+up: install  ## start everything in the background and return when all services are ready
+	$(VENV)/bin/winback up
+
+down:  ## stop what `make up` started (database state is kept)
+	@test -x $(VENV)/bin/winback && $(VENV)/bin/winback down || true
+
+status: install
+	$(VENV)/bin/winback status
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy shared/src cli/src $(foreach p,$(filter services/%,$(PACKAGES)),$(p)/src)
+
+schemas: install  ## regenerate JSON Schemas and the AsyncAPI document from the event models
+	$(PY) -m winback_shared.events.export shared/schemas
+
+test: lint typecheck  ## lint, type-check and run every test against real servers
+	$(PY) -m pytest -q -p no:cacheprovider
+
+unit: install
+	$(PY) -m pytest -q -m "not integration and not e2e"
+
+bench: install
+	@echo "see bench/README.md"
+
+clean: down
+	rm -rf $(VENV) .winback

@@ -1,0 +1,1 @@
+"""winback command line and the embedded development stack."""

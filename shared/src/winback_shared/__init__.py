@@ -1,0 +1,1 @@
+"""Shared library of the winback services: events, Kafka, database and HTTP plumbing."""

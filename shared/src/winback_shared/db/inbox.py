@@ -1,0 +1,61 @@
+"""Idempotent consumer: the ids of applied events are recorded in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func, tuple_
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from winback_shared.events.envelope import CloudEvent
+
+E = TypeVar("E", bound=CloudEvent)
+
+
+def processed_events_table(metadata: MetaData) -> Table:
+    return Table(
+        "processed_events",
+        metadata,
+        Column("source", String(512), nullable=False),
+        Column("event_id", String(256), nullable=False),
+        Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("source", "event_id"),
+    )
+
+
+async def claim_unprocessed(session: AsyncSession, table: Table, events: Sequence[E]) -> list[E]:
+    """Record the events as applied and return those not applied before, in input order.
+
+    Runs inside the caller's transaction: if the caller rolls back, the claims vanish with
+    its changes, so an event is never marked applied without its effect.
+    """
+    unique: dict[tuple[str, str], E] = {}
+    for event in events:
+        unique.setdefault(event.identity, event)
+    if not unique:
+        return []
+    # Sorted keys: two transactions claiming overlapping sets lock rows in the same order.
+    keys = sorted(unique)
+    claimed: set[tuple[str, str]] = set()
+    for start in range(0, len(keys), 5_000):
+        chunk = keys[start : start + 5_000]
+        stmt = (
+            insert(table)
+            .values([{"source": s, "event_id": i} for s, i in chunk])
+            .on_conflict_do_nothing()
+            .returning(table.c.source, table.c.event_id)
+        )
+        claimed.update((row.source, row.event_id) for row in await session.execute(stmt))
+    return [event for key, event in unique.items() if key in claimed]
+
+
+async def already_processed(session: AsyncSession, table: Table, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Which of these `(source, id)` pairs were applied already (read-only check)."""
+    if not keys:
+        return set()
+    rows = await session.execute(
+        table.select().where(tuple_(table.c.source, table.c.event_id).in_(list(keys)))
+    )
+    return {(row.source, row.event_id) for row in rows}

@@ -1,0 +1,119 @@
+"""Event types published by the winback services themselves (spec/events.md, second table)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import AwareDatetime, Field
+
+from winback_shared.events.envelope import CloudEvent, CustomerEventData
+
+Status = Literal["active", "at_risk", "lapsed", "churned", "won_back"]
+
+
+class StatusChangedData(CustomerEventData):
+    from_: Status | None = Field(default=None, alias="from")
+    to: Status
+    at: AwareDatetime
+    reasons: list[str] = Field(default_factory=list)
+    churn_reason: str | None = None
+    segment: str | None = None
+    value_tier: str | None = None
+    winback_eligible: bool = False
+
+
+class RiskAssessedData(CustomerEventData):
+    risk_score: float
+    drivers: list[dict[str, Any]] = Field(default_factory=list)
+    p_alive: float | None = None
+    expected_orders: float | None = None
+    horizon_days: int = 90
+    as_of: AwareDatetime
+
+
+class ConsentChangedData(CustomerEventData):
+    channel: str
+    state: Literal["granted", "revoked", "objected", "suppressed"]
+    at: AwareDatetime
+
+
+class EnrollmentData(CustomerEventData):
+    playbook_id: str
+    enrollment_id: str
+    variant: str | None = None
+    reason: str | None = None
+
+
+class ActionTriggeredData(CustomerEventData):
+    action_id: str
+    channel: str
+    template: str
+    variant: str | None = None
+    offer: str | None = None
+    content: dict[str, Any] = Field(default_factory=dict)
+    recipient: dict[str, Any] = Field(default_factory=dict)
+    consent: dict[str, Any] = Field(default_factory=dict)
+    due_at: AwareDatetime | None = None
+    playbook_id: str
+    enrollment_id: str
+
+
+class ActionSuppressedData(CustomerEventData):
+    action_id: str
+    channel: str
+    reason: str
+    playbook_id: str
+    enrollment_id: str
+
+
+class CustomerStatusChanged(CloudEvent):
+    TYPE = "customer.status_changed"
+    type: Literal["customer.status_changed"]
+    data: StatusChangedData
+
+
+class CustomerRiskAssessed(CloudEvent):
+    TYPE = "customer.risk_assessed"
+    type: Literal["customer.risk_assessed"]
+    data: RiskAssessedData
+
+
+class ConsentChanged(CloudEvent):
+    TYPE = "consent.changed"
+    type: Literal["consent.changed"]
+    data: ConsentChangedData
+
+
+class CampaignEnrolled(CloudEvent):
+    TYPE = "campaign.enrolled"
+    type: Literal["campaign.enrolled"]
+    data: EnrollmentData
+
+
+class CampaignExited(CloudEvent):
+    TYPE = "campaign.exited"
+    type: Literal["campaign.exited"]
+    data: EnrollmentData
+
+
+class ActionTriggered(CloudEvent):
+    TYPE = "action.triggered"
+    type: Literal["action.triggered"]
+    data: ActionTriggeredData
+
+
+class ActionSuppressed(CloudEvent):
+    TYPE = "action.suppressed"
+    type: Literal["action.suppressed"]
+    data: ActionSuppressedData
+
+
+PRODUCED_EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
+    CustomerStatusChanged,
+    CustomerRiskAssessed,
+    ConsentChanged,
+    CampaignEnrolled,
+    CampaignExited,
+    ActionTriggered,
+    ActionSuppressed,
+)

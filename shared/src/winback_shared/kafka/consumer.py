@@ -1,0 +1,217 @@
+"""Batch consumption: one handler call (one database transaction) per polled batch.
+
+Offsets are committed only after the handler returned, i.e. after its database commit. A
+failing batch is retried with backoff; infrastructure failures (database or broker down) are
+retried until they heal, while a batch that keeps failing for other reasons is split and the
+records that still fail are parked on the dead-letter topic, so one poison record cannot stop
+a partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import KafkaError
+from prometheus_client import Counter
+from pydantic import ValidationError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.registry import parse_event_json
+from winback_shared.events.topics import Topic
+from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
+
+log = structlog.get_logger(__name__)
+
+BatchHandler = Callable[[Sequence[CloudEvent]], Awaitable[None]]
+
+CONSUMED = Counter("winback_events_consumed_total", "Records consumed", ["service", "topic"])
+DEAD_LETTERED = Counter("winback_events_dead_lettered_total", "Records dead-lettered", ["service", "topic"])
+BATCH_FAILURES = Counter("winback_batch_failures_total", "Failed handler attempts", ["service"])
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    ConnectionError,
+    OperationalError,
+    InterfaceError,
+    KafkaError,
+)
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, TRANSIENT_ERRORS)
+
+
+class BatchConsumer:
+    def __init__(
+        self,
+        *,
+        service: str,
+        bootstrap: str,
+        group_id: str,
+        topics: Sequence[str],
+        handler: BatchHandler,
+        dead_letters: EventPublisher,
+        max_records: int = 500,
+        max_attempts: int = 5,
+        session_timeout_ms: int = 10_000,
+        heartbeat_interval_ms: int = 3_000,
+        on_batch_done: Callable[[], None] | None = None,
+    ) -> None:
+        self._service = service
+        self._bootstrap = bootstrap
+        self._group_id = group_id
+        self._topics = list(topics)
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._max_records = max_records
+        self._max_attempts = max_attempts
+        self._session_timeout_ms = session_timeout_ms
+        self._heartbeat_interval_ms = heartbeat_interval_ms
+        self._on_batch_done = on_batch_done
+        self.lag: int | None = None
+        self.running = False
+
+    def _new_consumer(self) -> AIOKafkaConsumer:
+        return AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap,
+            group_id=self._group_id,
+            enable_auto_commit=False,
+            # Tansu answers `latest` wrongly; a new group reads from the start and the
+            # idempotent handlers make that safe.
+            auto_offset_reset="earliest",
+            session_timeout_ms=self._session_timeout_ms,
+            heartbeat_interval_ms=self._heartbeat_interval_ms,
+            max_poll_records=self._max_records,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; reconnects after broker failures."""
+        backoff = 0.5
+        while not stop.is_set():
+            consumer = self._new_consumer()
+            try:
+                await consumer.start()
+                self.running = True
+                backoff = 0.5
+                await self._loop(consumer, stop)
+            except Exception as exc:  # noqa: BLE001 - reconnect after any broker failure
+                log.warning("consumer_restarting", group=self._group_id, error=repr(exc), retry_in_s=backoff)
+            finally:
+                self.running = False
+                try:
+                    await consumer.stop()
+                except Exception:  # noqa: BLE001
+                    pass
+            if not stop.is_set():
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            polled = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
+            records = [r for batch in polled.values() for r in batch]
+            if not records:
+                self.lag = 0 if not consumer.assignment() else self.lag
+                continue
+            await self._process(records, stop)
+            await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
+            for record in records:
+                CONSUMED.labels(self._service, record.topic).inc()
+            self.lag = _lag(consumer, polled)
+            if self._on_batch_done is not None:
+                self._on_batch_done()
+
+    async def _process(self, records: list[ConsumerRecord], stop: asyncio.Event) -> None:
+        decoded: list[tuple[ConsumerRecord, CloudEvent]] = []
+        poison: list[tuple[ConsumerRecord, str]] = []
+        for record in records:
+            try:
+                decoded.append((record, parse_event_json(record.value)))
+            except (ValidationError, ValueError, TypeError) as exc:
+                poison.append((record, f"undecodable event: {exc}"))
+        await self._dead_letter(poison)
+        if not decoded or await self._attempt([event for _, event in decoded], stop):
+            return
+        # The batch keeps failing: apply one by one, park what still fails.
+        for record, event in decoded:
+            if not await self._attempt([event], stop):
+                await self._dead_letter([(record, self._last_error)])
+
+    _last_error: str = ""
+
+    async def _attempt(self, events: Sequence[CloudEvent], stop: asyncio.Event) -> bool:
+        attempt = 0
+        delay = 0.2
+        while True:
+            try:
+                await self._handler(events)
+                return True
+            except Exception as exc:  # noqa: BLE001 - classified below
+                BATCH_FAILURES.labels(self._service).inc()
+                self._last_error = f"{type(exc).__name__}: {exc}"[:2000]
+                transient = is_transient(exc)
+                attempt += 0 if transient else 1
+                log.warning(
+                    "batch_failed",
+                    group=self._group_id,
+                    size=len(events),
+                    transient=transient,
+                    attempt=attempt,
+                    error=self._last_error,
+                )
+                if attempt >= self._max_attempts:
+                    return False
+                if stop.is_set():
+                    # Shutting down: leave the offsets uncommitted, the next owner retries.
+                    raise asyncio.CancelledError from exc
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _dead_letter(self, items: list[tuple[ConsumerRecord, str]]) -> None:
+        if not items:
+            return
+        await self._dead_letters.publish(
+            [
+                OutgoingRecord(
+                    Topic.DEADLETTER.value,
+                    record.key.decode(errors="replace") if record.key else None,
+                    record.value or b"",
+                    None,
+                    (
+                        ("x-winback-service", self._service.encode()),
+                        ("x-winback-error", error.encode()[:4000]),
+                        ("x-winback-origin", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+                    ),
+                )
+                for record, error in items
+            ]
+        )
+        for record, error in items:
+            DEAD_LETTERED.labels(self._service, record.topic).inc()
+            log.error("event_dead_lettered", topic=record.topic, offset=record.offset, error=error)
+
+
+def _lag(consumer: AIOKafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> int:
+    """Records behind the partition ends, from the fetcher's highwater marks."""
+    total = 0
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        position = polled[tp][-1].offset + 1 if tp in polled else None
+        if highwater is not None and position is not None:
+            total += max(highwater - position, 0)
+    return total
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        pass

@@ -1,0 +1,87 @@
+"""What a running service owns: settings, clock, database engine, publisher, background work."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from winback_shared.clock import AdjustableClock, Clock, SystemClock
+from winback_shared.db.engine import create_engine, create_sessionmaker
+from winback_shared.kafka.producer import EventPublisher
+from winback_shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+Worker = Callable[[asyncio.Event], Awaitable[None]]
+
+
+class ServiceRuntime:
+    """Built once by a service's composition root; started and stopped by the app lifespan."""
+
+    def __init__(self, settings: ServiceSettings, *, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock: Clock = clock or (SystemClock() if settings.is_production else AdjustableClock())
+        self.engine: AsyncEngine = create_engine(settings.database_url, pool_size=settings.db_pool_size)
+        self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
+        self.publisher = EventPublisher(settings.kafka_bootstrap)
+        self._workers: list[tuple[str, Worker]] = []
+        self._clock_listeners: list[Callable[[], None]] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def add_worker(self, name: str, worker: Worker) -> None:
+        """Background work (consumer, relay, scheduler) that runs until the service stops."""
+        self._workers.append((name, worker))
+
+    def on_clock_moved(self, listener: Callable[[], None]) -> None:
+        self._clock_listeners.append(listener)
+
+    def clock_moved(self) -> None:
+        for listener in self._clock_listeners:
+            listener()
+
+    async def start(self) -> None:
+        self._stop = asyncio.Event()
+        for name, worker in self._workers:
+            self._tasks.append(asyncio.create_task(self._supervise(name, worker), name=name))
+
+    async def _supervise(self, name: str, worker: Worker) -> None:
+        # A worker that dies unexpectedly is restarted: the service must not go half-deaf.
+        while not self._stop.is_set():
+            try:
+                await worker(self._stop)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.error("worker_crashed", worker=name, error=repr(exc))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), 1.0)
+
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """Graceful shutdown: workers finish their batch and commit, then connections close."""
+        self._stop.set()
+        if self._tasks:
+            _, pending = await asyncio.wait(self._tasks, timeout=timeout_s)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self._tasks.clear()
+        await self.publisher.close()
+        await self.engine.dispose()
+
+    async def database_ready(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
+            return True
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
+
+    async def readiness(self) -> dict[str, bool]:
+        database, broker = await asyncio.gather(self.database_ready(), self.publisher.ping())
+        return {"database": database, "broker": broker}

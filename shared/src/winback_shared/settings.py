@@ -1,0 +1,80 @@
+"""Configuration from the environment (prefix WINBACK_), one Settings object per service."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Role = Literal["ingest", "ops", "admin"]
+ROLES: frozenset[str] = frozenset({"ingest", "ops", "admin"})
+DEV_API_KEYS: dict[str, Role] = {"dev-admin-key": "admin", "dev-ingest-key": "ingest"}
+
+
+class ConfigurationError(ValueError):
+    """The environment describes a configuration the service refuses to run with."""
+
+
+def parse_api_keys(raw: str) -> dict[str, Role]:
+    """Parse `key:role,key:role`; an empty key, a missing role or an unknown role is refused."""
+    keys: dict[str, Role] = {}
+    for entry in (part.strip() for part in raw.split(",")):
+        if not entry:
+            continue
+        key, sep, role = entry.rpartition(":")
+        if not sep or not key or role not in ROLES:
+            raise ConfigurationError(
+                f"WINBACK_API_KEYS entry {entry.split(':')[-1]!r} is not 'key:role' "
+                "with role ingest, ops or admin"
+            )
+        keys[key] = role  # type: ignore[assignment]  # checked against ROLES above
+    return keys
+
+
+class ServiceSettings(BaseSettings):
+    """Settings every service shares; a service subclasses it to add its own."""
+
+    model_config = SettingsConfigDict(env_prefix="WINBACK_", extra="ignore")
+
+    service_name: str = "winback"
+    env: Literal["development", "test", "production"] = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    log_level: str = "INFO"
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:5432/winback"
+    db_pool_size: int = 10
+    api_keys: str | None = None
+    consumer_max_records: int = 500
+    consumer_max_attempts: int = 5
+    consumer_session_timeout_ms: int = 10_000
+    consumer_heartbeat_interval_ms: int = 3_000
+    outbox_batch_size: int = 500
+    outbox_poll_interval_s: float = 0.2
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        # Accept the plain libpq form people paste; the services speak asyncpg.
+        for prefix in ("postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+asyncpg://" + url[len(prefix) :]
+        return url
+
+    @model_validator(mode="after")
+    def _keys_required_in_production(self) -> ServiceSettings:
+        if self.api_keys is not None:
+            parse_api_keys(self.api_keys)
+        elif self.env == "production":
+            raise ConfigurationError("WINBACK_API_KEYS must be set when WINBACK_ENV=production")
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def api_key_roles(self) -> dict[str, Role]:
+        if self.api_keys is None:
+            return dict(DEV_API_KEYS)
+        return parse_api_keys(self.api_keys)
