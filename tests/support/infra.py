@@ -29,7 +29,7 @@ def docker_available() -> bool:
 
         docker.from_env(timeout=1).ping()
         return True
-    except Exception:  # noqa: BLE001 - any failure means "no engine"
+    except Exception:
         return False
 
 

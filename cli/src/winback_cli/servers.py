@@ -66,10 +66,22 @@ class TansuBroker:
     def start(self, *, detach: bool = False) -> None:
         url = f"tcp://127.0.0.1:{self.port}"
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        env = {k: v for k, v in os.environ.items() if k not in ("STORAGE_ENGINE", "LISTENER_URL", "ADVERTISED_LISTENER_URL")}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("STORAGE_ENGINE", "LISTENER_URL", "ADVERTISED_LISTENER_URL")
+        }
         self.proc = subprocess.Popen(
-            [str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-             "--storage-engine", "memory://tansu/"],
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -131,7 +143,7 @@ class EmbeddedPostgres:
             os.replace(tmp, target) if not target.exists() else shutil.rmtree(tmp)
         return target / "bin"
 
-    def _exec(self, args: list[str], user: pwd.struct_passwd | None, **kw: object) -> subprocess.CompletedProcess[bytes]:
+    def _exec(self, args: list[str], user: pwd.struct_passwd | None) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
             args,
             check=True,
@@ -140,7 +152,6 @@ class EmbeddedPostgres:
             group=user.pw_gid if user else None,
             extra_groups=[] if user else None,
             env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
-            **kw,  # type: ignore[arg-type]
         )
 
     def initialised(self) -> bool:
@@ -154,8 +165,22 @@ class EmbeddedPostgres:
             os.chown(self.data_dir, user.pw_uid, user.pw_gid)
         self.data_dir.chmod(0o700)
         if not self.initialised():
-            self._exec([str(bin_dir / "initdb"), "-D", str(self.data_dir), "-U", "postgres", "-A", "trust",
-                        "-E", "UTF8", "--no-sync", "--no-instructions"], user)
+            self._exec(
+                [
+                    str(bin_dir / "initdb"),
+                    "-D",
+                    str(self.data_dir),
+                    "-U",
+                    "postgres",
+                    "-A",
+                    "trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--no-instructions",
+                ],
+                user,
+            )
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
         if self.throwaway:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
@@ -163,8 +188,22 @@ class EmbeddedPostgres:
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists() and not port_open(self.port):
             pid_file.unlink()
-        self._exec([str(bin_dir / "pg_ctl"), "-D", str(self.data_dir), "-l", str(self.data_dir / "server.log"),
-                    "-o", options, "-w", "-t", "60", "start"], user)
+        self._exec(
+            [
+                str(bin_dir / "pg_ctl"),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(self.data_dir / "server.log"),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+            user,
+        )
 
     def stop(self) -> None:
         if not (self.data_dir / "postmaster.pid").exists():
@@ -196,7 +235,11 @@ class EmbeddedPostgres:
 
 def _user_can_run(user: pwd.struct_passwd, path: Path) -> bool:
     result = subprocess.run(
-        [str(path), "--version"], capture_output=True, user=user.pw_uid, group=user.pw_gid, extra_groups=[],
+        [str(path), "--version"],
+        capture_output=True,
+        user=user.pw_uid,
+        group=user.pw_gid,
+        extra_groups=[],
         check=False,
     )
     return result.returncode == 0

@@ -14,7 +14,10 @@ from winback_shared.settings import ServiceSettings
 
 
 def service_cli(
-    *, settings_factory: Callable[[], ServiceSettings], app_factory: Callable[[ServiceSettings], FastAPI], migrations: str
+    *,
+    settings_factory: Callable[[], ServiceSettings],
+    app_factory: Callable[[ServiceSettings], FastAPI],
+    migrations: str,
 ) -> typer.Typer:
     cli = typer.Typer(add_completion=False, no_args_is_help=True)
 

@@ -10,7 +10,7 @@ import structlog
 
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library through one JSON renderer."""
-    shared = [
+    shared: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

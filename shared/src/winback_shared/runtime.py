@@ -57,7 +57,7 @@ class ServiceRuntime:
                 await worker(self._stop)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.error("worker_crashed", worker=name, error=repr(exc))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), 1.0)
@@ -79,7 +79,7 @@ class ServiceRuntime:
             async with self.engine.connect() as conn:
                 await asyncio.wait_for(conn.execute(text("SELECT 1")), 2.0)
             return True
-        except Exception:  # noqa: BLE001 - any failure means "not ready"
+        except Exception:
             return False
 
     async def readiness(self) -> dict[str, bool]:

@@ -25,8 +25,7 @@ def parse_api_keys(raw: str) -> dict[str, Role]:
         key, sep, role = entry.rpartition(":")
         if not sep or not key or role not in ROLES:
             raise ConfigurationError(
-                f"WINBACK_API_KEYS entry {entry.split(':')[-1]!r} is not 'key:role' "
-                "with role ingest, ops or admin"
+                f"WINBACK_API_KEYS entry {entry.split(':')[-1]!r} is not 'key:role' with role ingest, ops or admin"
             )
         keys[key] = role  # type: ignore[assignment]  # checked against ROLES above
     return keys

@@ -51,11 +51,11 @@ async def claim_unprocessed(session: AsyncSession, table: Table, events: Sequenc
     return [event for key, event in unique.items() if key in claimed]
 
 
-async def already_processed(session: AsyncSession, table: Table, keys: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+async def already_processed(
+    session: AsyncSession, table: Table, keys: Sequence[tuple[str, str]]
+) -> set[tuple[str, str]]:
     """Which of these `(source, id)` pairs were applied already (read-only check)."""
     if not keys:
         return set()
-    rows = await session.execute(
-        table.select().where(tuple_(table.c.source, table.c.event_id).in_(list(keys)))
-    )
+    rows = await session.execute(table.select().where(tuple_(table.c.source, table.c.event_id).in_(list(keys))))
     return {(row.source, row.event_id) for row in rows}

@@ -43,8 +43,5 @@ async def enqueue(session: AsyncSession, table: Table, messages: Sequence[Outbox
         return
     await session.execute(
         insert(table),
-        [
-            {"topic": m.topic, "key": m.key, "event_type": m.event_type, "payload": m.payload}
-            for m in messages
-        ],
+        [{"topic": m.topic, "key": m.key, "event_type": m.event_type, "payload": m.payload} for m in messages],
     )

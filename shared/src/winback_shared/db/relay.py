@@ -64,9 +64,7 @@ class OutboxRelay:
             ).all()
             if not rows:
                 return 0
-            await self._publisher.publish(
-                [OutgoingRecord(r.topic, r.key, r.payload, r.event_type) for r in rows]
-            )
+            await self._publisher.publish([OutgoingRecord(r.topic, r.key, r.payload, r.event_type) for r in rows])
             await session.execute(delete(t).where(t.c.id.in_([r.id for r in rows])))
         PUBLISHED.labels(self._service).inc(len(rows))
         return len(rows)
@@ -77,7 +75,7 @@ class OutboxRelay:
             try:
                 sent = await self.publish_pending()
                 backoff = 0.2
-            except Exception as exc:  # noqa: BLE001 - the relay must outlive broker and database outages
+            except Exception as exc:
                 RELAY_ERRORS.labels(self._service).inc()
                 log.warning("outbox_relay_failed", error=str(exc), retry_in_s=backoff)
                 await _sleep_or_stop(stop, backoff)
@@ -88,9 +86,7 @@ class OutboxRelay:
             self._wakeup.clear()
             waiter = asyncio.ensure_future(self._wakeup.wait())
             stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=self._poll_interval_s, return_when=asyncio.FIRST_COMPLETED
-            )
+            await asyncio.wait({waiter, stopper}, timeout=self._poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
             waiter.cancel()
             stopper.cancel()
 

@@ -15,9 +15,7 @@ NonEmpty = Annotated[str, Field(min_length=1)]
 class EventData(BaseModel):
     """Base of every `data` payload: unknown fields are kept for forward compatibility."""
 
-    model_config = ConfigDict(
-        extra="allow", populate_by_name=True, serialize_by_alias=True, frozen=True
-    )
+    model_config = ConfigDict(extra="allow", populate_by_name=True, serialize_by_alias=True, frozen=True)
 
 
 class CustomerEventData(EventData):

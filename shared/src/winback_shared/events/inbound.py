@@ -6,7 +6,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, Field, model_validator
+from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 from pydantic import BaseModel as _Base
 
 from winback_shared.events.envelope import (
@@ -124,7 +124,20 @@ class TicketResolvedData(CustomerEventData):
 SURVEY_SCALES: dict[str, tuple[int, int]] = {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}
 
 
+def _survey_scales_schema(schema: dict[str, Any]) -> None:
+    # The generated JSON Schema states the per-survey scale the validator below enforces.
+    schema["allOf"] = [
+        {
+            "if": {"properties": {"survey": {"const": kind}}, "required": ["survey"]},
+            "then": {"properties": {"score": {"minimum": low, "maximum": high}}},
+        }
+        for kind, (low, high) in SURVEY_SCALES.items()
+    ]
+
+
 class SurveyAnsweredData(CustomerEventData):
+    model_config = ConfigDict(json_schema_extra=_survey_scales_schema)
+
     survey: Literal["nps", "csat", "ces"]
     score: int
     comment: str | None = None

@@ -66,9 +66,7 @@ Event = Annotated[
 
 EVENT_ADAPTER: TypeAdapter[Event] = TypeAdapter(Event)
 
-EVENT_TYPES: dict[str, type[CloudEvent]] = {
-    cls.TYPE: cls for cls in (*INBOUND_EVENT_CLASSES, *PRODUCED_EVENT_CLASSES)
-}
+EVENT_TYPES: dict[str, type[CloudEvent]] = {cls.TYPE: cls for cls in (*INBOUND_EVENT_CLASSES, *PRODUCED_EVENT_CLASSES)}
 INBOUND_TYPES: frozenset[str] = frozenset(cls.TYPE for cls in INBOUND_EVENT_CLASSES)
 
 

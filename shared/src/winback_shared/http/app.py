@@ -52,9 +52,7 @@ def _clock_routes() -> APIRouter:
         return runtime.clock
 
     @router.get("")
-    async def read_clock(
-        request: Request, _: Annotated[str, Depends(require_role("ops", "admin"))]
-    ) -> dict[str, Any]:
+    async def read_clock(request: Request, _: Annotated[str, Depends(require_role("ops", "admin"))]) -> dict[str, Any]:
         return {"now": _clock(request).now().isoformat()}
 
     @router.post("")

@@ -29,8 +29,9 @@ def require_role(*needed: Role) -> Callable[..., str]:
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:
         if credentials is None or credentials.scheme.lower() != "bearer":
-            raise ProblemError(401, "missing API key: send 'Authorization: Bearer <key>'",
-                               headers={"WWW-Authenticate": "Bearer"})
+            raise ProblemError(
+                401, "missing API key: send 'Authorization: Bearer <key>'", headers={"WWW-Authenticate": "Bearer"}
+            )
         keys: dict[str, Role] = request.app.state.api_keys
         role = keys.get(credentials.credentials)
         if role is None:

@@ -20,9 +20,7 @@ async def ensure_topics(bootstrap: str, topics: Iterable[str], *, partitions: in
             missing = [t for t in topics if t not in existing]
             for topic in missing:
                 try:
-                    await admin.create_topics(
-                        [NewTopic(name=topic, num_partitions=partitions, replication_factor=1)]
-                    )
+                    await admin.create_topics([NewTopic(name=topic, num_partitions=partitions, replication_factor=1)])
                 except TopicAlreadyExistsError:
                     pass
             return

@@ -102,13 +102,13 @@ class BatchConsumer:
                 self.running = True
                 backoff = 0.5
                 await self._loop(consumer, stop)
-            except Exception as exc:  # noqa: BLE001 - reconnect after any broker failure
+            except Exception as exc:
                 log.warning("consumer_restarting", group=self._group_id, error=repr(exc), retry_in_s=backoff)
             finally:
                 self.running = False
                 try:
                     await consumer.stop()
-                except Exception:  # noqa: BLE001
+                except Exception:
                     pass
             if not stop.is_set():
                 await _sleep_or_stop(stop, backoff)
@@ -154,7 +154,7 @@ class BatchConsumer:
             try:
                 await self._handler(events)
                 return True
-            except Exception as exc:  # noqa: BLE001 - classified below
+            except Exception as exc:
                 BATCH_FAILURES.labels(self._service).inc()
                 self._last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 transient = is_transient(exc)

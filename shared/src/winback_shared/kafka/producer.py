@@ -87,7 +87,7 @@ class EventPublisher:
         try:
             producer = await asyncio.wait_for(self._started(), timeout_s)
             return bool(await asyncio.wait_for(producer.client.force_metadata_update(), timeout_s))
-        except Exception:  # noqa: BLE001 - any failure means "not reachable"
+        except Exception:
             return False
 
     async def close(self) -> None:

@@ -38,7 +38,9 @@ def validate_event(index: int, raw: Any) -> CloudEvent | list[EventError]:
     event_type = raw.get("type")
     if isinstance(event_type, str) and event_type not in INBOUND_TYPES:
         allowed = ", ".join(sorted(INBOUND_TYPES))
-        return [EventError(index, event_id, "type", f"unknown or not accepted event type {event_type!r}; one of: {allowed}")]
+        return [
+            EventError(index, event_id, "type", f"unknown or not accepted event type {event_type!r}; one of: {allowed}")
+        ]
     try:
         return parse_event(raw)
     except ValidationError as exc:

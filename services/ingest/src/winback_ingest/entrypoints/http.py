@@ -65,18 +65,20 @@ def build_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter
         openapi_extra={
             "requestBody": {
                 "required": True,
-                "content": {ct: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}
-                            for ct in CONTENT_TYPES},
+                "content": {
+                    ct: {"schema": {"oneOf": [{"type": "object"}, {"type": "array", "items": {"type": "object"}}]}}
+                    for ct in CONTENT_TYPES
+                },
             }
         },
     )
-    async def post_events(
-        request: Request, _: Annotated[str, Depends(require_role("ingest", "admin"))]
-    ) -> Any:
+    async def post_events(request: Request, _: Annotated[str, Depends(require_role("ingest", "admin"))]) -> Any:
         """Accept one CloudEvent or a batch; 202 only after the broker acknowledged all new events."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in CONTENT_TYPES:
-            raise ProblemError(415, f"content type {content_type or 'none'!r} not accepted; use one of {', '.join(CONTENT_TYPES)}")
+            raise ProblemError(
+                415, f"content type {content_type or 'none'!r} not accepted; use one of {', '.join(CONTENT_TYPES)}"
+            )
         items = _decode(await _read_body(request, settings.max_body_bytes), content_type)
         if len(items) > settings.max_batch_events:
             raise ProblemError(413, f"{len(items)} events in one request; at most {settings.max_batch_events}")

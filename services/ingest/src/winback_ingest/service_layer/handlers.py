@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from winback_ingest.adapters.tables import accepted_events
 from winback_shared.db.inbox import claim_unprocessed
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.topics import Topic
 from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
-from winback_ingest.adapters.tables import accepted_events
 
 ACCEPTED = Counter("winback_ingest_accepted_total", "Events accepted and published")
 DUPLICATES = Counter("winback_ingest_duplicates_total", "Events seen before, not published again")

@@ -1,0 +1,47 @@
+"""Reading and writing topics directly in tests."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+
+async def read_topic(bootstrap: str, topic: str, *, idle_s: float = 1.0, timeout_s: float = 30.0) -> list[dict[str, Any]]:
+    """Every record of `topic` from the start, decoded as JSON; stops after `idle_s` without news."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic) or set()
+        if not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic) or set()
+        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
+        values: list[dict[str, Any]] = []
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        last_news = loop.time()
+        while loop.time() < deadline and loop.time() - last_news < idle_s:
+            batch = await consumer.getmany(timeout_ms=200)
+            for records in batch.values():
+                values.extend(json.loads(r.value) for r in records)
+                last_news = loop.time()
+        return values
+    finally:
+        await consumer.stop()
+
+
+async def produce(bootstrap: str, topic: str, events: Sequence[dict[str, Any]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    await producer.start()
+    try:
+        for event in events:
+            key = event.get("data", {}).get("customer_id")
+            await producer.send_and_wait(topic, json.dumps(event).encode(), key=key.encode() if key else None)
+    finally:
+        await producer.stop()

@@ -1,0 +1,45 @@
+"""Starting services as real processes for integration and end-to-end tests."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from winback_cli.servers import free_port
+from winback_cli.stack import SERVICES, ServiceProcess, migrate, service_env
+
+# Short group timeouts: Tansu holds a dead member's partitions for a whole session timeout.
+FAST_CONSUMERS = {
+    "WINBACK_CONSUMER_SESSION_TIMEOUT_MS": "1000",
+    "WINBACK_CONSUMER_HEARTBEAT_INTERVAL_MS": "300",
+    "WINBACK_OUTBOX_POLL_INTERVAL_S": "0.05",
+    "WINBACK_ENV": "test",
+}
+
+
+@contextlib.contextmanager
+def running_services(
+    names: list[str], *, bootstrap: str, database_url: str, log_dir: Path, extra: dict[str, str] | None = None
+) -> Iterator[dict[str, ServiceProcess]]:
+    """Migrate and start the named services on free ports; consent's URL is wired to campaign."""
+    specs = {s.name: s for s in SERVICES}
+    ports = {name: free_port() for name in names}
+    env_extra = dict(FAST_CONSUMERS)
+    if "consent" in ports:
+        env_extra["WINBACK_CONSENT_URL"] = f"http://127.0.0.1:{ports['consent']}"
+    env_extra.update(extra or {})
+    processes: dict[str, ServiceProcess] = {}
+    try:
+        for name in names:
+            env = service_env(bootstrap=bootstrap, database_url=database_url, port=ports[name], extra=env_extra)
+            migrate(specs[name], env)
+            process = ServiceProcess(specs[name], ports[name], env, log_path=log_dir / f"{name}.log")
+            process.start()
+            processes[name] = process
+        for process in processes.values():
+            process.wait_ready()
+        yield processes
+    finally:
+        for process in processes.values():
+            process.stop()
