@@ -17,16 +17,20 @@ class ConfigurationError(ValueError):
 
 
 def parse_api_keys(raw: str) -> dict[str, Role]:
-    """Parse `key:role,key:role`; an empty key, a missing role or an unknown role is refused."""
+    """Parse `key:role,key:role`; an empty key, a missing or unknown role or a repeated key is refused."""
     keys: dict[str, Role] = {}
-    for entry in (part.strip() for part in raw.split(",")):
+    for position, entry in enumerate((part.strip() for part in raw.split(",")), start=1):
         if not entry:
             continue
-        key, sep, role = entry.rpartition(":")
+        key, sep, role = (part.strip() for part in entry.rpartition(":"))
+        # The message names the entry by position and role only: keys are secrets and end up in logs.
         if not sep or not key or role not in ROLES:
+            shown = f" (role {role!r})" if sep else ""
             raise ConfigurationError(
-                f"WINBACK_API_KEYS entry {entry.split(':')[-1]!r} is not 'key:role' with role ingest, ops or admin"
+                f"WINBACK_API_KEYS entry {position}{shown} is not 'key:role' with role ingest, ops or admin"
             )
+        if key in keys:
+            raise ConfigurationError(f"WINBACK_API_KEYS entry {position} repeats a key given before")
         keys[key] = role  # type: ignore[assignment]  # checked against ROLES above
     return keys
 
@@ -34,7 +38,8 @@ def parse_api_keys(raw: str) -> dict[str, Role]:
 class ServiceSettings(BaseSettings):
     """Settings every service shares; a service subclasses it to add its own."""
 
-    model_config = SettingsConfigDict(env_prefix="WINBACK_", extra="ignore")
+    # Errors must not echo the input: it holds the API keys and the database password.
+    model_config = SettingsConfigDict(env_prefix="WINBACK_", extra="ignore", hide_input_in_errors=True)
 
     service_name: str = "winback"
     env: Literal["development", "test", "production"] = "development"
@@ -63,10 +68,13 @@ class ServiceSettings(BaseSettings):
 
     @model_validator(mode="after")
     def _keys_required_in_production(self) -> ServiceSettings:
-        if self.api_keys is not None:
-            parse_api_keys(self.api_keys)
-        elif self.env == "production":
+        keys = parse_api_keys(self.api_keys) if self.api_keys is not None else {}
+        if self.env != "production":
+            return self
+        if not keys:
             raise ConfigurationError("WINBACK_API_KEYS must be set when WINBACK_ENV=production")
+        if DEV_API_KEYS.keys() & keys.keys():
+            raise ConfigurationError("WINBACK_API_KEYS must not contain the public dev keys in production")
         return self
 
     @property

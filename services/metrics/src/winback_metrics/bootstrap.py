@@ -1,0 +1,52 @@
+"""Composition root: the one place where metrics' parts are built and wired."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+from fastapi import FastAPI
+
+from winback_metrics.entrypoints.http import build_router
+from winback_metrics.service_layer.handlers import apply_batch
+from winback_metrics.settings import MetricsSettings
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.topics import Topic
+from winback_shared.http.app import create_app
+from winback_shared.kafka.consumer import BatchConsumer
+from winback_shared.runtime import ServiceRuntime
+from winback_shared.settings import ServiceSettings
+
+MIGRATIONS = "winback_metrics:migrations"
+TOPICS = (Topic.RISK.value, Topic.CAMPAIGN.value, Topic.ACTIONS.value)
+
+
+def build_app(settings: ServiceSettings) -> FastAPI:
+    assert isinstance(settings, MetricsSettings)
+    runtime = ServiceRuntime(settings)
+    apply = partial(
+        apply_batch, runtime.sessions, channel_costs=settings.channel_costs, default_cost=settings.default_channel_cost
+    )
+
+    async def handle(events: Sequence[CloudEvent]) -> None:
+        await apply(events)
+
+    consumer = BatchConsumer(
+        service=settings.service_name,
+        bootstrap=settings.kafka_bootstrap,
+        group_id="winback-metrics",
+        topics=TOPICS,
+        handler=handle,
+        dead_letters=runtime.publisher,
+        max_records=settings.consumer_max_records,
+        max_attempts=settings.consumer_max_attempts,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+    )
+    runtime.add_worker("consumer", consumer.run)
+    return create_app(
+        runtime,
+        [build_router(runtime)],
+        title="winback metrics",
+        description="Did win-back pay, and what did we learn: KPIs computed from event times.",
+    )

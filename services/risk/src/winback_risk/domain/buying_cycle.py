@@ -1,0 +1,43 @@
+"""A customer's own buying rhythm, measured against `as_of` (pure)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+SECONDS_PER_DAY = 86_400.0
+
+
+@dataclass(frozen=True, slots=True)
+class BuyingCycle:
+    orders: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    mean_interval_days: float | None
+    days_since_last_order: float | None
+    overdue_ratio: float | None
+
+
+def buying_cycle(
+    orders: int, first_order_at: datetime | None, last_order_at: datetime | None, as_of: datetime
+) -> BuyingCycle:
+    """Mean gap between orders, days since the last one, and how overdue that is (1.0 = on time).
+
+    The mean interval needs two orders at distinct times; the overdue ratio needs a positive
+    interval. Otherwise those fields are None rather than a made-up number.
+    """
+    mean: float | None = None
+    if orders >= 2 and first_order_at is not None and last_order_at is not None and last_order_at > first_order_at:
+        mean = (last_order_at - first_order_at).total_seconds() / SECONDS_PER_DAY / (orders - 1)
+    since: float | None = None
+    if last_order_at is not None:
+        since = max((as_of - last_order_at).total_seconds() / SECONDS_PER_DAY, 0.0)
+    ratio = since / mean if since is not None and mean else None
+    return BuyingCycle(
+        orders=orders,
+        first_order_at=first_order_at,
+        last_order_at=last_order_at,
+        mean_interval_days=round(mean, 3) if mean is not None else None,
+        days_since_last_order=round(since, 3) if since is not None else None,
+        overdue_ratio=round(ratio, 3) if ratio is not None else None,
+    )

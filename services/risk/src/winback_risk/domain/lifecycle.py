@@ -1,0 +1,178 @@
+"""Lifecycle rules: how events move a customer between statuses (pure functions, no I/O).
+
+Ordering: events of one customer are applied in event-time order within a batch. Across
+batches an event may still arrive late (older than the customer's last applied event). Such
+an event always updates the facts (orders, revenue, first/last order), but a status only
+moves when the event is not older than what it would overturn:
+- a cancellation churns only if it is not older than the current status and not older than
+  the latest order, renewal or contract start (a later purchase supersedes an earlier notice);
+- an order, renewal or contract start wins a churned customer back only if it is strictly
+  after the churn (a purchase made before the notice is no return).
+So a late event never moves the status backwards; it may only be ignored for the status.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from winback_risk.domain.customer import UNKNOWN_REASON, CustomerState, Status, StatusChange
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.inbound import ContractCancelled, CustomerUpserted, OrderPlaced, OrderReturned
+
+# Reason codes after which winning the customer back is not wanted: we ended it, or they cannot pay or cheated.
+INELIGIBLE_REASONS = frozenset({"company_initiated", "insolvency", "fraud"})
+# Facts that show a customer is buying again.
+RETURN_TYPES = frozenset({"order.placed", "contract.renewed", "contract.started"})
+CHURNABLE: frozenset[Status] = frozenset({"active", "at_risk", "lapsed", "won_back"})
+RECOVERABLE: frozenset[Status] = frozenset({"churned", "lapsed"})
+
+
+def churn_reason_of(reason_code: str | None) -> str:
+    """The cancellation's reason code, or "unknown" when none was given."""
+    return reason_code or UNKNOWN_REASON
+
+
+def is_winback_eligible(reason_code: str | None, no_contact_requested: bool) -> bool:
+    """False for company-initiated endings, insolvency, fraud, or when the customer forbade contact."""
+    return not no_contact_requested and reason_code not in INELIGIBLE_REASONS
+
+
+def _later(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b > a else a
+
+
+def _earlier(a: datetime | None, b: datetime) -> datetime:
+    return b if a is None or b < a else a
+
+
+def _move(state: CustomerState, to: Status, event: CloudEvent, reasons: tuple[str, ...]) -> StatusChange:
+    change = StatusChange(
+        customer_id=state.customer_id,
+        from_status=state.status,
+        to_status=to,
+        at=event.time,
+        reasons=reasons,
+        churn_reason=state.churn_reason,
+        winback_eligible=state.winback_eligible,
+        segment=state.segment,
+        value_tier=state.value_tier,
+        trigger=event.identity,
+    )
+    state.status = to
+    state.status_since = event.time
+    return change
+
+
+def record_facts(state: CustomerState, event: CloudEvent) -> None:
+    """Fold the event's facts into the state; order-independent (sums, minima, maxima)."""
+    t = event.time
+    if isinstance(event, CustomerUpserted) and (state.last_event_time is None or t >= state.last_event_time):
+        state.kind = event.data.kind
+    elif isinstance(event, OrderPlaced):
+        state.orders += 1
+        state.revenue += event.data.amount
+        state.margin += event.data.margin or Decimal(0)
+        state.first_order_at = _earlier(state.first_order_at, t)
+        state.last_order_at = _later(state.last_order_at, t)
+    elif isinstance(event, OrderReturned) and event.data.amount is not None:
+        state.revenue -= event.data.amount
+    if event.type in RETURN_TYPES:
+        state.last_return_at = _later(state.last_return_at, t)
+    state.first_seen_at = _earlier(state.first_seen_at, t)
+    state.last_event_time = _later(state.last_event_time, t)
+
+
+def churn_evidence(event: ContractCancelled) -> dict[str, Any]:
+    """What the churn reason rests on, kept with the customer and shown by the API."""
+    data = event.data
+    return {
+        "event_type": event.type,
+        "source": event.source,
+        "event_id": event.id,
+        "contract_id": data.contract_id,
+        "notice_at": event.time.isoformat(),
+        "effective_date": data.effective_date,
+        "reason_code": data.reason_code.value if data.reason_code else None,
+        "reason_text": data.reason_text,
+        "competitor": data.competitor,
+        "no_contact_requested": data.no_contact_requested,
+    }
+
+
+def apply_cancellation(state: CustomerState, event: ContractCancelled) -> StatusChange | None:
+    """`contract.cancelled` churns the customer at the notice, not at the effective date.
+
+    Notice given counts as churned: the decision to leave is the fact win-back reacts to, and
+    waiting for the effective date would waste the months of notice in which winning the
+    customer back is cheapest. The effective date is kept in `churn_evidence`.
+    """
+    data = event.data
+    reason_code = data.reason_code.value if data.reason_code else None
+    eligible = is_winback_eligible(reason_code, data.no_contact_requested)
+    if state.status == "churned":
+        # A further notice (another contract) adds no transition, but may forbid contact or name the reason.
+        state.winback_eligible = state.winback_eligible and eligible
+        if state.churn_reason == UNKNOWN_REASON and reason_code:
+            state.churn_reason = reason_code
+            state.churn_evidence = churn_evidence(event)
+        return None
+    if state.status not in CHURNABLE:
+        return None
+    if state.status_since is not None and event.time < state.status_since:
+        return None
+    if state.last_return_at is not None and event.time < state.last_return_at:
+        return None
+    state.churn_reason = churn_reason_of(reason_code)
+    state.churn_evidence = churn_evidence(event)
+    state.winback_eligible = eligible
+    state.churned_at = event.time
+    state.churn_count += 1
+    return _move(state, "churned", event, (event.type,))
+
+
+def apply_return(state: CustomerState, event: CloudEvent) -> StatusChange | None:
+    """An order, renewal or contract start after a churn (or lapse) wins the customer back."""
+    if state.status not in RECOVERABLE or state.status_since is None or event.time <= state.status_since:
+        return None
+    state.won_back_at = event.time
+    return _move(state, "won_back", event, (event.type,))
+
+
+def apply_event(state: CustomerState, event: CloudEvent) -> list[StatusChange]:
+    """Apply one event of this customer; returns the status changes it caused (0, 1 or 2)."""
+    changes: list[StatusChange] = []
+    if state.status is None:
+        changes.append(_move(state, "active", event, ("first_event",)))
+    record_facts(state, event)
+    change: StatusChange | None = None
+    if isinstance(event, ContractCancelled):
+        change = apply_cancellation(state, event)
+    elif event.type in RETURN_TYPES:
+        change = apply_return(state, event)
+    if change is not None:
+        changes.append(change)
+    return changes
+
+
+def by_customer(events: Iterable[CloudEvent]) -> dict[str, list[CloudEvent]]:
+    """Customer events grouped per customer, each list in event-time order (stable for ties)."""
+    groups: dict[str, list[CloudEvent]] = {}
+    for event in events:
+        if event.customer_id is not None:
+            groups.setdefault(event.customer_id, []).append(event)
+    for group in groups.values():
+        group.sort(key=lambda e: e.time)
+    return groups
+
+
+def apply_batch(states: dict[str, CustomerState], events: Sequence[CloudEvent]) -> list[StatusChange]:
+    """Fold a batch into `states` (missing customers are created); returns all status changes."""
+    changes: list[StatusChange] = []
+    for customer_id, group in by_customer(events).items():
+        state = states.setdefault(customer_id, CustomerState(customer_id=customer_id))
+        for event in group:
+            changes.extend(apply_event(state, event))
+    return changes

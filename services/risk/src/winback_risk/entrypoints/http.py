@@ -1,0 +1,84 @@
+"""HTTP routes of risk: translate the query, call the read side, map outcomes to status codes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from winback_risk.adapters.repository import CustomerFilter
+from winback_risk.domain.customer import Status
+from winback_risk.entrypoints.params import InvalidAsOf, parse_as_of
+from winback_risk.service_layer import queries
+from winback_risk.settings import RiskSettings
+from winback_shared.http.auth import require_role
+from winback_shared.http.problems import ProblemError
+from winback_shared.runtime import ServiceRuntime
+
+Reader = Annotated[str, Depends(require_role("ops", "admin"))]
+AsOf = Annotated[
+    str | None,
+    Query(description="RFC 3339 date (end of that day, UTC) or date-time with offset; default now"),
+]
+Horizon = Annotated[int, Query(ge=1, le=3650, description="days after as_of for expected orders")]
+# Module level: with postponed annotations, FastAPI resolves these names in the module, not the factory.
+Limit = Annotated[int, Query(ge=1, le=1_000)]
+DEFAULT_LIMIT = 100
+
+
+def build_router(runtime: ServiceRuntime, settings: RiskSettings, lag: Callable[[], int | None]) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["customers"])
+
+    def _as_of(raw: str | None) -> Any:
+        try:
+            return parse_as_of(raw, runtime.clock.now())
+        except InvalidAsOf as exc:
+            raise ProblemError(422, str(exc), errors=[{"field": "as_of", "message": str(exc)}]) from exc
+
+    @router.get("/customers/{customer_id}", responses={404: {"description": "unknown customer"}})
+    async def get_customer(
+        _: Reader,
+        customer_id: Annotated[str, Path(min_length=1, max_length=128)],
+        as_of: AsOf = None,
+        horizon_days: Horizon = settings.default_horizon_days,
+    ) -> dict[str, Any]:
+        """One customer's status, churn reason, eligibility and buying cycle."""
+        moment = _as_of(as_of)
+        view = await queries.get_customer(runtime.sessions, customer_id, moment, horizon_days)
+        if view is None:
+            raise ProblemError(404, f"no customer {customer_id!r} is known to risk")
+        return view
+
+    @router.get("/customers")
+    async def list_customers(
+        _: Reader,
+        status: Status | None = None,
+        winback_eligible: bool | None = None,
+        segment: Literal["star", "question_mark", "take_along", "loss"] | None = None,
+        value_tier: Literal["A", "B", "C"] | None = None,
+        min_risk: Annotated[float | None, Query(ge=0, le=1)] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        cursor: Annotated[str | None, Query(max_length=1024, description="next_cursor of the previous page")] = None,
+        as_of: AsOf = None,
+        horizon_days: Horizon = settings.default_horizon_days,
+    ) -> dict[str, Any]:
+        """Customers by id, filtered; follow `next_cursor` until it is null."""
+        moment = _as_of(as_of)
+        where = CustomerFilter(status, winback_eligible, segment, value_tier, min_risk)
+        try:
+            page = await queries.list_customers(
+                runtime.sessions, where, cursor=cursor, limit=limit, as_of=moment, horizon_days=horizon_days
+            )
+        except queries.InvalidCursor as exc:
+            raise ProblemError(422, str(exc), errors=[{"field": "cursor", "message": str(exc)}]) from exc
+        return {"items": page.items, "next_cursor": page.next_cursor}
+
+    @router.get("/progress", tags=["progress"])
+    async def progress(_: Reader) -> dict[str, Any]:
+        """The latest event time applied and the consumer lag in records (0 when caught up)."""
+        highest = await queries.highest_event_time(runtime.sessions)
+        # None: no batch since the consumer started; the contract's lag is a number, and an idle consumer owes nothing.
+        return {"highest_event_time": highest.isoformat() if highest else None, "lag": lag() or 0}
+
+    return router

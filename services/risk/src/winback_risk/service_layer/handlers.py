@@ -1,0 +1,76 @@
+"""Applying a batch of events: one transaction, idempotent, status changes via the outbox."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from winback_risk.adapters import repository
+from winback_risk.adapters.tables import outbox, processed_events
+from winback_risk.domain.customer import StatusChange
+from winback_risk.domain.lifecycle import apply_batch
+from winback_shared.clock import Clock
+from winback_shared.db.inbox import claim_unprocessed
+from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.produced import CustomerStatusChanged
+from winback_shared.events.topics import Topic
+
+APPLIED = Counter("winback_risk_events_applied_total", "Events applied to customer state")
+STATUS_CHANGES = Counter("winback_risk_status_changes_total", "Status changes published", ["to"])
+
+# Namespace of the deterministic ids of produced events: the same trigger yields the same id.
+_ID_NAMESPACE = uuid.UUID("6f1c2a4e-8d0b-4f37-9a51-3c2e7b9d0e14")
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    applied: int
+    status_changes: int
+
+
+def status_changed_event(change: StatusChange, source: str) -> CustomerStatusChanged:
+    """The `customer.status_changed` event of one transition; its time is the trigger's time."""
+    trigger_source, trigger_id = change.trigger
+    event_id = uuid.uuid5(_ID_NAMESPACE, f"{trigger_source}\x00{trigger_id}\x00{change.to_status}")
+    return CustomerStatusChanged.new(
+        source=source,
+        time=change.at,
+        id=str(event_id),
+        data={
+            "customer_id": change.customer_id,
+            "from": change.from_status,
+            "to": change.to_status,
+            "at": change.at,
+            "reasons": list(change.reasons),
+            "churn_reason": change.churn_reason,
+            "segment": change.segment,
+            "value_tier": change.value_tier,
+            "winback_eligible": change.winback_eligible,
+        },
+    )
+
+
+async def apply_events(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, events: Sequence[CloudEvent], *, source: str
+) -> BatchResult:
+    """Apply the events not applied before; state, claims and outgoing events commit together."""
+    async with sessions.begin() as session:
+        fresh = await claim_unprocessed(session, processed_events, events)
+        if not fresh:
+            return BatchResult(0, 0)
+        customer_ids = {e.customer_id for e in fresh if e.customer_id is not None}
+        states = await repository.load_for_update(session, customer_ids)
+        changes = apply_batch(states, fresh)
+        await repository.save(session, (states[c] for c in customer_ids), clock.now())
+        await repository.advance_progress(session, max(e.time for e in fresh))
+        messages = [OutboxMessage.of(Topic.RISK.value, status_changed_event(c, source)) for c in changes]
+        await enqueue(session, outbox, messages)
+    APPLIED.inc(len(fresh))
+    for change in changes:
+        STATUS_CHANGES.labels(change.to_status).inc()
+    return BatchResult(len(fresh), len(changes))

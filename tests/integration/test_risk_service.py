@@ -1,0 +1,191 @@
+"""The risk service as a process: events in on winback.events, status out via API and winback.risk."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from winback_cli.servers import free_port
+from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
+from winback_shared.events.topics import Topic
+
+pytestmark = pytest.mark.integration
+
+ADMIN = {"Authorization": "Bearer dev-admin-key"}
+T0 = datetime(2024, 3, 1, 9, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def risk(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated risk service on a free port; yields its base URL."""
+    spec = ServiceSpec("risk", 8002)
+    port = free_port()
+    env = service_env(bootstrap=kafka_bootstrap, database_url=database_url, port=port, extra={"WINBACK_ENV": "test"})
+    migrate(spec, env)
+    log: Path = tmp_path_factory.mktemp("risk") / "risk.log"
+    service = ServiceProcess(spec, port, env, log_path=log)
+    service.start()
+    try:
+        service.wait_ready(60)
+        yield service.url
+    finally:
+        service.stop()
+
+
+@pytest.fixture
+async def api(risk: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=risk, headers=ADMIN, timeout=10) as client:
+        yield client
+
+
+def cloud_event(event_type: str, customer_id: str, at: datetime, **data: Any) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": str(uuid.uuid4()),
+        "source": "/test/crm",
+        "type": event_type,
+        "time": at.isoformat(),
+        "data": {"customer_id": customer_id, **data},
+    }
+
+
+async def produce(bootstrap: str, *events: dict[str, Any]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=False)
+    await producer.start()
+    try:
+        for event in events:
+            key = event["data"]["customer_id"].encode()
+            await producer.send_and_wait(Topic.EVENTS.value, json.dumps(event).encode(), key=key)
+    finally:
+        await producer.stop()
+
+
+async def risk_events(bootstrap: str, customer_id: str, *, idle_s: float = 2.0) -> list[dict[str, Any]]:
+    """Every event on winback.risk for the customer, read from the start until idle."""
+    consumer = AIOKafkaConsumer(
+        Topic.RISK.value, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    found: list[dict[str, Any]] = []
+    try:
+        while True:
+            polled = await consumer.getmany(timeout_ms=int(idle_s * 1000))
+            if not polled:
+                return found
+            for records in polled.values():
+                for record in records:
+                    event = json.loads(record.value)
+                    if event["data"]["customer_id"] == customer_id:
+                        assert record.key == customer_id.encode()
+                        found.append(event)
+    finally:
+        await consumer.stop()
+
+
+async def wait_for(api: httpx.AsyncClient, customer_id: str, check: Any, timeout_s: float = 30.0) -> dict[str, Any]:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        response = await api.get(f"/v1/customers/{customer_id}")
+        last = response.json()
+        if response.status_code == 200 and check(last):
+            return dict(last)
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"customer {customer_id} never matched; last answer {last}")
+
+
+async def test_cancellation_churns_the_customer_and_publishes_one_status_change(
+    api: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    notice = T0 + timedelta(days=30)
+    await produce(
+        kafka_bootstrap,
+        cloud_event("order.placed", "c-churn", T0, order_id="o1", amount="49.90"),
+        cloud_event("contract.cancelled", "c-churn", notice, contract_id="k1", reason_code="price",
+                    effective_date="2024-06-30"),
+    )  # fmt: skip
+    customer = await wait_for(api, "c-churn", lambda c: c["status"] == "churned")
+    assert customer["churn_reason"] == "price" and customer["winback_eligible"] is True
+    assert datetime.fromisoformat(customer["status_since"]) == notice
+    assert customer["buying_cycle"]["orders"] == 1
+    assert datetime.fromisoformat(customer["buying_cycle"]["last_order_at"]) == T0
+    assert customer["value"]["revenue"] == "49.9" and customer["risk_score"] is None and customer["segment"] is None
+
+    changes = await risk_events(kafka_bootstrap, "c-churn")
+    churned = [e for e in changes if e["data"]["to"] == "churned"]
+    assert len(churned) == 1, changes
+    [event] = churned
+    assert event["type"] == "customer.status_changed" and event["source"] == "/winback/risk"
+    assert event["data"]["from"] == "active" and event["data"]["churn_reason"] == "price"
+    assert event["data"]["winback_eligible"] is True and event["data"]["reasons"] == ["contract.cancelled"]
+    assert datetime.fromisoformat(event["data"]["at"]) == notice
+    assert [e["data"]["to"] for e in changes] == ["active", "churned"]
+
+
+async def test_the_same_event_twice_changes_the_status_once(api: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    cancelled = cloud_event("contract.cancelled", "c-twice", T0, contract_id="k9", reason_code="fraud")
+    await produce(kafka_bootstrap, cancelled)
+    await wait_for(api, "c-twice", lambda c: c["status"] == "churned")
+    # The duplicate, then a later order on the same key: once the order shows, the duplicate was consumed.
+    later_order = cloud_event("order.placed", "c-twice", T0 + timedelta(days=3), order_id="o9", amount="5")
+    await produce(kafka_bootstrap, cancelled, later_order)
+    customer = await wait_for(api, "c-twice", lambda c: c["buying_cycle"]["orders"] == 1)
+    assert customer["status"] == "won_back" and customer["winback_eligible"] is False
+
+    changes = await risk_events(kafka_bootstrap, "c-twice")
+    assert [e["data"]["to"] for e in changes] == ["active", "churned", "won_back"]
+
+
+async def test_list_progress_and_errors(api: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    await produce(
+        kafka_bootstrap,
+        *[cloud_event("ticket.opened", f"c-list-{i}", T0 + timedelta(days=90), ticket_id="t") for i in range(3)],
+    )
+    for i in range(3):
+        await wait_for(api, f"c-list-{i}", lambda c: c["status"] == "active")
+
+    response = await api.get("/v1/customers", params={"status": "active", "limit": 2})
+    assert response.status_code == 200, response.text
+    first = response.json()
+    assert [c["customer_id"] for c in first["items"]] == ["c-list-0", "c-list-1"] and first["next_cursor"]
+    rest = await api.get("/v1/customers", params={"status": "active", "limit": 2, "cursor": first["next_cursor"]})
+    assert [c["customer_id"] for c in rest.json()["items"]] == ["c-list-2"] and rest.json()["next_cursor"] is None
+    ineligible = (await api.get("/v1/customers", params={"winback_eligible": "false"})).json()["items"]
+    assert "c-twice" in {c["customer_id"] for c in ineligible} and "c-list-0" not in {
+        c["customer_id"] for c in ineligible
+    }
+
+    echoed = (await api.get("/v1/customers/c-list-0", params={"as_of": "2024-06-01", "horizon_days": 30})).json()
+    assert echoed["as_of"].startswith("2024-06-01T23:59:59") and echoed["horizon_days"] == 30
+
+    progress = (await api.get("/v1/progress")).json()
+    assert datetime.fromisoformat(progress["highest_event_time"]) == T0 + timedelta(days=90)
+    assert progress["lag"] == 0
+
+    bad_queries: list[tuple[str, dict[str, str | int]]] = [
+        ("/v1/customers/c-list-0", {"horizon_days": 0}),
+        ("/v1/customers/c-list-0", {"horizon_days": 3651}),
+        ("/v1/customers/c-list-0", {"as_of": "2024-06-01T10:00:00"}),
+        ("/v1/customers", {"limit": 1001}),
+        ("/v1/customers", {"status": "sleeping"}),
+        ("/v1/customers", {"cursor": "!!"}),
+    ]
+    for path, params in bad_queries:
+        response = await api.get(path, params=params)
+        assert response.status_code == 422, (path, params, response.text)
+        assert response.headers["content-type"] == "application/problem+json"
+    missing = await api.get("/v1/customers/nobody")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    async with httpx.AsyncClient(base_url=str(api.base_url)) as anonymous:
+        assert (await anonymous.get("/v1/customers/c-list-0")).status_code == 401
+        forbidden = await anonymous.get("/v1/progress", headers={"Authorization": "Bearer dev-ingest-key"})
+        assert forbidden.status_code == 403
