@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.support.events import cancellation, event
-from tests.support.kafka import read_topic
+from tests.support.kafka import produce_raw, read_records, read_topic
+from tests.support.polling import eventually
 from tests.support.services import running_services
 from winback_cli.stack import ServiceProcess
 
@@ -21,7 +23,9 @@ BATCH = {**INGEST, "Content-Type": "application/cloudevents-batch+json"}
 
 
 @pytest.fixture(scope="module")
-def ingest(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceProcess]:
+def ingest(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
     logs = tmp_path_factory.mktemp("logs")
     with running_services(["ingest"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=Path(logs)) as s:
         yield s["ingest"]
@@ -31,7 +35,7 @@ async def test_batch_is_published_once_and_repeats_count_as_duplicates(ingest: S
     events = [cancellation(f"ing-{i}") for i in range(5)]
     async with httpx.AsyncClient(base_url=ingest.url) as client:
         first = await client.post("/v1/events", content=json.dumps(events), headers=BATCH)
-        again = await client.post("/v1/events", content=json.dumps(events[:3] + [events[0]]), headers=BATCH)
+        again = await client.post("/v1/events", content=json.dumps([*events[:3], events[0]]), headers=BATCH)
     assert first.status_code == 202 and first.json() == {"accepted": 5, "duplicates": 0}
     assert again.json() == {"accepted": 0, "duplicates": 4}
     published = [e for e in await read_topic(kafka_bootstrap, "winback.events") if e["id"] in {x["id"] for x in events}]
@@ -40,8 +44,11 @@ async def test_batch_is_published_once_and_repeats_count_as_duplicates(ingest: S
 
 async def test_single_event_content_type(ingest: ServiceProcess):
     async with httpx.AsyncClient(base_url=ingest.url) as client:
-        r = await client.post("/v1/events", content=json.dumps(cancellation("ing-single")),
-                              headers={**INGEST, "Content-Type": "application/cloudevents+json"})
+        r = await client.post(
+            "/v1/events",
+            content=json.dumps(cancellation("ing-single")),
+            headers={**INGEST, "Content-Type": "application/cloudevents+json"},
+        )
     assert r.status_code == 202 and r.json()["accepted"] == 1
 
 
@@ -77,3 +84,29 @@ async def test_limits_and_malformed_bodies(ingest: ServiceProcess):
     assert (too_many.status_code, too_big.status_code) == (413, 413)
     assert not_json.status_code == 400
     assert wrong_type.status_code == 415
+
+
+async def test_kafka_native_path_forwards_valid_and_dead_letters_invalid(ingest: ServiceProcess, kafka_bootstrap: str):
+    valid = cancellation("inb-ok")
+    invalid = event("order.placed", {"customer_id": "inb-bad", "order_id": "o1"})
+    await produce_raw(
+        kafka_bootstrap,
+        "winback.inbound",
+        [
+            ("inb-ok", json.dumps(valid).encode()),
+            ("inb-bad", json.dumps(invalid).encode()),
+            ("inb-junk", b"not json"),
+            ("inb-ok", json.dumps(valid).encode()),
+        ],
+    )
+
+    async def dlq() -> list[Any]:
+        return await read_records(kafka_bootstrap, "winback.events.dlq", idle_s=0.3)
+
+    parked = await eventually(dlq, lambda records: len(records) >= 2)
+    forwarded = [e for e in await read_topic(kafka_bootstrap, "winback.events", idle_s=0.5) if e["id"] == valid["id"]]
+    assert len(forwarded) == 1
+    assert sorted(r.key for r in parked) == [b"inb-bad", b"inb-junk"]
+    errors = {r.key: json.loads(dict(r.headers)["x-winback-error"]) for r in parked}
+    assert errors[b"inb-bad"][0]["field"] == "data.amount"
+    assert "not JSON" in errors[b"inb-junk"][0]["message"]

@@ -9,8 +9,9 @@ from typing import TypeVar
 T = TypeVar("T")
 
 
-async def eventually(probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout_s: float = 30.0,
-                     interval_s: float = 0.2) -> T:
+async def eventually(
+    probe: Callable[[], Awaitable[T]], accept: Callable[[T], bool], *, timeout_s: float = 30.0, interval_s: float = 0.2
+) -> T:
     """Call `probe` until `accept` holds for its result; returns that result or fails with the last one."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout_s

@@ -27,6 +27,8 @@ from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 log = structlog.get_logger(__name__)
 
 BatchHandler = Callable[[Sequence[CloudEvent]], Awaitable[None]]
+# For consumers that must see records as they are (ingest validates foreign input itself).
+RecordBatchHandler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
 
 CONSUMED = Counter("winback_events_consumed_total", "Records consumed", ["service", "topic"])
 DEAD_LETTERED = Counter("winback_events_dead_lettered_total", "Records dead-lettered", ["service", "topic"])
@@ -56,8 +58,9 @@ class BatchConsumer:
         bootstrap: str,
         group_id: str,
         topics: Sequence[str],
-        handler: BatchHandler,
+        handler: BatchHandler | None = None,
         dead_letters: EventPublisher,
+        record_handler: RecordBatchHandler | None = None,
         max_records: int = 500,
         max_attempts: int = 5,
         session_timeout_ms: int = 10_000,
@@ -68,7 +71,10 @@ class BatchConsumer:
         self._bootstrap = bootstrap
         self._group_id = group_id
         self._topics = list(topics)
+        if (handler is None) == (record_handler is None):
+            raise ValueError("give exactly one of handler and record_handler")
         self._handler = handler
+        self._record_handler = record_handler
         self._dead_letters = dead_letters
         self._max_records = max_records
         self._max_attempts = max_attempts
@@ -119,7 +125,7 @@ class BatchConsumer:
             polled = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
             records = [r for batch in polled.values() for r in batch]
             if not records:
-                self.lag = 0 if not consumer.assignment() else self.lag
+                self.lag = 0  # nothing arrived within the poll: caught up
                 continue
             await self._process(records, stop)
             await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
@@ -130,6 +136,11 @@ class BatchConsumer:
                 self._on_batch_done()
 
     async def _process(self, records: list[ConsumerRecord], stop: asyncio.Event) -> None:
+        if self._record_handler is not None:
+            await self._process_records(self._record_handler, records, stop)
+            return
+        assert self._handler is not None
+        handler = self._handler
         decoded: list[tuple[ConsumerRecord, CloudEvent]] = []
         poison: list[tuple[ConsumerRecord, str]] = []
         for record in records:
@@ -138,21 +149,31 @@ class BatchConsumer:
             except (ValidationError, ValueError, TypeError) as exc:
                 poison.append((record, f"undecodable event: {exc}"))
         await self._dead_letter(poison)
-        if not decoded or await self._attempt([event for _, event in decoded], stop):
+        events = [event for _, event in decoded]
+        if not decoded or await self._attempt(lambda: handler(events), len(events), stop):
             return
         # The batch keeps failing: apply one by one, park what still fails.
         for record, event in decoded:
-            if not await self._attempt([event], stop):
+            if not await self._attempt(lambda e=event: handler([e]), 1, stop):  # type: ignore[misc]
+                await self._dead_letter([(record, self._last_error)])
+
+    async def _process_records(
+        self, handler: RecordBatchHandler, records: list[ConsumerRecord], stop: asyncio.Event
+    ) -> None:
+        if await self._attempt(lambda: handler(records), len(records), stop):
+            return
+        for record in records:
+            if not await self._attempt(lambda r=record: handler([r]), 1, stop):  # type: ignore[misc]
                 await self._dead_letter([(record, self._last_error)])
 
     _last_error: str = ""
 
-    async def _attempt(self, events: Sequence[CloudEvent], stop: asyncio.Event) -> bool:
+    async def _attempt(self, call: Callable[[], Awaitable[None]], size: int, stop: asyncio.Event) -> bool:
         attempt = 0
         delay = 0.2
         while True:
             try:
-                await self._handler(events)
+                await call()
                 return True
             except Exception as exc:
                 BATCH_FAILURES.labels(self._service).inc()
@@ -162,7 +183,7 @@ class BatchConsumer:
                 log.warning(
                     "batch_failed",
                     group=self._group_id,
-                    size=len(events),
+                    size=size,
                     transient=transient,
                     attempt=attempt,
                     error=self._last_error,

@@ -36,6 +36,7 @@ async def accept_events(
     events: Sequence[CloudEvent],
     *,
     publish_timeout_s: float,
+    also_publish: Sequence[OutgoingRecord] = (),
 ) -> AcceptResult:
     """Publish the events not accepted before; the claim commits only after the broker's ack.
 
@@ -46,7 +47,7 @@ async def accept_events(
     """
     async with sessions.begin() as session:
         fresh = await claim_unprocessed(session, accepted_events, events)
-        records = [OutgoingRecord.of(Topic.EVENTS.value, event) for event in fresh]
+        records = [OutgoingRecord.of(Topic.EVENTS.value, event) for event in fresh] + list(also_publish)
         try:
             with PUBLISH_SECONDS.time():
                 await asyncio.wait_for(publisher.publish(records), publish_timeout_s)

@@ -1,0 +1,1 @@
+"""Database tables, repositories and the consent client."""

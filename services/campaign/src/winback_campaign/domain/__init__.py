@@ -1,0 +1,1 @@
+"""Pure campaign rules: playbooks, enrolment, actions (no I/O)."""

@@ -1,0 +1,101 @@
+"""What happens to a due step: ask consent, then trigger or suppress."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from winback_campaign.domain.ids import action_id_for
+from winback_campaign.domain.templates import Recipient, SenderIdentity, render
+
+# Denials that mean the customer does not want to hear from us: the enrolment ends.
+EXITING_DENIALS = frozenset({"objection", "no_contact_requested"})
+
+# Channels that need this recipient field to be deliverable.
+ADDRESS_FIELD = {"email": "email"}
+
+
+@dataclass(frozen=True, slots=True)
+class DueStep:
+    """A pending step whose time has come, with what is needed to act on it."""
+
+    enrollment_id: str
+    step_id: str
+    customer_id: str
+    playbook_id: str
+    variant: str
+    channel: str
+    template: str
+    offer: str | None
+    offer_category: str | None
+    due_at: datetime
+    recipient: Recipient
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentRequest:
+    request_id: str
+    customer_id: str
+    channel: str
+    offer_category: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentDecision:
+    allowed: bool
+    basis: str | None = None
+    reason: str | None = None
+    evidence_ids: tuple[str, ...] = field(default_factory=tuple)
+
+
+def has_address(step: DueStep) -> bool:
+    """Whether the channel can reach the customer with the profile we have."""
+    attr = ADDRESS_FIELD.get(step.channel)
+    return attr is None or bool(getattr(step.recipient, attr))
+
+
+def exits_enrolment(decision: ConsentDecision) -> bool:
+    return not decision.allowed and decision.reason in EXITING_DENIALS
+
+
+@dataclass(frozen=True, slots=True)
+class ActionOutcome:
+    """The settled action of one due step."""
+
+    action_id: str
+    step: DueStep
+    status: str  # triggered | suppressed
+    reason: str | None
+    content: dict[str, Any] | None
+    recipient: dict[str, Any] | None
+    consent: dict[str, Any] | None
+    exits_enrolment: bool
+
+
+def settle(
+    step: DueStep,
+    decision: ConsentDecision | None,
+    *,
+    sender: SenderIdentity,
+    default_language: str,
+) -> ActionOutcome:
+    """Trigger on ALLOW, suppress on DENY; no decision means the channel has no address."""
+    action_id = action_id_for(step.enrollment_id, step.step_id)
+    if decision is None:
+        return ActionOutcome(action_id, step, "suppressed", "no_address", None, None, None, False)
+    if not decision.allowed:
+        reason = decision.reason or "denied"
+        consent = {"basis": None, "reason": reason, "evidence_ids": list(decision.evidence_ids)}
+        return ActionOutcome(action_id, step, "suppressed", reason, None, None, consent, exits_enrolment(decision))
+    content = render(
+        step.template,
+        step.recipient,
+        sender,
+        action_id=action_id,
+        consent_basis=decision.basis,
+        default_language=default_language,
+    )
+    recipient = {"email": step.recipient.email, "name": step.recipient.name}
+    consent = {"basis": decision.basis, "evidence_ids": list(decision.evidence_ids)}
+    return ActionOutcome(action_id, step, "triggered", None, content, recipient, consent, False)

@@ -1,0 +1,1 @@
+"""Handlers: consuming status changes and running due steps."""

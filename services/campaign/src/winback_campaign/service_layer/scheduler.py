@@ -1,0 +1,210 @@
+"""The durable scheduler: due steps are claimed in PostgreSQL, consent is asked, actions recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import structlog
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from winback_campaign.adapters import enrolment_repository, step_repository
+from winback_campaign.adapters.consent_client import ConsentClient, ConsentUnavailable
+from winback_campaign.adapters.tables import outbox
+from winback_campaign.domain.actions import ActionOutcome, ConsentRequest, DueStep, has_address, settle
+from winback_campaign.domain.batch import ActiveEnrolment
+from winback_campaign.domain.ids import action_id_for
+from winback_campaign.domain.templates import SenderIdentity
+from winback_campaign.service_layer import events
+from winback_shared.clock import Clock
+from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.events.produced import ActionSuppressedData, ActionTriggeredData
+from winback_shared.kafka.consumer import is_transient
+
+log = structlog.get_logger(__name__)
+
+ACTIONS = Counter("winback_campaign_actions_total", "Actions settled", ["status", "channel"])
+CONSENT_FAILURES = Counter("winback_campaign_consent_unavailable_total", "Scheduler rounds without consent answer")
+
+
+@dataclass(frozen=True, slots=True)
+class SchedulerConfig:
+    batch_size: int = 200
+    interval_s: float = 0.5
+    retry_max_s: float = 15.0
+    address_grace: timedelta = timedelta(hours=24)
+    default_language: str = "de"
+
+
+class Scheduler:
+    """One round: claim due steps, ask consent once for all, settle them, in one transaction."""
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        clock: Clock,
+        consent: ConsentClient,
+        sender: SenderIdentity,
+        config: SchedulerConfig,
+        on_committed: Sequence[Callable[[], None]] = (),
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._consent = consent
+        self._sender = sender
+        self._config = config
+        self._on_committed = on_committed
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something may have become due (a clock move, a new enrolment): do not wait a poll."""
+        self._wakeup.set()
+
+    async def run_once(self) -> int:
+        """Settle one batch of due steps; raises ConsentUnavailable after rolling everything back."""
+        async with self._sessions.begin() as session:
+            now = self._clock.now()
+            due = await step_repository.claim_due_steps(
+                session, now=now, address_grace=self._config.address_grace, limit=self._config.batch_size
+            )
+            if not due:
+                return 0
+            askable = [d for d in due if has_address(d)]
+            # The transaction (and the step locks) stays open while consent answers: a crash
+            # or an outage here rolls back, so a step is never settled without its decision.
+            decisions = await self._consent.decide([_consent_request(d) for d in askable])
+            outcomes = [
+                settle(
+                    d,
+                    decisions.get(action_id_for(d.enrollment_id, d.step_id)) if has_address(d) else None,
+                    sender=self._sender,
+                    default_language=self._config.default_language,
+                )
+                for d in due
+            ]
+            await self._write(session, outcomes, now)
+        for outcome in outcomes:
+            ACTIONS.labels(outcome.status, outcome.step.channel).inc()
+        for callback in self._on_committed:
+            callback()
+        return len(due)
+
+    async def _write(self, session: AsyncSession, outcomes: Sequence[ActionOutcome], now: datetime) -> None:
+        await step_repository.record_actions(session, [_action_row(o, now) for o in outcomes])
+        await step_repository.settle_steps(
+            session, [(o.step.enrollment_id, o.step.step_id, o.status, o.reason, o.action_id) for o in outcomes]
+        )
+        messages: list[OutboxMessage] = [_action_event(o, now) for o in outcomes]
+        exits: dict[str, ActionOutcome] = {}
+        for o in outcomes:
+            if o.exits_enrolment:
+                exits.setdefault(o.step.enrollment_id, o)
+        await enrolment_repository.exit_enrolments(
+            session, {eid: o.reason or "objection" for eid, o in exits.items()}, now
+        )
+        for eid, o in exits.items():
+            enrolment = ActiveEnrolment(eid, o.step.customer_id, o.step.playbook_id, o.step.variant)
+            messages.append(events.exited(enrolment, o.reason or "objection", now))
+        await enrolment_repository.complete_finished(
+            session, {o.step.enrollment_id for o in outcomes} - exits.keys(), now
+        )
+        await enqueue(session, outbox, messages)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Loop until stopped; consent or database outages are retried with backoff."""
+        backoff = 0.5
+        try:
+            while not stop.is_set():
+                try:
+                    settled = await self.run_once()
+                    backoff = 0.5
+                except Exception as exc:
+                    if not isinstance(exc, ConsentUnavailable) and not is_transient(exc):
+                        raise
+                    if isinstance(exc, ConsentUnavailable):
+                        CONSENT_FAILURES.inc()
+                    log.warning("scheduler_round_failed", error=str(exc)[:500], retry_in_s=backoff)
+                    await _wait(stop, None, backoff)
+                    backoff = min(backoff * 2, self._config.retry_max_s)
+                    continue
+                if settled < self._config.batch_size:
+                    await _wait(stop, self._wakeup, self._config.interval_s)
+        finally:
+            await self._consent.close()
+
+
+async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: float) -> None:
+    waiters = {asyncio.ensure_future(stop.wait())}
+    if wakeup is not None:
+        waiters.add(asyncio.ensure_future(wakeup.wait()))
+    await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    for waiter in waiters:
+        waiter.cancel()
+    if wakeup is not None:
+        wakeup.clear()
+
+
+def _consent_request(step: DueStep) -> ConsentRequest:
+    return ConsentRequest(
+        action_id_for(step.enrollment_id, step.step_id), step.customer_id, step.channel, step.offer_category
+    )
+
+
+def _action_row(o: ActionOutcome, now: datetime) -> dict[str, Any]:
+    s = o.step
+    return {
+        "action_id": o.action_id,
+        "customer_id": s.customer_id,
+        "enrollment_id": s.enrollment_id,
+        "step_id": s.step_id,
+        "playbook_id": s.playbook_id,
+        "status": o.status,
+        "channel": s.channel,
+        "template": s.template,
+        "variant": s.variant,
+        "offer": s.offer,
+        "reason": o.reason,
+        "content": o.content,
+        "recipient": o.recipient,
+        "consent": o.consent,
+        "due_at": s.due_at,
+        "created_at": now,
+    }
+
+
+def _action_event(o: ActionOutcome, now: datetime) -> OutboxMessage:
+    s = o.step
+    if o.status == "triggered":
+        return events.action_triggered(
+            ActionTriggeredData(
+                action_id=o.action_id,
+                customer_id=s.customer_id,
+                channel=s.channel,
+                template=s.template,
+                variant=s.variant,
+                offer=s.offer,
+                content=o.content or {},
+                recipient=o.recipient or {},
+                consent=o.consent or {},
+                due_at=s.due_at,
+                playbook_id=s.playbook_id,
+                enrollment_id=s.enrollment_id,
+            ),
+            now,
+        )
+    return events.action_suppressed(
+        ActionSuppressedData(
+            action_id=o.action_id,
+            customer_id=s.customer_id,
+            channel=s.channel,
+            reason=o.reason or "denied",
+            playbook_id=s.playbook_id,
+            enrollment_id=s.enrollment_id,
+        ),
+        now,
+    )

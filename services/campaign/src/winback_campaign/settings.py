@@ -1,0 +1,24 @@
+"""Campaign configuration (environment prefix WINBACK_)."""
+
+from winback_shared.settings import ServiceSettings
+
+
+class CampaignSettings(ServiceSettings):
+    service_name: str = "campaign"
+    port: int = 8003
+    consent_url: str = "http://127.0.0.1:8004"
+    consent_api_key: str = "dev-admin-key"
+    consent_timeout_s: float = 5.0
+    # Status changes older than this (against the service clock) are history, not triggers.
+    replay_window_days: int = 7
+    scheduler_interval_s: float = 0.5
+    scheduler_batch_size: int = 200
+    # Consent unreachable: retry with exponential backoff up to this pause.
+    consent_retry_max_s: float = 15.0
+    # How long an e-mail step waits for the customer's address before it is suppressed.
+    address_grace_hours: int = 24
+    default_language: str = "de"
+    sender_name: str = "Winback Demo GmbH"
+    sender_address: str = "Musterstrasse 1, 10115 Berlin"
+    sender_email: str = "service@example.com"
+    opt_out_base_url: str = "https://example.com/opt-out"

@@ -1,0 +1,109 @@
+"""Enrolment rules of campaign: eligibility, replay window, one active enrolment, exits."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from winback_campaign.domain.batch import ActiveEnrolment, Enrolled, Exited, fold_status_changes
+from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS, WINBACK_BASIC
+from winback_campaign.domain.enrolment import EnrolmentPlan, NoEnrolment, StatusChange, plan_enrolment
+
+NOW = datetime(2025, 3, 10, 12, 0, tzinfo=UTC)
+WINDOW = timedelta(days=7)
+
+
+def change(
+    customer_id: str = "c1",
+    *,
+    to: str = "churned",
+    at: datetime | None = None,
+    eligible: bool = True,
+    event_id: str = "e1",
+) -> StatusChange:
+    return StatusChange(
+        customer_id=customer_id,
+        to=to,
+        at=at or NOW - timedelta(hours=1),
+        winback_eligible=eligible,
+        source="/winback/risk",
+        event_id=event_id,
+    )
+
+
+def plan(c: StatusChange, *, active: bool = False) -> EnrolmentPlan | NoEnrolment:
+    return plan_enrolment(c, BUILTIN_PLAYBOOKS, now=NOW, has_active_enrolment=active, replay_window=WINDOW)
+
+
+def test_eligible_churn_enrols_in_winback_basic_with_step_due_now() -> None:
+    result = plan(change())
+    assert isinstance(result, EnrolmentPlan)
+    assert result.playbook is WINBACK_BASIC
+    assert not result.holdout
+    [step] = result.steps
+    assert step.step.channel == "email" and step.step.template == "we_miss_you"
+    # due = trigger time + 0 days, but never before now
+    assert step.due_at == NOW
+    assert step.skipped_reason is None
+
+
+def test_future_trigger_keeps_its_own_due_time() -> None:
+    result = plan(change(at=NOW + timedelta(hours=2)))
+    assert isinstance(result, EnrolmentPlan)
+    assert result.steps[0].due_at == NOW + timedelta(hours=2)
+
+
+def test_not_eligible_enrols_nobody() -> None:
+    assert plan(change(eligible=False)) == NoEnrolment("not_winback_eligible")
+
+
+def test_other_statuses_match_no_playbook() -> None:
+    assert plan(change(to="at_risk")) == NoEnrolment("no_matching_playbook")
+
+
+def test_replay_window_boundary() -> None:
+    assert isinstance(plan(change(at=NOW - WINDOW)), EnrolmentPlan)
+    assert plan(change(at=NOW - WINDOW - timedelta(seconds=1))) == NoEnrolment("outside_replay_window")
+
+
+def test_at_most_one_active_enrolment() -> None:
+    assert plan(change(), active=True) == NoEnrolment("already_enrolled")
+
+
+def test_enrollment_id_is_deterministic_per_trigger_event() -> None:
+    first, again, other = plan(change()), plan(change()), plan(change(event_id="e2"))
+    assert isinstance(first, EnrolmentPlan) and isinstance(again, EnrolmentPlan) and isinstance(other, EnrolmentPlan)
+    assert first.enrollment_id == again.enrollment_id != other.enrollment_id
+
+
+def test_batch_enrols_once_per_customer_and_won_back_exits() -> None:
+    changes = [
+        change("c1", event_id="a"),
+        change("c1", event_id="b"),  # second churn while enrolled: ignored
+        change("c2", event_id="c"),
+        change("c2", to="won_back", event_id="d"),
+        change("c3", to="won_back", event_id="e"),  # nothing active: nothing to exit
+    ]
+    outcome = fold_status_changes(changes, {}, BUILTIN_PLAYBOOKS, now=NOW, replay_window=WINDOW)
+    kinds = [
+        (type(e).__name__, e.plan.customer_id if isinstance(e, Enrolled) else e.enrolment.customer_id)
+        for e in outcome.effects
+    ]
+    assert kinds == [("Enrolled", "c1"), ("Enrolled", "c2"), ("Exited", "c2")]
+    assert [reason for _, reason in outcome.skipped] == ["already_enrolled"]
+    c2_plan = outcome.plans[1]
+    assert outcome.exits == {c2_plan.enrollment_id: "won_back"}
+
+
+def test_batch_respects_enrolments_active_before_it() -> None:
+    active = {"c1": ActiveEnrolment("enr-1", "c1", "winback-basic", "default")}
+    outcome = fold_status_changes(
+        [change("c1"), change("c1", to="won_back", event_id="x"), change("c1", event_id="y")],
+        active,
+        BUILTIN_PLAYBOOKS,
+        now=NOW,
+        replay_window=WINDOW,
+    )
+    assert isinstance(outcome.effects[0], Exited) and outcome.effects[0].enrolment.enrollment_id == "enr-1"
+    # after the exit, a new churn may enrol again
+    assert isinstance(outcome.effects[1], Enrolled)
+    assert len(outcome.effects) == 2
