@@ -1,0 +1,69 @@
+"""Composition root: the one place where consent's parts are built and wired."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fastapi import FastAPI
+
+from winback_consent.adapters.tables import outbox
+from winback_consent.domain.model import Policy
+from winback_consent.entrypoints.http import build_router
+from winback_consent.service_layer.consume import apply_events
+from winback_consent.settings import ConsentSettings
+from winback_shared.db.relay import OutboxRelay
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.topics import Topic
+from winback_shared.http.app import create_app
+from winback_shared.kafka.consumer import BatchConsumer
+from winback_shared.runtime import ServiceRuntime
+from winback_shared.settings import ServiceSettings
+
+MIGRATIONS = "winback_consent:migrations"
+GROUP_ID = "winback-consent"
+
+
+def policy_of(settings: ConsentSettings) -> Policy:
+    return Policy(
+        staleness_days=settings.staleness_days,
+        exception_after_cancellation=settings.exception_after_cancellation,
+        relationship_window_months=settings.relationship_window_months,
+    )
+
+
+def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) -> FastAPI:
+    assert isinstance(settings, ConsentSettings)
+    runtime = runtime or ServiceRuntime(settings)
+    relay = OutboxRelay(
+        service=settings.service_name,
+        sessions=runtime.sessions,
+        table=outbox,
+        publisher=runtime.publisher,
+        batch_size=settings.outbox_batch_size,
+        poll_interval_s=settings.outbox_poll_interval_s,
+    )
+
+    async def handle(events: Sequence[CloudEvent]) -> None:
+        if await apply_events(runtime.sessions, runtime.clock, events):
+            relay.wake()
+
+    consumer = BatchConsumer(
+        service=settings.service_name,
+        bootstrap=settings.kafka_bootstrap,
+        group_id=GROUP_ID,
+        topics=[Topic.EVENTS.value],
+        handler=handle,
+        dead_letters=runtime.publisher,
+        max_records=settings.consumer_max_records,
+        max_attempts=settings.consumer_max_attempts,
+        session_timeout_ms=settings.consumer_session_timeout_ms,
+        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
+    )
+    runtime.add_worker("consumer", consumer.run)
+    runtime.add_worker("outbox-relay", relay.run)
+    return create_app(
+        runtime,
+        [build_router(runtime, policy_of(settings), relay)],
+        title="winback consent",
+        description="Decides whether advertising contact is lawful (UWG §7, §7a; GDPR) and keeps the proof.",
+    )

@@ -1,0 +1,154 @@
+"""HTTP routes of consent: translate the request, call the handler, map outcomes to status codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import structlog
+from fastapi import APIRouter, Depends, Path
+from fastapi.responses import JSONResponse
+from pydantic import AwareDatetime, BaseModel, Field
+
+from winback_consent.domain.model import DecisionRequest, Policy
+from winback_consent.service_layer import customers
+from winback_consent.service_layer.decisions import DecisionCommand, DecisionOutcome, decide_many
+from winback_shared.db.relay import OutboxRelay
+from winback_shared.events.envelope import CustomerId
+from winback_shared.events.inbound import Channel
+from winback_shared.http.auth import require_role
+from winback_shared.http.problems import ProblemError
+from winback_shared.runtime import ServiceRuntime
+
+log = structlog.get_logger(__name__)
+OPS = Depends(require_role("ops", "admin"))
+
+
+class DecisionBody(BaseModel):
+    customer_id: CustomerId
+    channel: Channel
+    purpose: Annotated[str, Field(min_length=1, max_length=64)] = "marketing"
+    content: Literal["advertising", "service"] = "advertising"
+    offer_category: Annotated[str, Field(max_length=256)] | None = None
+    at: AwareDatetime | None = None
+    dispatch: bool = False
+    request_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+
+
+class DecisionBatch(BaseModel):
+    items: Annotated[list[DecisionBody], Field(max_length=1_000)]
+
+
+class DecisionAnswer(BaseModel):
+    allowed: bool
+    basis: str | None
+    reason: str | None
+    evidence_ids: list[str]
+    decided_at: datetime
+
+
+class DecisionAnswers(BaseModel):
+    items: list[DecisionAnswer]
+
+
+class ObjectionBody(BaseModel):
+    channels: Annotated[list[Channel | Literal["all"]], Field(min_length=1)]
+    note: Annotated[str, Field(max_length=4_000)] | None = None
+
+
+class VerifyAnswer(BaseModel):
+    valid: bool
+    entries: int
+    first_broken_entry: str | None = None
+    detail: str | None = None
+
+
+def _answer(outcome: DecisionOutcome) -> DecisionAnswer:
+    d = outcome.decision
+    return DecisionAnswer(
+        allowed=d.allowed,
+        basis=d.basis,
+        reason=d.reason,
+        evidence_ids=list(d.evidence_ids),
+        decided_at=outcome.decided_at,
+    )
+
+
+def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["consent"])
+
+    def _command(body: DecisionBody) -> DecisionCommand:
+        at = body.at or runtime.clock.now()
+        request = DecisionRequest(
+            body.customer_id, body.channel.value, at, body.purpose, body.content, body.offer_category
+        )
+        return DecisionCommand(request, body.dispatch, body.request_id)
+
+    async def _decide(bodies: list[DecisionBody]) -> list[DecisionAnswer]:
+        try:
+            outcomes = await decide_many(runtime.sessions, runtime.clock, policy, [_command(b) for b in bodies])
+        except Exception as exc:
+            # Fail closed: the caller treats a 503 as DENY; an error never turns into an ALLOW.
+            log.exception("decision_failed", error=repr(exc))
+            raise ProblemError(
+                503, "the decision could not be made; treat it as DENY and retry later", headers={"Retry-After": "1"}
+            ) from exc
+        return [_answer(o) for o in outcomes]
+
+    @router.post("/decisions", response_model=DecisionAnswer, responses={503: {"description": "fail closed: DENY"}})
+    async def post_decision(body: DecisionBody, _: Annotated[str, OPS]) -> DecisionAnswer:
+        """May this customer be contacted for advertising on this channel now (or at `at`)?"""
+        (answer,) = await _decide([body])
+        return answer
+
+    @router.post("/decisions:batch", response_model=DecisionAnswers, responses={503: {"description": "fail closed"}})
+    async def post_decisions(body: DecisionBatch, _: Annotated[str, OPS]) -> DecisionAnswers:
+        """Up to 1,000 decisions in one transaction; answers in request order."""
+        return DecisionAnswers(items=await _decide(body.items) if body.items else [])
+
+    @router.get("/customers/{customer_id}/consents")
+    async def get_consents(customer_id: str, _: Annotated[str, OPS]) -> dict[str, Any]:
+        """Current state per channel with basis and expiry, the objections, and the full ledger."""
+        try:
+            return await customers.consents(runtime.sessions, runtime.clock, policy, customer_id)
+        except customers.UnknownCustomer as exc:
+            raise ProblemError(404, f"customer {customer_id!r} is unknown to consent") from exc
+
+    @router.get("/customers/{customer_id}/ledger/verify", response_model=VerifyAnswer, response_model_exclude_none=True)
+    async def verify_ledger(customer_id: str, _: Annotated[str, OPS]) -> VerifyAnswer:
+        """Recompute the customer's hash chain; reports the first entry that does not fit."""
+        try:
+            result = await customers.verify(runtime.sessions, customer_id)
+        except customers.UnknownCustomer as exc:
+            raise ProblemError(404, f"customer {customer_id!r} is unknown to consent") from exc
+        return VerifyAnswer(
+            valid=result.valid,
+            entries=result.entries,
+            first_broken_entry=result.first_broken_entry,
+            detail=result.detail,
+        )
+
+    @router.post("/customers/{customer_id}/objections", status_code=201)
+    async def post_objection(
+        customer_id: Annotated[str, Path(max_length=128)], body: ObjectionBody, _: Annotated[str, OPS]
+    ) -> JSONResponse:
+        """Record an objection received by phone, letter or in person."""
+        channels = sorted({c.value if isinstance(c, Channel) else c for c in body.channels})
+        entry = await customers.record_objection(runtime.sessions, runtime.clock, customer_id, channels, body.note)
+        relay.wake()
+        return JSONResponse(
+            {
+                "id": entry.id,
+                "customer_id": customer_id,
+                "channels": channels,
+                "recorded_at": entry.recorded_at.isoformat(),
+            },
+            status_code=201,
+        )
+
+    @router.get("/policy")
+    async def get_policy(_: Annotated[str, OPS]) -> dict[str, Any]:
+        """The policy settings in force."""
+        return policy.as_dict()
+
+    return router

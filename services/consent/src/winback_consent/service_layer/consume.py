@@ -1,0 +1,44 @@
+"""The consumer of `winback.events`: one transaction per batch, idempotent on `(source, id)`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from winback_consent.adapters import repository
+from winback_consent.adapters.tables import outbox, processed_events
+from winback_consent.domain.translate import ConsentChange, translate
+from winback_consent.service_layer.ledger import append_drafts
+from winback_shared.clock import Clock
+from winback_shared.db.inbox import claim_unprocessed
+from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.produced import ConsentChanged, ConsentChangedData
+from winback_shared.events.topics import Topic
+
+SOURCE = "/winback/consent"
+
+
+def changed_event(change: ConsentChange) -> ConsentChanged:
+    data = ConsentChangedData(customer_id=change.customer_id, channel=change.channel, state=change.state, at=change.at)
+    return ConsentChanged.new(source=SOURCE, time=change.at, data=data, id=change.id)
+
+
+async def notify(session: AsyncSession, changes: Sequence[ConsentChange]) -> None:
+    """`consent.changed` goes out through the outbox, committed with the ledger entries."""
+    await enqueue(session, outbox, [OutboxMessage.of(Topic.CONSENT.value, changed_event(c)) for c in changes])
+
+
+async def apply_events(sessions: async_sessionmaker[AsyncSession], clock: Clock, events: Sequence[CloudEvent]) -> int:
+    """Apply a batch; returns how many `consent.changed` were enqueued."""
+    async with sessions.begin() as session:
+        fresh = await claim_unprocessed(session, processed_events, events)
+        changes = translate(fresh)
+        await repository.ensure_known(session, changes.known)
+        await repository.upsert_profiles(session, changes.profiles)
+        await repository.add_orders(session, changes.orders)
+        await repository.add_contract_events(session, changes.contracts)
+        await append_drafts(session, changes.drafts, clock.now())
+        await notify(session, changes.changes)
+    return len(changes.changes)

@@ -1,0 +1,85 @@
+"""Deciding (one or many) and recording a dispatch as a `use` in the same transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from prometheus_client import Counter
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from winback_consent.adapters import repository
+from winback_consent.domain.decisions import decide
+from winback_consent.domain.ledger import LedgerDraft
+from winback_consent.domain.model import Decision, DecisionRequest, Policy
+from winback_consent.service_layer.ledger import append_drafts
+from winback_shared.clock import Clock
+
+DECISIONS = Counter("winback_consent_decisions_total", "Consent decisions", ["allowed", "basis_or_reason"])
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionCommand:
+    request: DecisionRequest
+    dispatch: bool = False
+    # At most one use is recorded per request id, so a retried send counts once.
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOutcome:
+    decision: Decision
+    decided_at: datetime
+
+
+def _use(command: DecisionCommand, decision: Decision) -> LedgerDraft:
+    r = command.request
+    return LedgerDraft(
+        id=str(uuid.uuid4()),
+        customer_id=r.customer_id,
+        entry_type="use",
+        occurred_at=r.at,
+        payload={
+            "channel": r.channel,
+            "purpose": r.purpose,
+            "content": r.content,
+            "offer_category": r.offer_category,
+            "basis": decision.basis,
+            "evidence_ids": list(decision.evidence_ids),
+            "request_id": command.request_id,
+        },
+        request_id=command.request_id,
+    )
+
+
+async def decide_many(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, policy: Policy, commands: Sequence[DecisionCommand]
+) -> list[DecisionOutcome]:
+    """Decide each command; dispatching ALLOWs append their `use` before the answer is returned."""
+    decided_at = clock.now()
+    async with sessions.begin() as session:
+        # Lock the chains of dispatching customers before reading them: a revocation applied
+        # concurrently then lands either before this read or after the recorded use.
+        heads = await repository.lock_heads(
+            session, (c.request.customer_id for c in commands if c.dispatch), known_only=True
+        )
+        snapshots = await repository.load_snapshots(session, (c.request.customer_id for c in commands))
+        decisions = [decide(snapshots[c.request.customer_id], c.request, policy) for c in commands]
+        seen = await repository.recorded_requests(
+            session, (c.request_id for c in commands if c.dispatch and c.request_id)
+        )
+        uses: list[LedgerDraft] = []
+        for command, decision in zip(commands, decisions, strict=True):
+            if not (command.dispatch and decision.allowed):
+                continue
+            if command.request_id is not None:
+                if command.request_id in seen:
+                    continue
+                seen.add(command.request_id)
+            uses.append(_use(command, decision))
+        await append_drafts(session, uses, decided_at, locked=heads)
+    for decision in decisions:
+        DECISIONS.labels(str(decision.allowed).lower(), decision.basis or decision.reason or "").inc()
+    return [DecisionOutcome(d, decided_at) for d in decisions]

@@ -1,0 +1,232 @@
+"""Consent against the real broker and database: events in, decisions out, the ledger verified."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from winback_consent.bootstrap import MIGRATIONS, build_app
+from winback_consent.settings import ConsentSettings
+from winback_shared.db.migrate import upgrade
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.inbound import ConsentGranted, ContactObjected, CustomerUpserted
+from winback_shared.events.topics import Topic
+from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
+
+pytestmark = pytest.mark.integration
+
+OPS = {"Authorization": "Bearer ops-key"}
+RUN = uuid.uuid4().hex[:8]
+A, B = f"cust-a-{RUN}", f"cust-b-{RUN}"
+GIVEN = datetime.now(UTC) - timedelta(hours=2)
+
+
+@pytest.fixture(scope="module")
+async def client(kafka_bootstrap: str, database_url: str) -> AsyncIterator[httpx.AsyncClient]:
+    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
+    settings = ConsentSettings(
+        kafka_bootstrap=kafka_bootstrap, database_url=database_url, env="test", api_keys="ops-key:ops,admin-key:admin"
+    )
+    app = build_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://consent") as http:
+            yield http
+
+
+async def produce(bootstrap: str, events: list[CloudEvent]) -> None:
+    publisher = EventPublisher(bootstrap)
+    try:
+        await publisher.publish([OutgoingRecord.of(Topic.EVENTS.value, e) for e in events])
+    finally:
+        await publisher.close()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await check():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.2)
+
+
+async def decide(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
+    response = await client.post("/v1/decisions", json=body, headers=OPS)
+    assert response.status_code == 200, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+def grant_a() -> ConsentGranted:
+    return ConsentGranted.new(
+        source="/crm/consents",
+        id=f"grant-{A}",
+        time=GIVEN,
+        data={
+            "customer_id": A,
+            "channel": "email",
+            "kind": "express",
+            "method": "double_opt_in",
+            "evidence": {"confirmed_at": (GIVEN + timedelta(minutes=5)).isoformat(), "text_version": "nl-2025-01"},
+        },
+    )
+
+
+async def test_events_become_decisions(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    await produce(
+        kafka_bootstrap,
+        [
+            CustomerUpserted.new(source="/crm", time=GIVEN, data={"customer_id": A, "email": "a@example.org"}),
+            grant_a(),
+            CustomerUpserted.new(source="/crm", time=GIVEN, data={"customer_id": B, "email": "b@example.org"}),
+            ContactObjected.new(source="/crm", time=GIVEN, data={"customer_id": B, "channels": ["all"]}),
+        ],
+    )
+
+    async def b_objected() -> bool:
+        return bool((await decide(client, customer_id=B, channel="email"))["reason"] == "objection")
+
+    await eventually(b_objected)
+    a = await decide(client, customer_id=A, channel="email")
+    assert a["allowed"] is True and a["basis"] == "express_consent" and a["reason"] is None
+    assert len(a["evidence_ids"]) == 1
+    b = await decide(client, customer_id=B, channel="email")
+    assert b == {**b, "allowed": False, "basis": None, "reason": "objection", "evidence_ids": []}
+    unknown = await decide(client, customer_id="nobody", channel="email")
+    assert unknown["reason"] == "unknown_customer"
+
+
+async def test_a_redelivered_event_changes_nothing(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    # The marker shares A's key (so its partition, after the duplicate): once it shows, the duplicate was seen.
+    marker = CustomerUpserted.new(
+        source="/crm", time=GIVEN + timedelta(minutes=1), data={"customer_id": A, "kind": "business"}
+    )
+    await produce(kafka_bootstrap, [grant_a(), marker])
+
+    async def marker_applied() -> bool:
+        return bool((await client.get(f"/v1/customers/{A}/consents", headers=OPS)).json()["kind"] == "business")
+
+    await eventually(marker_applied)
+    verified = (await client.get(f"/v1/customers/{A}/ledger/verify", headers=OPS)).json()
+    assert verified == {"valid": True, "entries": 1}
+
+
+async def test_dispatch_records_one_use_per_request_id(client: httpx.AsyncClient) -> None:
+    first = await decide(client, customer_id=A, channel="email", dispatch=True, request_id=f"action-{RUN}")
+    again = await decide(client, customer_id=A, channel="email", dispatch=True, request_id=f"action-{RUN}")
+    assert first["allowed"] and again["allowed"]
+    batch = await client.post(
+        "/v1/decisions:batch",
+        json={
+            "items": [
+                {"customer_id": A, "channel": "email", "dispatch": True, "request_id": f"action-{RUN}"},
+                {"customer_id": B, "channel": "post", "dispatch": True},
+            ]
+        },
+        headers=OPS,
+    )
+    assert [i["allowed"] for i in batch.json()["items"]] == [True, False]
+    consents = (await client.get(f"/v1/customers/{A}/consents", headers=OPS)).json()
+    uses = [e for e in consents["ledger"] if e["entry_type"] == "use"]
+    assert len(uses) == 1
+    assert uses[0]["payload"]["evidence_ids"] == first["evidence_ids"]
+    email = next(c for c in consents["channels"] if c["channel"] == "email")
+    assert email["basis"] == "express_consent" and email["expires_at"] is not None
+
+
+async def test_objection_by_ops_blocks_and_is_announced(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    response = await client.post(
+        f"/v1/customers/{A}/objections", json={"channels": ["sms"], "note": "by phone"}, headers=OPS
+    )
+    assert response.status_code == 201, response.text
+    assert (await decide(client, customer_id=A, channel="sms"))["reason"] == "objection"
+    assert (await decide(client, customer_id=A, channel="email"))["allowed"] is True
+    seen = await read_consent_topic(kafka_bootstrap, expected=3)
+    assert {(e["data"]["customer_id"], e["data"]["channel"], e["data"]["state"]) for e in seen} >= {
+        (A, "email", "granted"),
+        (B, "all", "objected"),
+        (A, "sms", "objected"),
+    }
+    assert all(e["source"] == "/winback/consent" and e["type"] == "consent.changed" for e in seen)
+
+
+async def read_consent_topic(bootstrap: str, expected: int, timeout_s: float = 20.0) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(
+        Topic.CONSENT.value,
+        bootstrap_servers=bootstrap,
+        group_id=f"t-{RUN}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    seen: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + timeout_s
+        while len(seen) < expected and time.monotonic() < deadline:
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen.extend(json.loads(r.value) for r in records)
+    finally:
+        await consumer.stop()
+    return seen
+
+
+async def test_roles_and_policy(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/v1/decisions", json={"customer_id": A, "channel": "email"})).status_code == 401
+    policy = await client.get("/v1/policy", headers=OPS)
+    assert policy.json() == {
+        "staleness_days": 730,
+        "exception_after_cancellation": False,
+        "relationship_window_months": 24,
+    }
+    bad = await client.post("/v1/decisions", json={"customer_id": A, "channel": "pigeon"}, headers=OPS)
+    assert bad.status_code == 422 and bad.headers["content-type"] == "application/problem+json"
+
+
+async def test_tampering_is_detected(client: httpx.AsyncClient, database_url: str) -> None:
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        with pytest.raises(asyncpg.RaiseError, match="append-only"):
+            await conn.execute("UPDATE consent.ledger SET payload = '{}' WHERE customer_id = $1", A)
+        grant_id = await conn.fetchval("SELECT id FROM consent.ledger WHERE customer_id = $1 AND seq = 1", A)
+        # Someone with owner rights switches the guard off and rewrites the proof.
+        await conn.execute("ALTER TABLE consent.ledger DISABLE TRIGGER ledger_append_only")
+        await conn.execute(
+            "UPDATE consent.ledger SET payload = jsonb_set(payload, '{method}', '\"written\"') WHERE id = $1", grant_id
+        )
+        await conn.execute("ALTER TABLE consent.ledger ENABLE TRIGGER ledger_append_only")
+    finally:
+        await conn.close()
+    verified = (await client.get(f"/v1/customers/{A}/ledger/verify", headers=OPS)).json()
+    assert verified["valid"] is False
+    assert verified["first_broken_entry"] == grant_id
+    intact = (await client.get(f"/v1/customers/{B}/ledger/verify", headers=OPS)).json()
+    assert intact["valid"] is True
+
+
+async def test_an_internal_error_fails_closed(client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("database on fire")
+
+    monkeypatch.setattr("winback_consent.entrypoints.http.decide_many", broken)
+    response = await client.post("/v1/decisions", json={"customer_id": A, "channel": "email"}, headers=OPS)
+    assert response.status_code == 503
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "allowed" not in response.json()
+
+
+async def test_consent_goes_stale_when_time_passes(client: httpx.AsyncClient) -> None:
+    later = datetime.now(UTC) + timedelta(days=800)
+    moved = await client.post(
+        "/v1/clock", json={"now": later.isoformat()}, headers={"Authorization": "Bearer admin-key"}
+    )
+    assert moved.status_code == 200, moved.text
+    assert (await decide(client, customer_id=A, channel="email"))["reason"] == "consent_stale"
