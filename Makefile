@@ -5,7 +5,6 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PACKAGES := shared cli services/ingest services/risk services/consent services/campaign services/metrics
 STAMP := $(VENV)/.installed
-export XDG_RUNTIME_DIR ?= /tmp
 
 .PHONY: install run up down status test lint typecheck unit integration e2e schemas bench clean
 

