@@ -10,15 +10,11 @@ from typing import Any
 
 import httpx
 
+from winback_cli.stack import SERVICE_URLS
+
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
 INGEST = {"Authorization": "Bearer dev-ingest-key"}
-URLS = {
-    "ingest": "http://127.0.0.1:8001",
-    "risk": "http://127.0.0.1:8002",
-    "campaign": "http://127.0.0.1:8003",
-    "consent": "http://127.0.0.1:8004",
-    "metrics": "http://127.0.0.1:8005",
-}
+URLS = SERVICE_URLS
 
 
 @dataclass(frozen=True)

@@ -102,17 +102,26 @@ class DevStack:
         self.postgres: EmbeddedPostgres | None = None
         self.services: list[ServiceProcess] = []
 
-    def _start_broker(self, pids: dict[str, int]) -> tuple[str, bool]:
-        """Returns the bootstrap address and whether the broker was (re)started now."""
+    def _broker_running(self, pids: dict[str, int]) -> bool:
+        return "tansu" in pids and _alive(pids["tansu"]) and port_open(DEV_BROKER_PORT)
+
+    def _start_broker(self, pids: dict[str, int]) -> str:
         if bootstrap := os.environ.get("WINBACK_KAFKA_BOOTSTRAP"):
-            return bootstrap, False
-        if "tansu" in pids and _alive(pids["tansu"]) and port_open(DEV_BROKER_PORT):
-            return f"127.0.0.1:{DEV_BROKER_PORT}", False
+            return bootstrap
+        if self._broker_running(pids):
+            return f"127.0.0.1:{DEV_BROKER_PORT}"
+        # A restarted Tansu has lost every topic and offset, and clients still hammering it
+        # from before can take it down during start-up: stop the services first, restart them
+        # after the topics exist again.
+        for spec in SERVICES:
+            if spec.name in pids:
+                _terminate(pids.pop(spec.name))
         self.broker = TansuBroker(DEV_BROKER_PORT, log_path=self.paths.logs / "tansu.log")
         self.broker.start(detach=self.detach)
         assert self.broker.proc is not None
         pids["tansu"] = self.broker.proc.pid
-        return self.broker.bootstrap, True
+        _write_pids(self.paths, pids)
+        return self.broker.bootstrap
 
     def _start_postgres(self) -> str:
         if url := os.environ.get("WINBACK_DATABASE_URL"):
@@ -125,17 +134,12 @@ class DevStack:
 
     def up(self) -> Endpoints:
         pids = _read_pids(self.paths)
-        bootstrap, broker_restarted = self._start_broker(pids)
+        bootstrap = self._start_broker(pids)
         database_url = self._start_postgres()
         asyncio.run(ensure_topics(bootstrap, ALL_TOPICS, partitions=TOPIC_PARTITIONS))
         for spec in SERVICES:
             env = service_env(bootstrap=bootstrap, database_url=database_url, port=spec.port)
-            running = spec.name in pids and _alive(pids[spec.name])
-            if running and broker_restarted:
-                # A restarted Tansu lost every topic and offset: restart the consumers too.
-                _terminate(pids.pop(spec.name))
-                running = False
-            if running:
+            if spec.name in pids and _alive(pids[spec.name]):
                 continue
             migrate(spec, env)
             process = ServiceProcess(spec, spec.port, env, log_path=self.paths.logs / f"{spec.name}.log")

@@ -23,14 +23,14 @@ class ServiceSpec:
         return f"winback_{self.name}"
 
 
-# Ports of spec/apis.md.
-SERVICES: tuple[ServiceSpec, ...] = (
-    ServiceSpec("ingest", 8001),
-    ServiceSpec("risk", 8002),
-    ServiceSpec("campaign", 8003),
-    ServiceSpec("consent", 8004),
-    ServiceSpec("metrics", 8005),
+# Ports of spec/apis.md; WINBACK_DEV_PORT_OFFSET shifts them all, so a second stack (a test
+# of the tooling, say) can run beside a developer's own.
+DEV_PORT_OFFSET = int(os.environ.get("WINBACK_DEV_PORT_OFFSET", "0"))
+SERVICES: tuple[ServiceSpec, ...] = tuple(
+    ServiceSpec(name, port + DEV_PORT_OFFSET)
+    for name, port in (("ingest", 8001), ("risk", 8002), ("campaign", 8003), ("consent", 8004), ("metrics", 8005))
 )
+SERVICE_URLS: dict[str, str] = {spec.name: f"http://127.0.0.1:{spec.port}" for spec in SERVICES}
 
 
 def service_env(*, bootstrap: str, database_url: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -40,7 +40,7 @@ def service_env(*, bootstrap: str, database_url: str, port: int, extra: dict[str
             "WINBACK_KAFKA_BOOTSTRAP": bootstrap,
             "WINBACK_DATABASE_URL": database_url,
             "WINBACK_PORT": str(port),
-            "WINBACK_CONSENT_URL": env.get("WINBACK_CONSENT_URL", "http://127.0.0.1:8004"),
+            "WINBACK_CONSENT_URL": env.get("WINBACK_CONSENT_URL", SERVICE_URLS["consent"]),
             "PYTHONUNBUFFERED": "1",
         }
     )
