@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
-from sqlalchemy import text
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from winback_shared.clock import AdjustableClock, Clock, SystemClock
 from winback_shared.db.engine import create_engine, create_sessionmaker
+from winback_shared.db.relay import OutboxRelay
+from winback_shared.kafka.consumer import BatchConsumer, BatchHandler, RecordBatchHandler
 from winback_shared.kafka.producer import EventPublisher
 from winback_shared.settings import ServiceSettings
 
@@ -37,6 +39,47 @@ class ServiceRuntime:
     def add_worker(self, name: str, worker: Worker) -> None:
         """Background work (consumer, relay, scheduler) that runs until the service stops."""
         self._workers.append((name, worker))
+
+    def add_consumer(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        handler: BatchHandler | None = None,
+        record_handler: RecordBatchHandler | None = None,
+        on_batch_done: Callable[[], None] | None = None,
+    ) -> BatchConsumer:
+        """A batch consumer configured from the settings, run for the service's lifetime."""
+        s = self.settings
+        consumer = BatchConsumer(
+            service=s.service_name,
+            bootstrap=s.kafka_bootstrap,
+            group_id=group_id,
+            topics=topics,
+            handler=handler,
+            record_handler=record_handler,
+            dead_letters=self.publisher,
+            max_records=s.consumer_max_records,
+            max_attempts=s.consumer_max_attempts,
+            session_timeout_ms=s.consumer_session_timeout_ms,
+            heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
+            on_batch_done=on_batch_done,
+        )
+        self.add_worker(f"consumer:{group_id}", consumer.run)
+        return consumer
+
+    def add_outbox_relay(self, table: Table) -> OutboxRelay:
+        """The relay publishing this service's outbox, run for the service's lifetime."""
+        relay = OutboxRelay(
+            service=self.settings.service_name,
+            sessions=self.sessions,
+            table=table,
+            publisher=self.publisher,
+            batch_size=self.settings.outbox_batch_size,
+            poll_interval_s=self.settings.outbox_poll_interval_s,
+        )
+        self.add_worker("outbox-relay", relay.run)
+        return relay
 
     def on_clock_moved(self, listener: Callable[[], None]) -> None:
         self._clock_listeners.append(listener)

@@ -17,10 +17,8 @@ from winback_campaign.service_layer.enrolment import EnrolmentHandler
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_campaign.settings import CampaignSettings
 from winback_shared.clock import Clock
-from winback_shared.db.relay import OutboxRelay
 from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
-from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
@@ -36,14 +34,7 @@ def playbooks() -> Sequence[Playbook]:
 def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastAPI:
     assert isinstance(settings, CampaignSettings)
     runtime = ServiceRuntime(settings, clock=clock)
-    relay = OutboxRelay(
-        service=settings.service_name,
-        sessions=runtime.sessions,
-        table=outbox,
-        publisher=runtime.publisher,
-        batch_size=settings.outbox_batch_size,
-        poll_interval_s=settings.outbox_poll_interval_s,
-    )
+    relay = runtime.add_outbox_relay(outbox)
     scheduler = Scheduler(
         sessions=runtime.sessions,
         clock=runtime.clock,
@@ -70,20 +61,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         replay_window=timedelta(days=settings.replay_window_days),
         on_committed=(relay.wake, scheduler.wake),
     )
-    consumer = BatchConsumer(
-        service=settings.service_name,
-        bootstrap=settings.kafka_bootstrap,
-        group_id=GROUP_ID,
-        topics=[Topic.RISK.value, Topic.EVENTS.value],
-        handler=handler,
-        dead_letters=runtime.publisher,
-        max_records=settings.consumer_max_records,
-        max_attempts=settings.consumer_max_attempts,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-    )
-    runtime.add_worker("consumer", consumer.run)
-    runtime.add_worker("outbox-relay", relay.run)
+    runtime.add_consumer(group_id=GROUP_ID, topics=[Topic.RISK.value, Topic.EVENTS.value], handler=handler)
     runtime.add_worker("scheduler", scheduler.run)
     runtime.on_clock_moved(scheduler.wake)
     return create_app(

@@ -13,7 +13,6 @@ from winback_metrics.settings import MetricsSettings
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
-from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
@@ -31,19 +30,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     async def handle(events: Sequence[CloudEvent]) -> None:
         await apply(events)
 
-    consumer = BatchConsumer(
-        service=settings.service_name,
-        bootstrap=settings.kafka_bootstrap,
-        group_id="winback-metrics",
-        topics=TOPICS,
-        handler=handle,
-        dead_letters=runtime.publisher,
-        max_records=settings.consumer_max_records,
-        max_attempts=settings.consumer_max_attempts,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-    )
-    runtime.add_worker("consumer", consumer.run)
+    runtime.add_consumer(group_id="winback-metrics", topics=TOPICS, handler=handle)
     return create_app(
         runtime,
         [build_router(runtime)],
