@@ -17,6 +17,8 @@ class EventError:
     id: str | None
     field: str
     message: str
+    # Machine-readable error type (pydantic's, or ours): the label of the rejection counter.
+    kind: str = "invalid"
 
     def as_dict(self) -> dict[str, Any]:
         return {"index": self.index, "id": self.id, "field": self.field, "message": self.message}
@@ -33,19 +35,28 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
 def validate_event(index: int, raw: Any) -> CloudEvent | list[EventError]:
     """Validate one decoded JSON value as an event other systems may publish."""
     if not isinstance(raw, dict):
-        return [EventError(index, None, "", "an event must be a JSON object")]
+        return [EventError(index, None, "", "an event must be a JSON object", "not_an_object")]
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
     event_type = raw.get("type")
     if isinstance(event_type, str) and event_type not in INBOUND_TYPES:
         allowed = ", ".join(sorted(INBOUND_TYPES))
         return [
-            EventError(index, event_id, "type", f"unknown or not accepted event type {event_type!r}; one of: {allowed}")
+            EventError(
+                index,
+                event_id,
+                "type",
+                f"unknown or not accepted event type {event_type!r}; one of: {allowed}",
+                "unknown_type",
+            )
         ]
     try:
         return parse_event(raw)
     except ValidationError as exc:
         return [
-            EventError(index, event_id, _field_path(tuple(err["loc"])), err["msg"])
+            # A missing or odd `type` fails the union itself, at the event's root: name the field.
+            EventError(index, event_id, _field_path(tuple(err["loc"])) or "type", err["msg"], err["type"])
+            if err["type"].startswith("union_tag")
+            else EventError(index, event_id, _field_path(tuple(err["loc"])), err["msg"], err["type"])
             for err in exc.errors(include_url=False)
         ]
 

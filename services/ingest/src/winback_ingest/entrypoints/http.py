@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
+from prometheus_client import Counter
 from pydantic import BaseModel
 
 from winback_ingest.domain.validation import validate_batch
@@ -16,7 +17,26 @@ from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError, problem_response
 from winback_shared.runtime import ServiceRuntime
 
+REJECTED_REQUESTS = Counter(
+    "winback_ingest_rejected_requests_total", "Requests answered with a 4xx or 503, by reason", ["reason"]
+)
+REJECTED_EVENTS = Counter(
+    "winback_ingest_rejected_events_total",
+    "Problems found in rejected events, by field and error type",
+    ["field", "reason"],
+)
+
 CONTENT_TYPES = ("application/cloudevents+json", "application/cloudevents-batch+json", "application/json")
+
+
+def _reject(status: int, reason: str, detail: str, headers: dict[str, str] | None = None) -> ProblemError:
+    REJECTED_REQUESTS.labels(reason).inc()
+    return ProblemError(status, detail, headers=headers)
+
+
+def _field_label(field: str) -> str:
+    # List positions would make the label set unbounded: `data.channels.3` counts as `data.channels.*`.
+    return ".".join("*" if part.isdigit() else part for part in field.split("."))[:64] or "(event)"
 
 
 class Accepted(BaseModel):
@@ -27,24 +47,25 @@ class Accepted(BaseModel):
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise ProblemError(413, f"body of {declared} bytes is over the limit of {limit} bytes")
+        raise _reject(413, "too_large", f"body of {declared} bytes is over the limit of {limit} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise ProblemError(413, f"body is over the limit of {limit} bytes")
+            raise _reject(413, "too_large", f"body is over the limit of {limit} bytes")
     return bytes(body)
 
 
 def _decode(body: bytes, content_type: str) -> list[Any]:
     try:
         payload = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ProblemError(400, f"body is not valid JSON: {exc}") from exc
+    # ValueError also covers integers too long to convert; RecursionError absurdly deep nesting.
+    except (ValueError, RecursionError) as exc:
+        raise _reject(400, "malformed", f"body is not valid JSON: {exc}") from exc
     if isinstance(payload, list):
         return payload
     if content_type == "application/cloudevents-batch+json":
-        raise ProblemError(400, "a cloudevents-batch body must be a JSON array of events")
+        raise _reject(400, "malformed", "a cloudevents-batch body must be a JSON array of events")
     return [payload]
 
 
@@ -76,16 +97,23 @@ def build_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter
         """Accept one CloudEvent or a batch; 202 only after the broker acknowledged all new events."""
         content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if content_type not in CONTENT_TYPES:
-            raise ProblemError(
-                415, f"content type {content_type or 'none'!r} not accepted; use one of {', '.join(CONTENT_TYPES)}"
+            raise _reject(
+                415,
+                "unsupported_media_type",
+                f"content type {content_type or 'none'!r} not accepted; use one of {', '.join(CONTENT_TYPES)}",
             )
         items = _decode(await _read_body(request, settings.max_body_bytes), content_type)
         if len(items) > settings.max_batch_events:
-            raise ProblemError(413, f"{len(items)} events in one request; at most {settings.max_batch_events}")
+            raise _reject(
+                413, "too_many_events", f"{len(items)} events in one request; at most {settings.max_batch_events}"
+            )
         if not items:
             return JSONResponse({"accepted": 0, "duplicates": 0}, status_code=202)
         events, errors = validate_batch(items)
         if errors:
+            REJECTED_REQUESTS.labels("invalid_events").inc()
+            for error in errors:
+                REJECTED_EVENTS.labels(_field_label(error.field), error.kind).inc()
             return problem_response(
                 422,
                 f"{len(errors)} problem(s) in {len({e.index for e in errors})} event(s); nothing was published",
@@ -96,8 +124,9 @@ def build_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter
                 runtime.sessions, runtime.publisher, events, publish_timeout_s=settings.publish_timeout_s
             )
         except BrokerUnavailable as exc:
-            raise ProblemError(
+            raise _reject(
                 503,
+                "broker_unavailable",
                 f"the broker did not acknowledge the events ({exc}); nothing was recorded, retry the same request",
                 headers={"Retry-After": str(settings.retry_after_s)},
             ) from exc
