@@ -69,8 +69,10 @@ async def produce(bootstrap: str, *events: dict[str, Any]) -> None:
         await producer.stop()
 
 
-async def risk_events(bootstrap: str, customer_id: str, *, idle_s: float = 2.0) -> list[dict[str, Any]]:
-    """Every event on winback.risk for the customer, read from the start until idle."""
+async def risk_events(
+    bootstrap: str, customer_id: str, *, idle_s: float = 2.0, event_type: str = "customer.status_changed"
+) -> list[dict[str, Any]]:
+    """Every event of the type on winback.risk for the customer, read from the start until idle."""
     consumer = AIOKafkaConsumer(
         Topic.RISK.value, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
     )
@@ -84,7 +86,7 @@ async def risk_events(bootstrap: str, customer_id: str, *, idle_s: float = 2.0) 
             for records in polled.values():
                 for record in records:
                     event = json.loads(record.value)
-                    if event["data"]["customer_id"] == customer_id:
+                    if event["data"]["customer_id"] == customer_id and event["type"] == event_type:
                         assert record.key == customer_id.encode()
                         found.append(event)
     finally:
@@ -118,7 +120,9 @@ async def test_cancellation_churns_the_customer_and_publishes_one_status_change(
     assert datetime.fromisoformat(customer["status_since"]) == notice
     assert customer["buying_cycle"]["orders"] == 1
     assert datetime.fromisoformat(customer["buying_cycle"]["last_order_at"]) == T0
-    assert customer["value"]["revenue"] == "49.9" and customer["risk_score"] is None and customer["segment"] is None
+    assert customer["value"]["revenue"] == "49.9" and 0 <= customer["risk_score"] <= 1
+    # No fit yet (too few customers): the prior scores, but value tiers and segments need a fit.
+    assert customer["segment"] is None and customer["value"]["value_tier"] is None
 
     changes = await risk_events(kafka_bootstrap, "c-churn")
     churned = [e for e in changes if e["data"]["to"] == "churned"]
@@ -138,8 +142,13 @@ async def test_the_same_event_twice_changes_the_status_once(api: httpx.AsyncClie
     # The duplicate, then a later order on the same key: once the order shows, the duplicate was consumed.
     later_order = cloud_event("order.placed", "c-twice", T0 + timedelta(days=3), order_id="o9", amount="5")
     await produce(kafka_bootstrap, cancelled, later_order)
-    customer = await wait_for(api, "c-twice", lambda c: c["buying_cycle"]["orders"] == 1)
+    await wait_for(api, "c-twice", lambda c: c["buying_cycle"]["orders"] == 1)
+    # As of the return; today, two years without another order make the customer churned again.
+    params = {"as_of": (T0 + timedelta(days=4)).isoformat()}
+    customer = (await api.get("/v1/customers/c-twice", params=params)).json()
     assert customer["status"] == "won_back" and customer["winback_eligible"] is False
+    today = (await api.get("/v1/customers/c-twice")).json()
+    assert today["status"] == "churned" and today["winback_probability"] == 0
 
     changes = await risk_events(kafka_bootstrap, "c-twice")
     assert [e["data"]["to"] for e in changes] == ["active", "churned", "won_back"]
@@ -189,3 +198,43 @@ async def test_list_progress_and_errors(api: httpx.AsyncClient, kafka_bootstrap:
         assert (await anonymous.get("/v1/customers/c-list-0")).status_code == 401
         forbidden = await anonymous.get("/v1/progress", headers={"Authorization": "Bearer dev-ingest-key"})
         assert forbidden.status_code == 403
+
+
+async def test_fit_on_demand_scores_tiers_and_replay_as_of(api: httpx.AsyncClient, kafka_bootstrap: str) -> None:
+    events = []
+    for i in range(40):
+        every = 7 + 3 * i  # from weekly to every four months
+        for k in range(2 + i % 5):
+            at = T0 + timedelta(days=every * k, hours=i % 3)
+            events.append(cloud_event("order.placed", f"c-fit-{i:02}", at, order_id=f"o{k}", amount=str(10 + i)))
+    # A second order on the same day is the same purchase occasion.
+    events.append(cloud_event("order.placed", "c-fit-00", T0 + timedelta(hours=5), order_id="same-day", amount="1"))
+    await produce(kafka_bootstrap, *events)
+    await wait_for(api, "c-fit-39", lambda c: c["buying_cycle"]["orders"] == 6)
+    await wait_for(api, "c-fit-00", lambda c: c["buying_cycle"]["orders"] == 3)
+
+    fitted = await api.post("/v1/model/fit")
+    assert fitted.status_code == 200, fitted.text
+    model = (await api.get("/v1/model")).json()
+    assert model["name"] == "pareto_nbd+gamma_gamma" and model["customers_used"] >= 40
+    assert set(model["parameters"]["purchases"]) == {"r", "alpha", "s", "beta"} and model["fitted_at"]
+    assert model["log_likelihood"] < 0
+
+    as_of = (T0 + timedelta(days=30)).isoformat()
+    weekly = (await api.get("/v1/customers/c-fit-00", params={"as_of": as_of, "horizon_days": 30})).json()
+    assert weekly["buying_cycle"]["orders"] == 3  # 2 occasions, the same-day order counted as an order
+    assert weekly["value"]["value_tier"] in {"A", "B", "C"} and weekly["segment"] is not None
+    assert 0 < weekly["p_alive"] <= 1 and weekly["expected_orders"] > 0
+    # As of before the customer's first event, risk did not know them.
+    early = await api.get("/v1/customers/c-fit-00", params={"as_of": (T0 - timedelta(days=1)).isoformat()})
+    assert early.status_code == 404
+    # After the fit the assessor re-scores everyone at now: the stored tier filters the list.
+    deadline = asyncio.get_running_loop().time() + 30
+    while True:
+        top = (await api.get("/v1/customers", params={"value_tier": "A", "limit": 1000})).json()["items"]
+        if len(top) >= 8 or asyncio.get_running_loop().time() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    assert len(top) >= 8 and all(c["value"]["value_tier"] == "A" for c in top)
+    bad = await api.get("/v1/customers", params={"value_tier": "D"})
+    assert bad.status_code == 422

@@ -9,7 +9,10 @@ import pytest
 
 from winback_risk.domain.buying_cycle import buying_cycle
 from winback_risk.domain.customer import CustomerState
+from winback_risk.domain.model.population import PRIOR
+from winback_risk.domain.scoring import OrderSummary, RiskConfig, assess_many
 from winback_risk.entrypoints.params import InvalidAsOf, parse_as_of
+from winback_risk.service_layer.assessment import facts_of
 from winback_risk.service_layer.queries import InvalidCursor, customer_view, decode_cursor, encode_cursor
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -74,7 +77,12 @@ def test_customer_view_has_every_field_of_the_contract() -> None:
         first_order_at=NOW - timedelta(days=20),
         last_order_at=NOW - timedelta(days=10),
     )
-    view = customer_view(state, NOW, 90)
+    orders = OrderSummary(
+        occasions=2, orders=2, first_order_at=NOW - timedelta(days=20), last_order_at=NOW - timedelta(days=10),
+        first_day_at=NOW - timedelta(days=20), last_day_at=NOW - timedelta(days=10), revenue=Decimal("120.5"),
+    )  # fmt: skip
+    [assessed] = assess_many([facts_of(state, orders, ())], PRIOR, NOW, 90, RiskConfig())
+    view = customer_view(state, assessed)
     expected = {
         "customer_id", "status", "status_since", "risk_score", "drivers", "p_alive", "expected_orders",
         "buying_cycle", "value", "churn_reason", "winback_probability", "segment", "winback_eligible",
@@ -87,4 +95,6 @@ def test_customer_view_has_every_field_of_the_contract() -> None:
     assert set(view["value"]) == {"revenue", "margin", "predicted_clv_12m", "value_tier"}
     assert view["value"]["revenue"] == "120.5" and view["value"]["margin"] == "0"
     assert view["buying_cycle"]["orders"] == 2 and view["buying_cycle"]["mean_interval_days"] == 10.0
-    assert view["as_of"] == NOW.isoformat() and view["horizon_days"] == 90 and view["drivers"] == []
+    assert view["as_of"] == NOW.isoformat() and view["horizon_days"] == 90
+    assert [d["factor"] for d in view["drivers"]] == ["buying_cycle"] and view["status"] == "churned"
+    assert 0 < view["p_alive"] < 1 and view["expected_orders"] > 0 and view["churn_reason"] == "price"

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from winback_cli import demo
+from winback_cli.backtest import backtest_command
 from winback_cli.devstack import DevStack
 from winback_cli.importer import import_command
 from winback_cli.stack import SERVICES
@@ -21,6 +22,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="winback: win
 # Wide enough for the tables even when stdout is not a terminal (make run piped to a log).
 console = Console(width=None if Console().is_terminal else 120)
 app.command("import")(import_command)
+app.command("backtest")(backtest_command)
 
 
 def _print_urls() -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from fastapi import FastAPI
 
 from winback_risk.adapters.tables import outbox
+from winback_risk.domain.model.population import PopulationModel
 from winback_risk.entrypoints.http import build_router
-from winback_risk.service_layer.handlers import apply_events
+from winback_risk.service_layer.assessor import Assessor, assess_all
+from winback_risk.service_layer.handlers import Scoring, apply_events
+from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_now
 from winback_risk.settings import RiskSettings
 from winback_shared.db.relay import OutboxRelay
 from winback_shared.events.envelope import CloudEvent
@@ -33,10 +37,32 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         poll_interval_s=settings.outbox_poll_interval_s,
     )
 
+    holder = ModelHolder()
+    config = settings.risk_config()
+
+    async def scoring() -> Scoring:
+        model = await holder.get(runtime.sessions)
+        return Scoring(model, config, settings.default_horizon_days, settings.clv_basis)
+
     async def handle(events: Sequence[CloudEvent]) -> None:
-        result = await apply_events(runtime.sessions, runtime.clock, events, source=settings.event_source)
-        if result.status_changes:
+        result = await apply_events(
+            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring()
+        )
+        if result.published:
             relay.wake()
+
+    async def fit() -> PopulationModel:
+        model = await fit_now(
+            runtime.sessions, runtime.clock, holder, basis=settings.clv_basis, quantiles=settings.value_tier_quantiles
+        )
+        assessor.wake()
+        return model
+
+    async def assess(now: datetime) -> int:
+        return await assess_all(
+            runtime.sessions, now, await scoring(), source=settings.event_source,
+            page_size=settings.assess_page_size, on_published=relay.wake,
+        )  # fmt: skip
 
     consumer = BatchConsumer(
         service=settings.service_name,
@@ -50,11 +76,17 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         session_timeout_ms=settings.consumer_session_timeout_ms,
         heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
     )
+    assessor = Assessor(assess, runtime.clock, settings.assess_interval_s, caught_up=lambda: consumer.lag == 0)
+    refitter = Refitter(fit, runtime.clock, holder, settings.model_refit_interval_s, poll_s=settings.model_poll_s)
     runtime.add_worker("events-consumer", consumer.run)
     runtime.add_worker("outbox-relay", relay.run)
+    runtime.add_worker("assessor", assessor.run)
+    runtime.add_worker("model-refitter", refitter.run)
+    runtime.on_clock_moved(assessor.wake)
+    runtime.on_clock_moved(refitter.wake)
     return create_app(
         runtime,
-        [build_router(runtime, settings, lambda: consumer.lag)],
+        [build_router(runtime, settings, lambda: consumer.lag, scoring, fit)],
         title="winback risk",
         description="Who is leaving or has left, why, and whether they are worth winning back.",
     )

@@ -1,5 +1,8 @@
 """Risk configuration (environment prefix WINBACK_)."""
 
+from typing import Literal
+
+from winback_risk.domain.scoring import RiskConfig
 from winback_shared.settings import ServiceSettings
 
 
@@ -9,3 +12,33 @@ class RiskSettings(ServiceSettings):
     consumer_group: str = "winback-risk"
     event_source: str = "/winback/risk"
     default_horizon_days: int = 90
+    # Scheduled work, measured on the injected clock.
+    model_refit_interval_s: float = 86_400.0
+    # How often to check whether a refit is due (and to retry while too few customers exist to fit).
+    model_poll_s: float = 60.0
+    assess_interval_s: float = 900.0
+    assess_page_size: int = 2_000
+    # Value per order for CLV: contribution margin when orders carry one, else revenue.
+    clv_basis: Literal["margin", "revenue"] = "margin"
+    # predicted_clv_12m quantiles: A at or above the first, B at or above the second, C below.
+    value_tier_quantiles: tuple[float, float] = (0.8, 0.5)
+    at_risk_score: float = 0.5
+    lapsed_overdue_ratio: float = 2.0
+    lapsed_min_occasions: int = 2
+    churn_p_alive: float = 0.1
+    churn_min_days: float = 365.0
+    risk_assessed_min_change: float = 0.1
+    segment_probability: float = 0.3
+    segment_high_tiers: str = "AB"
+
+    def risk_config(self) -> RiskConfig:
+        return RiskConfig(
+            at_risk_score=self.at_risk_score,
+            lapsed_overdue_ratio=self.lapsed_overdue_ratio,
+            lapsed_min_occasions=self.lapsed_min_occasions,
+            churn_p_alive=self.churn_p_alive,
+            churn_min_days=self.churn_min_days,
+            material_change=self.risk_assessed_min_change,
+            segment_probability=self.segment_probability,
+            segment_high_tiers=self.segment_high_tiers,
+        )

@@ -1,10 +1,13 @@
 """Risk's tables (schema `risk`)."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Double,
+    Identity,
     Integer,
     Numeric,
     SmallInteger,
@@ -49,7 +52,48 @@ customers = Table(
     Column("risk_score", Double, nullable=True),
     Column("segment", String(16), nullable=True),
     Column("value_tier", String(1), nullable=True),
+    Column("p_alive", Double, nullable=True),
+    Column("winback_probability", Double, nullable=True),
+    Column("assessed_at", DateTime(timezone=True), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+# One row per order (idempotent on order_id); order_date is the UTC day, the purchase occasion.
+orders = Table(
+    "orders",
+    metadata,
+    Column("customer_id", String(128), primary_key=True),
+    Column("order_id", String(256), primary_key=True),
+    Column("ordered_at", DateTime(timezone=True), nullable=False),
+    Column("order_date", Date, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("margin", MONEY, nullable=True),
+)
+
+# Early-warning facts (tickets, surveys, usage, contracts, contacts, returns), narrow and append-only.
+signals = Table(
+    "signals",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("ref", String(256), nullable=True),
+    Column("value", Double, nullable=True),
+    Column("label", String(64), nullable=True),
+)
+
+# Every fit, newest = highest id.
+models = Table(
+    "models",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("name", String(64), nullable=False),
+    Column("parameters", JSONB, nullable=False),
+    Column("customers_used", Integer, nullable=False),
+    Column("log_likelihood", Double, nullable=True),
+    Column("fitted_at", DateTime(timezone=True), nullable=False),
+    Column("statistics", JSONB, nullable=False, server_default="{}"),
 )
 
 # A single row (id = 1): the latest event time applied, for GET /v1/progress.

@@ -44,6 +44,9 @@ class CustomerState:
     risk_score: float | None = None
     segment: str | None = None
     value_tier: str | None = None
+    p_alive: float | None = None
+    winback_probability: float | None = None
+    assessed_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -176,3 +176,48 @@ def apply_batch(states: dict[str, CustomerState], events: Sequence[CloudEvent]) 
         for event in group:
             changes.extend(apply_event(state, event))
     return changes
+
+
+ASSESSMENT_SOURCE = "risk-assessment"
+
+
+def apply_assessment(
+    state: CustomerState,
+    status: Status,
+    reasons: tuple[str, ...],
+    at: datetime,
+    *,
+    churn_reason: str | None = None,
+    churn_evidence: dict[str, Any] | None = None,
+) -> StatusChange | None:
+    """Move to the status the scores give at `at` (at_risk, lapsed, behavioural churn, recovery).
+
+    A churned customer leaves churned only by a return (an event), never by a score; an
+    assessment older than the current status changes nothing.
+    """
+    if state.status is None or status == state.status or state.status == "churned":
+        return None
+    if state.status_since is not None and at < state.status_since:
+        return None
+    if status == "won_back":
+        return None
+    if status == "churned":
+        state.churn_reason = churn_reason or UNKNOWN_REASON
+        state.churn_evidence = churn_evidence
+        state.churned_at = at
+        state.churn_count += 1
+    change = StatusChange(
+        customer_id=state.customer_id,
+        from_status=state.status,
+        to_status=status,
+        at=at,
+        reasons=reasons,
+        churn_reason=state.churn_reason if status == "churned" else churn_reason,
+        winback_eligible=state.winback_eligible,
+        segment=state.segment,
+        value_tier=state.value_tier,
+        trigger=(ASSESSMENT_SOURCE, f"{state.customer_id}\x00{at.isoformat()}"),
+    )
+    state.status = status
+    state.status_since = at
+    return change

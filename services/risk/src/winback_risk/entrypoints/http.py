@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from winback_risk.adapters.repository import CustomerFilter
 from winback_risk.domain.customer import Status
+from winback_risk.domain.model.fitting import FitFailed
+from winback_risk.domain.model.population import PopulationModel
 from winback_risk.entrypoints.params import InvalidAsOf, parse_as_of
 from winback_risk.service_layer import queries
+from winback_risk.service_layer.handlers import Scoring
 from winback_risk.settings import RiskSettings
 from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError
 from winback_shared.runtime import ServiceRuntime
 
 Reader = Annotated[str, Depends(require_role("ops", "admin"))]
+Operator = Reader
 AsOf = Annotated[
     str | None,
     Query(description="RFC 3339 date (end of that day, UTC) or date-time with offset; default now"),
@@ -27,7 +31,13 @@ Limit = Annotated[int, Query(ge=1, le=1_000)]
 DEFAULT_LIMIT = 100
 
 
-def build_router(runtime: ServiceRuntime, settings: RiskSettings, lag: Callable[[], int | None]) -> APIRouter:
+def build_router(
+    runtime: ServiceRuntime,
+    settings: RiskSettings,
+    lag: Callable[[], int | None],
+    scoring: Callable[[], Awaitable[Scoring]],
+    fit: Callable[[], Awaitable[PopulationModel]],
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customers"])
 
     def _as_of(raw: str | None) -> Any:
@@ -45,7 +55,7 @@ def build_router(runtime: ServiceRuntime, settings: RiskSettings, lag: Callable[
     ) -> dict[str, Any]:
         """One customer's status, churn reason, eligibility and buying cycle."""
         moment = _as_of(as_of)
-        view = await queries.get_customer(runtime.sessions, customer_id, moment, horizon_days)
+        view = await queries.get_customer(runtime.sessions, customer_id, moment, horizon_days, await scoring())
         if view is None:
             raise ProblemError(404, f"no customer {customer_id!r} is known to risk")
         return view
@@ -68,11 +78,31 @@ def build_router(runtime: ServiceRuntime, settings: RiskSettings, lag: Callable[
         where = CustomerFilter(status, winback_eligible, segment, value_tier, min_risk)
         try:
             page = await queries.list_customers(
-                runtime.sessions, where, cursor=cursor, limit=limit, as_of=moment, horizon_days=horizon_days
+                runtime.sessions,
+                where,
+                cursor=cursor,
+                limit=limit,
+                as_of=moment,
+                horizon_days=horizon_days,
+                scoring=await scoring(),
             )
         except queries.InvalidCursor as exc:
             raise ProblemError(422, str(exc), errors=[{"field": "cursor", "message": str(exc)}]) from exc
         return {"items": page.items, "next_cursor": page.next_cursor}
+
+    @router.get("/model", tags=["model"])
+    async def get_model(_: Reader) -> dict[str, Any]:
+        """The population model in use: name, parameters, customers used, log-likelihood, fitted_at."""
+        return model_view((await scoring()).model)
+
+    @router.post("/model/fit", tags=["model"], responses={409: {"description": "too few customers to fit"}})
+    async def fit_model(_: Operator) -> dict[str, Any]:
+        """Refit the model now over all customers' purchase summaries."""
+        try:
+            model = await fit()
+        except FitFailed as exc:
+            raise ProblemError(409, str(exc)) from exc
+        return model_view(model)
 
     @router.get("/progress", tags=["progress"])
     async def progress(_: Reader) -> dict[str, Any]:
@@ -82,3 +112,14 @@ def build_router(runtime: ServiceRuntime, settings: RiskSettings, lag: Callable[
         return {"highest_event_time": highest.isoformat() if highest else None, "lag": lag() or 0}
 
     return router
+
+
+def model_view(model: PopulationModel) -> dict[str, Any]:
+    return {
+        "name": model.name,
+        "parameters": model.parameters(),
+        "customers_used": model.customers_used,
+        "log_likelihood": model.log_likelihood,
+        "fitted_at": model.fitted_at.isoformat() if model.fitted_at else None,
+        "statistics": model.statistics if model.fitted_at else {"prior": "CDNOW estimates in days; no fit yet"},
+    }

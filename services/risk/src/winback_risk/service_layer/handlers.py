@@ -9,10 +9,14 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_risk.adapters import repository
+from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox, processed_events
 from winback_risk.domain.customer import StatusChange
+from winback_risk.domain.facts import order_of, signal_of
 from winback_risk.domain.lifecycle import apply_batch
+from winback_risk.domain.model.population import PopulationModel
+from winback_risk.domain.scoring import RiskConfig
+from winback_risk.service_layer import assessment
 from winback_shared.clock import Clock
 from winback_shared.db.inbox import claim_unprocessed
 from winback_shared.db.outbox import OutboxMessage, enqueue
@@ -31,6 +35,7 @@ _ID_NAMESPACE = uuid.UUID("6f1c2a4e-8d0b-4f37-9a51-3c2e7b9d0e14")
 class BatchResult:
     applied: int
     status_changes: int
+    published: int = 0
 
 
 def status_changed_event(change: StatusChange, source: str) -> CustomerStatusChanged:
@@ -55,22 +60,56 @@ def status_changed_event(change: StatusChange, source: str) -> CustomerStatusCha
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Scoring:
+    """What scoring a batch needs besides the events."""
+
+    model: PopulationModel
+    config: RiskConfig
+    horizon_days: int
+    basis: str
+
+
 async def apply_events(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, events: Sequence[CloudEvent], *, source: str
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    events: Sequence[CloudEvent],
+    *,
+    source: str,
+    scoring: Scoring | None = None,
 ) -> BatchResult:
-    """Apply the events not applied before; state, claims and outgoing events commit together."""
+    """Apply the events not applied before; state, facts, scores, claims and outgoing events commit together.
+
+    Scores are assessed at each customer's latest event time, not at the wall clock: replaying
+    history then gives the same statuses as living through it. The passage of time afterwards
+    (lapsing, behavioural churn) is the scheduled assessor's job.
+    """
     async with sessions.begin() as session:
         fresh = await claim_unprocessed(session, processed_events, events)
         if not fresh:
             return BatchResult(0, 0)
-        customer_ids = {e.customer_id for e in fresh if e.customer_id is not None}
+        customer_ids = sorted({e.customer_id for e in fresh if e.customer_id is not None})
         states = await repository.load_for_update(session, customer_ids)
         changes = apply_batch(states, fresh)
-        await repository.save(session, (states[c] for c in customer_ids), clock.now())
+        await facts_repository.insert_orders(session, [o for o in map(order_of, fresh) if o is not None])
+        await facts_repository.insert_signals(session, [s for s in map(signal_of, fresh) if s is not None])
+        touched = [states[c] for c in customer_ids]
+        assessed = []
+        if scoring is not None:
+            facts = await assessment.load_facts(session, touched, None)
+            moments = [s.last_event_time or clock.now() for s in touched]
+            outcome = assessment.score_states(
+                touched, facts, moments, scoring.model, scoring.config,
+                horizon_days=scoring.horizon_days, basis=scoring.basis, source=source,
+            )  # fmt: skip
+            changes.extend(outcome.changes)
+            assessed = outcome.assessed
+        await repository.save(session, touched, clock.now())
         await repository.advance_progress(session, max(e.time for e in fresh))
         messages = [OutboxMessage.of(Topic.RISK.value, status_changed_event(c, source)) for c in changes]
+        messages += [OutboxMessage.of(Topic.RISK.value, e) for e in assessed]
         await enqueue(session, outbox, messages)
     APPLIED.inc(len(fresh))
     for change in changes:
         STATUS_CHANGES.labels(change.to_status).inc()
-    return BatchResult(len(fresh), len(changes))
+    return BatchResult(len(fresh), len(changes), len(messages))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -13,8 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import repository
 from winback_risk.adapters.repository import CustomerFilter
-from winback_risk.domain.buying_cycle import buying_cycle
 from winback_risk.domain.customer import CustomerState
+from winback_risk.domain.scoring import Assessment, assess_many
+from winback_risk.service_layer import assessment
+from winback_risk.service_layer.handlers import Scoring
 
 
 class InvalidCursor(ValueError):
@@ -49,18 +51,18 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def customer_view(state: CustomerState, as_of: datetime, horizon_days: int) -> dict[str, Any]:
-    """The customer object of the API; what the scoring model will fill is null until then."""
-    cycle = buying_cycle(state.orders, state.first_order_at, state.last_order_at, as_of)
+def customer_view(state: CustomerState, a: Assessment) -> dict[str, Any]:
+    """The customer object of the API, from the stored lifecycle and the assessment at as_of."""
+    cycle = a.cycle
     return {
         "customer_id": state.customer_id,
         "kind": state.kind,
-        "status": state.status,
-        "status_since": _iso(state.status_since),
-        "risk_score": state.risk_score,
-        "drivers": [],
-        "p_alive": None,
-        "expected_orders": None,
+        "status": a.status,
+        "status_since": _iso(state.status_since if a.status == state.status else a.as_of),
+        "risk_score": a.risk_score,
+        "drivers": a.drivers,
+        "p_alive": a.p_alive,
+        "expected_orders": a.expected_orders,
         "buying_cycle": {
             "orders": cycle.orders,
             "first_order_at": _iso(cycle.first_order_at),
@@ -72,27 +74,48 @@ def customer_view(state: CustomerState, as_of: datetime, horizon_days: int) -> d
         "value": {
             "revenue": _money(state.revenue),
             "margin": _money(state.margin),
-            "predicted_clv_12m": None,
-            "value_tier": state.value_tier,
+            "predicted_clv_12m": a.predicted_clv_12m,
+            "value_tier": a.value_tier,
         },
-        "churn_reason": state.churn_reason,
-        "churn_evidence": state.churn_evidence,
+        "churn_reason": a.churn_reason,
+        "churn_evidence": a.churn_evidence if a.churn_evidence is not None else state.churn_evidence,
         "churned_at": _iso(state.churned_at),
         "won_back_at": _iso(state.won_back_at),
-        "winback_probability": None,
-        "segment": state.segment,
+        "winback_probability": a.winback_probability,
+        "segment": a.segment,
         "winback_eligible": state.winback_eligible,
-        "as_of": as_of.isoformat(),
-        "horizon_days": horizon_days,
+        "as_of": a.as_of.isoformat(),
+        "horizon_days": a.horizon_days,
     }
 
 
+def as_of_state(state: CustomerState, as_of: datetime) -> CustomerState:
+    """The lifecycle base at as_of: the stored status once it had begun, else active (see README)."""
+    if state.status_since is None or state.status_since <= as_of:
+        return state
+    return replace(state, status="active", churn_reason=None, churned_at=None, churn_count=0)
+
+
+async def _views(
+    session: AsyncSession, states: list[CustomerState], as_of: datetime, horizon_days: int, scoring: Scoring
+) -> list[dict[str, Any]]:
+    if not states:
+        return []
+    bases = [as_of_state(s, as_of) for s in states]
+    facts = await assessment.load_facts(session, bases, as_of)
+    found = assess_many(facts, scoring.model, as_of, horizon_days, scoring.config, value_basis=scoring.basis)
+    return [customer_view(s, a) for s, a in zip(states, found, strict=True)]
+
+
 async def get_customer(
-    sessions: async_sessionmaker[AsyncSession], customer_id: str, as_of: datetime, horizon_days: int
+    sessions: async_sessionmaker[AsyncSession], customer_id: str, as_of: datetime, horizon_days: int, scoring: Scoring
 ) -> dict[str, Any] | None:
     async with sessions() as session:
         state = await repository.get(session, customer_id)
-    return customer_view(state, as_of, horizon_days) if state is not None else None
+        if state is None or (state.first_seen_at is not None and state.first_seen_at > as_of):
+            return None
+        [view] = await _views(session, [state], as_of, horizon_days, scoring)
+    return view
 
 
 async def list_customers(
@@ -103,18 +126,17 @@ async def list_customers(
     limit: int,
     as_of: datetime,
     horizon_days: int,
+    scoring: Scoring,
 ) -> Page:
-    """One page; `next_cursor` is null on the last page."""
+    """One page; `next_cursor` is null on the last page. Filters apply to the stored (latest) scores."""
     after = decode_cursor(cursor) if cursor is not None else None
     async with sessions() as session:
         # One extra row tells whether another page follows.
         states = await repository.list_page(session, where, after=after, limit=limit + 1)
-    more = len(states) > limit
-    states = states[:limit]
-    return Page(
-        items=[customer_view(s, as_of, horizon_days) for s in states],
-        next_cursor=encode_cursor(states[-1].customer_id) if more and states else None,
-    )
+        more = len(states) > limit
+        states = states[:limit]
+        items = await _views(session, states, as_of, horizon_days, scoring)
+    return Page(items=items, next_cursor=encode_cursor(states[-1].customer_id) if more and states else None)
 
 
 async def highest_event_time(sessions: async_sessionmaker[AsyncSession]) -> datetime | None:

@@ -1,0 +1,55 @@
+"""Risk benchmark: refit the population model over 100,000 customers (target < 10 s).
+
+Run: python bench/risk/run.py [--customers 100000]
+Baseline in the same run: one likelihood evaluation over the same customers (a fit costs
+about that many evaluations), so the ratio shows how many evaluations the fit needed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from datetime import UTC, datetime
+
+import numpy as np
+
+from winback_risk.domain.model import pareto_nbd
+from winback_risk.domain.model.population import Summaries, fit_population
+
+
+def synthetic(n: int, seed: int = 1) -> Summaries:
+    """Customers drawn from a Pareto/NBD world over two years, in whole days (as the service stores them)."""
+    rng = np.random.default_rng(seed)
+    rate = rng.gamma(0.55, 1 / 75, n)  # purchases per day
+    death = rng.exponential(1 / rng.gamma(0.6, 1 / 80, n))
+    T = rng.integers(30, 730, n).astype(float)
+    alive_for = np.minimum(death, T)
+    x = rng.poisson(rate * alive_for).astype(float)
+    t_x = np.where(x > 0, np.floor(alive_for * rng.beta(x + 1, 1)), 0.0)
+    return Summaries(x, t_x, T, rng.gamma(3.0, 20.0, n))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    n = parser.parse_args().customers
+    s = synthetic(n)
+    guess = pareto_nbd.ParetoNBD(0.55, 75.0, 0.6, 80.0)
+    started = time.perf_counter()
+    pareto_nbd.log_likelihood(guess, s.x, s.t_x, s.T).sum()
+    one_eval = time.perf_counter() - started
+    started = time.perf_counter()
+    model = fit_population(s, fitted_at=datetime.now(UTC), tier_quantiles=(0.8, 0.5))
+    fit_s = time.perf_counter() - started
+    p = model.purchases
+    distinct = len(np.unique(np.stack([s.x, s.t_x, s.T], axis=1), axis=0))
+    print(f"customers {n}, repeat buyers {int((s.x > 0).sum())}, distinct (x, t_x, T) {distinct}")
+    print(f"one log-likelihood evaluation: {one_eval:.3f} s")
+    print(f"full refit (Pareto/NBD + Gamma-Gamma + tiers): {fit_s:.2f} s = {fit_s / one_eval:.0f} x one evaluation")
+    print(f"fit: r={p.r:.3f} alpha={p.alpha:.1f} s={p.s:.3f} beta={p.beta:.1f} LL={model.log_likelihood:.1f} "
+          f"evaluations={model.statistics['evaluations']} converged={model.statistics['converged']}")  # fmt: skip
+    print("target < 10 s:", "met" if fit_s < 10 else "MISSED")
+
+
+if __name__ == "__main__":
+    main()

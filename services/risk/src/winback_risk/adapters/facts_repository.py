@@ -1,0 +1,164 @@
+"""SQL over risk's facts (orders, signals) and fitted models; callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Row, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from winback_risk.adapters.tables import customers, models, orders, signals
+from winback_risk.domain.facts import OrderFact, Signal
+from winback_risk.domain.model.population import PopulationModel, Summaries
+from winback_risk.domain.scoring import OrderSummary
+
+# Signals older than this do not drive any score (the longest driver window is 365 days);
+# contract facts are kept regardless, a contract may run for years.
+SIGNAL_LOOKBACK = timedelta(days=400)
+CONTRACT_KINDS = ("contract_started", "contract_renewed", "contract_cancelled")
+
+
+async def insert_orders(session: AsyncSession, facts: Sequence[OrderFact]) -> None:
+    """Store orders; an order id seen before for the customer is one order (idempotent)."""
+    if not facts:
+        return
+    rows = [
+        {
+            "customer_id": f.customer_id,
+            "order_id": f.order_id,
+            "ordered_at": f.ordered_at,
+            "order_date": f.ordered_at.astimezone(UTC).date(),
+            "amount": f.amount,
+            "margin": f.margin,
+        }
+        for f in facts
+    ]
+    await session.execute(insert(orders).on_conflict_do_nothing(), rows)
+
+
+async def insert_signals(session: AsyncSession, facts: Sequence[Signal]) -> None:
+    if facts:
+        rows = [{"customer_id": s.customer_id, "at": s.at, "kind": s.kind, "ref": s.ref, "value": s.value,
+                 "label": s.label} for s in facts]  # fmt: skip
+        await session.execute(insert(signals), rows)
+
+
+def _day_start(day: Any) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _summary(row: Row[Any]) -> OrderSummary:
+    return OrderSummary(
+        occasions=row.occasions,
+        orders=row.orders,
+        first_order_at=row.first_at,
+        last_order_at=row.last_at,
+        first_day_at=_day_start(row.first_day),
+        last_day_at=_day_start(row.last_day),
+        revenue=row.revenue,
+        margin=row.margin,
+        has_margin=row.has_margin,
+    )
+
+
+async def order_summaries(
+    session: AsyncSession, customer_ids: Collection[str], as_of: datetime | None
+) -> dict[str, OrderSummary]:
+    """Per customer: purchase occasions, first/last order, sums; only orders at or before as_of."""
+    if not customer_ids:
+        return {}
+    o = orders.c
+    query = (
+        select(
+            o.customer_id,
+            func.count(o.order_date.distinct()).label("occasions"),
+            func.count().label("orders"),
+            func.min(o.ordered_at).label("first_at"),
+            func.max(o.ordered_at).label("last_at"),
+            func.min(o.order_date).label("first_day"),
+            func.max(o.order_date).label("last_day"),
+            func.sum(o.amount).label("revenue"),
+            func.coalesce(func.sum(o.margin), 0).label("margin"),
+            func.bool_or(o.margin.is_not(None)).label("has_margin"),
+        )
+        .where(o.customer_id.in_(list(customer_ids)))
+        .group_by(o.customer_id)
+    )
+    if as_of is not None:
+        query = query.where(o.ordered_at <= as_of)
+    return {row.customer_id: _summary(row) for row in await session.execute(query)}
+
+
+async def signals_of(
+    session: AsyncSession, customer_ids: Collection[str], as_of: datetime | None
+) -> dict[str, list[Signal]]:
+    """The signals that can still drive a score at as_of (None: the latest ones)."""
+    if not customer_ids:
+        return {}
+    s = signals.c
+    query = select(s.customer_id, s.at, s.kind, s.ref, s.value, s.label).where(s.customer_id.in_(list(customer_ids)))
+    if as_of is not None:
+        query = query.where(s.at <= as_of, or_(s.at > as_of - SIGNAL_LOOKBACK, s.kind.in_(CONTRACT_KINDS)))
+    out: dict[str, list[Signal]] = {}
+    for row in await session.execute(query.order_by(s.customer_id, s.at, s.id)):
+        out.setdefault(row.customer_id, []).append(Signal(*row))
+    return out
+
+
+_ALL_SUMMARIES = text(
+    """
+    SELECT count(DISTINCT order_date) - 1 AS x,
+           max(order_date) - min(order_date) AS t_x,
+           EXTRACT(EPOCH FROM (:as_of - min(order_date)::timestamp AT TIME ZONE 'UTC')) / 86400 AS observed,
+           (CASE WHEN :basis = 'margin' AND bool_or(margin IS NOT NULL) THEN coalesce(sum(margin), 0)
+                 ELSE sum(amount) END) / count(DISTINCT order_date) AS mean_value
+    FROM risk.orders WHERE ordered_at <= :as_of GROUP BY customer_id
+    """
+)
+
+
+async def all_summaries(session: AsyncSession, as_of: datetime, basis: str) -> Summaries:
+    """Every customer's (x, t_x, T, mean value per occasion) in days, by SQL aggregates."""
+    rows = (await session.execute(_ALL_SUMMARIES, {"as_of": as_of, "basis": basis})).all()
+    if not rows:
+        empty = np.zeros(0)
+        return Summaries(empty, empty, empty, empty)
+    data = np.array([(r.x, r.t_x, float(r.observed), float(r.mean_value)) for r in rows], dtype=np.float64)
+    return Summaries(data[:, 0], data[:, 1], np.maximum(data[:, 2], data[:, 1]), np.maximum(data[:, 3], 0.0))
+
+
+async def save_model(session: AsyncSession, model: PopulationModel) -> None:
+    await session.execute(
+        models.insert().values(
+            name=model.name,
+            parameters=model.parameters(),
+            customers_used=model.customers_used,
+            log_likelihood=model.log_likelihood,
+            fitted_at=model.fitted_at,
+            statistics=model.statistics,
+        )
+    )
+
+
+async def latest_model(session: AsyncSession) -> PopulationModel | None:
+    row = (await session.execute(select(models).order_by(models.c.id.desc()).limit(1))).mappings().first()
+    if row is None:
+        return None
+    return PopulationModel.from_parameters(
+        row["parameters"],
+        customers_used=row["customers_used"],
+        log_likelihood=row["log_likelihood"],
+        fitted_at=row["fitted_at"],
+        statistics=row["statistics"],
+    )
+
+
+async def customer_ids_after(session: AsyncSession, after: str | None, limit: int) -> list[str]:
+    query = select(customers.c.customer_id).order_by(customers.c.customer_id).limit(limit)
+    if after is not None:
+        query = query.where(customers.c.customer_id > after)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,80 @@
+"""The narrow per-customer facts risk keeps to score at any `as_of` (pure extraction from events)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.inbound import (
+    CampaignResponse,
+    ContractCancelled,
+    ContractRenewed,
+    ContractStarted,
+    OrderPlaced,
+    OrderReturned,
+    SurveyAnswered,
+    TicketOpened,
+    TicketResolved,
+    UsageReported,
+)
+
+# Campaign outcomes that mean a marketing contact reached the customer.
+CONTACT_OUTCOMES = frozenset({"delivered", "opened", "clicked", "replied", "reached", "complained", "unsubscribed"})
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFact:
+    customer_id: str
+    order_id: str
+    ordered_at: datetime
+    amount: Decimal
+    margin: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Signal:
+    """One early-warning fact: kind, a reference (ticket, contract, metric...), a number, a label."""
+
+    customer_id: str
+    at: datetime
+    kind: str
+    ref: str | None = None
+    value: float | None = None
+    label: str | None = None
+
+
+def order_of(event: CloudEvent) -> OrderFact | None:
+    if not isinstance(event, OrderPlaced):
+        return None
+    d = event.data
+    return OrderFact(d.customer_id, d.order_id, event.time, d.amount, d.margin)
+
+
+def signal_of(event: CloudEvent) -> Signal | None:
+    """The signal an event carries, or None when it carries none risk scores on."""
+    c, t = event.customer_id or "", event.time
+    match event:
+        case TicketOpened(data=d):
+            return Signal(c, t, "ticket_opened", d.ticket_id, label=d.category)
+        case TicketResolved(data=d):
+            return Signal(c, t, "ticket_resolved", d.ticket_id, d.satisfaction, d.outcome)
+        case SurveyAnswered(data=d):
+            return Signal(c, t, "survey", None, float(d.score), d.survey)
+        case UsageReported(data=d):
+            # Usage belongs to the end of its period when given: that is when it is known.
+            return Signal(c, d.period_end or t, "usage", d.metric, d.value)
+        case ContractStarted(data=d):
+            return Signal(c, t, "contract_started", d.contract_id, label=d.end_date)
+        case ContractRenewed(data=d):
+            return Signal(c, t, "contract_renewed", d.contract_id, label=d.end_date)
+        case ContractCancelled(data=d):
+            return Signal(
+                c, t, "contract_cancelled", d.contract_id, label=d.reason_code.value if d.reason_code else None
+            )
+        case OrderReturned(data=d):
+            return Signal(c, t, "return", d.order_id, float(d.amount) if d.amount is not None else None)
+        case CampaignResponse(data=d) if d.outcome in CONTACT_OUTCOMES:
+            return Signal(c, t, "contact", d.action_id, label=d.outcome)
+    return None

@@ -1,0 +1,94 @@
+"""The scheduled assessor: re-scores every customer at the clock's now, so time can pass.
+
+Lapsing and behavioural churn happen without any event; this is where they are noticed.
+Pages of customers, one transaction each, ordered by id (no deadlocks with the consumer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from winback_risk.adapters import facts_repository, repository
+from winback_risk.adapters.tables import outbox
+from winback_risk.service_layer import assessment
+from winback_risk.service_layer.handlers import Scoring, status_changed_event
+from winback_shared.clock import Clock
+from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.events.topics import Topic
+
+log = structlog.get_logger(__name__)
+
+
+async def assess_all(
+    sessions: async_sessionmaker[AsyncSession],
+    now: datetime,
+    scoring: Scoring,
+    *,
+    source: str,
+    page_size: int,
+    on_published: Callable[[], None] = lambda: None,
+) -> int:
+    """Score every customer at `now`; returns the number of messages published."""
+    after: str | None = None
+    published = 0
+    while True:
+        async with sessions.begin() as session:
+            ids = await facts_repository.customer_ids_after(session, after, page_size)
+            if not ids:
+                return published
+            states = await repository.load_for_update(session, ids)
+            touched = [states[c] for c in ids if c in states]
+            facts = await assessment.load_facts(session, touched, now)
+            outcome = assessment.score_states(
+                touched, facts, now, scoring.model, scoring.config,
+                horizon_days=scoring.horizon_days, basis=scoring.basis, source=source,
+            )  # fmt: skip
+            await repository.save(session, touched, now)
+            messages = [OutboxMessage.of(Topic.RISK.value, status_changed_event(c, source)) for c in outcome.changes]
+            messages += [OutboxMessage.of(Topic.RISK.value, e) for e in outcome.assessed]
+            await enqueue(session, outbox, messages)
+        published += len(messages)
+        if messages:
+            on_published()
+        after = ids[-1]
+
+
+class Assessor:
+    """Runs `assess_all` every interval of the injected clock (and when woken), once the consumer is caught up."""
+
+    def __init__(
+        self,
+        run_once: Callable[[datetime], Awaitable[int]],
+        clock: Clock,
+        interval_s: float,
+        caught_up: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._run_once = run_once
+        self._caught_up = caught_up
+        self._clock = clock
+        self._interval = timedelta(seconds=interval_s)
+        self._last: datetime | None = None
+        self._wakeup = asyncio.Event()
+
+    def wake(self) -> None:
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            now = self._clock.now()
+            due = self._last is None or now - self._last >= self._interval or self._wakeup.is_set()
+            # While a replay is being absorbed, "now" is ahead of the events: wait until caught up,
+            # or customers would lapse on history that is still arriving.
+            if due and self._caught_up():
+                self._wakeup.clear()
+                published = await self._run_once(now)
+                self._last = now
+                log.info("customers_assessed", at=now.isoformat(), published=published)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), min(self._interval.total_seconds(), 5.0))
