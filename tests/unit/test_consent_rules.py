@@ -121,6 +121,45 @@ CASES = [
         "email",
         (False, "suppressed", []),
     ),
+    Case(
+        "5 suppressed phone number blocks sms too",
+        customer(
+            grant("e1", "sms", method="written", evidence={"text_version": "v1"}),
+            suppressions={"sms": T0 + timedelta(days=1)},
+        ),
+        "sms",
+        (False, "suppressed", []),
+    ),
+    Case(
+        "5 lifted by an express consent given after the entry",
+        customer(grant("e1", "email", 2, **DOI), suppressions={"email": T0 + timedelta(days=1)}),
+        "email",
+        (True, "express_consent", ["e1"]),
+    ),
+    Case(
+        "5 not lifted by the §7(3) notice",
+        customer(
+            grant("e1", "email", 2, **NOTICE),
+            categories=BOUGHT,
+            order_times=(T0,),
+            suppressions={"email": T0 + timedelta(days=1)},
+        ),
+        "email",
+        (False, "suppressed", []),
+        offer_category="shoes",
+    ),
+    Case(
+        "5 blocks post, which needs no consent otherwise",
+        customer(suppressions={"post": T0}),
+        "post",
+        (False, "suppressed", []),
+    ),
+    Case(
+        "5 an entry listed after the decision moment does not apply yet",
+        customer(grant("e1", "email", **DOI), suppressions={"email": NOW + timedelta(days=1)}),
+        "email",
+        (True, "express_consent", ["e1"]),
+    ),
     Case("6 e-mail DOI confirmed", customer(grant("e1", "email", **DOI)), "email", (True, "express_consent", ["e1"])),
     Case(
         "6 e-mail written",
@@ -231,7 +270,94 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.row for c in CASES])
+BUSINESS_PRESUMED: dict[str, Any] = {"kind": "presumed_b2b", "evidence": {"facts": "asked for an offer at the fair"}}
+
+# The notes that bind the implementation (consent-rules.md), one case each.
+NOTES = [
+    Case(
+        "note: a DOI e-mail confirmation proves e-mail consent only, never phone",
+        customer(grant("e1", "email", **DOI)),
+        "phone",
+        (False, "no_consent", []),
+    ),
+    Case(
+        "note: a DOI never proves phone consent, for a business neither",
+        customer(grant("e1", "phone", **DOI), kind="business"),
+        "phone",
+        (False, "no_consent", []),
+    ),
+    Case(
+        "note: presumed_b2b never for consumers",
+        customer(grant("e1", "phone", **BUSINESS_PRESUMED)),
+        "phone",
+        (False, "no_consent", []),
+    ),
+    Case(
+        "note: presumed_b2b never for e-mail",
+        customer(grant("e1", "email", **BUSINESS_PRESUMED), kind="business"),
+        "email",
+        (False, "no_consent", []),
+    ),
+    Case(
+        "note: presumed_b2b never for sms",
+        customer(grant("e1", "sms", **BUSINESS_PRESUMED), kind="business"),
+        "sms",
+        (False, "no_consent", []),
+    ),
+    Case(
+        "note: presumed_b2b never for fax",
+        customer(grant("e1", "fax", **BUSINESS_PRESUMED), kind="business"),
+        "fax",
+        (False, "no_consent", []),
+    ),
+    Case(
+        "note: a new purchase does not cancel an objection",
+        customer(
+            grant("e1", "email", **NOTICE),
+            fact("e2", "objection", 1, channels=["email"]),
+            categories={"shoes": T0 + timedelta(days=2)},
+            order_times=(T0 + timedelta(days=2),),
+        ),
+        "email",
+        (False, "objection", []),
+        offer_category="shoes",
+    ),
+    Case(
+        "note: the §7(3) exception covers e-mail only",
+        customer(grant("e1", "sms", **NOTICE), categories=BOUGHT, order_times=(T0,)),
+        "sms",
+        (False, "no_consent", []),
+        offer_category="shoes",
+    ),
+    Case(
+        "note: the §7(3) exception is lost at the first objection, even once it is lifted",
+        customer(
+            grant("e1", "email", **NOTICE),
+            fact("e2", "objection", 1, channels=["email"]),
+            grant("e3", "email", 2, method="web_form", evidence={"text_version": "v1"}),
+            categories=BOUGHT,
+            order_times=(T0,),
+        ),
+        "email",
+        (False, "double_opt_in_pending", []),
+        offer_category="shoes",
+    ),
+    Case(
+        "note: an objection for another channel keeps the §7(3) exception",
+        customer(
+            grant("e1", "email", **NOTICE),
+            fact("e2", "objection", 1, channels=["sms"]),
+            categories=BOUGHT,
+            order_times=(T0,),
+        ),
+        "email",
+        (True, "existing_customer_exception", ["e1"]),
+        offer_category="shoes",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES + NOTES, ids=[c.row for c in CASES + NOTES])
 def test_decision_table(case: Case) -> None:
     request = DecisionRequest(
         "c1",

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from winback_consent.adapters.tables import outbox
 from winback_consent.domain.model import Policy
 from winback_consent.entrypoints.http import build_router
+from winback_consent.entrypoints.privacy_http import build_privacy_router
 from winback_consent.service_layer.consume import apply_events
 from winback_consent.settings import ConsentSettings
 from winback_shared.db.relay import OutboxRelay
@@ -31,6 +34,30 @@ def policy_of(settings: ConsentSettings) -> Policy:
     )
 
 
+def decision_reads(settings: ConsentSettings, runtime: ServiceRuntime) -> AsyncEngine:
+    """A second pool for the hot read path: autocommit, and no pre-ping round trip per checkout.
+
+    A connection the database dropped fails its next decision (503, which callers treat as DENY)
+    and the pool is invalidated, so only that one request is lost after a database restart.
+    """
+    engine = create_async_engine(
+        settings.database_url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_pool_size,
+        pool_pre_ping=False,
+        pool_timeout=10,
+        isolation_level="AUTOCOMMIT",
+        connect_args={"timeout": 5, "command_timeout": 30},
+    )
+
+    async def dispose_on_stop(stop: asyncio.Event) -> None:
+        await stop.wait()
+        await engine.dispose()
+
+    runtime.add_worker("decision-reads", dispose_on_stop)
+    return engine
+
+
 def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) -> FastAPI:
     assert isinstance(settings, ConsentSettings)
     runtime = runtime or ServiceRuntime(settings)
@@ -43,8 +70,10 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
         poll_interval_s=settings.outbox_poll_interval_s,
     )
 
+    hash_key = settings.hash_key
+
     async def handle(events: Sequence[CloudEvent]) -> None:
-        if await apply_events(runtime.sessions, runtime.clock, events):
+        if await apply_events(runtime.sessions, runtime.clock, events, hash_key):
             relay.wake()
 
     consumer = BatchConsumer(
@@ -63,7 +92,10 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
     runtime.add_worker("outbox-relay", relay.run)
     return create_app(
         runtime,
-        [build_router(runtime, policy_of(settings), relay)],
+        [
+            build_router(runtime, policy_of(settings), relay, decision_reads(settings, runtime)),
+            build_privacy_router(runtime, settings, relay),
+        ],
         title="winback consent",
         description="Decides whether advertising contact is lawful (UWG §7, §7a; GDPR) and keeps the proof.",
     )

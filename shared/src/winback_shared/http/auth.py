@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -21,10 +21,11 @@ _GRANTS: dict[str, frozenset[str]] = {
 }
 
 
-def require_role(*needed: Role) -> Callable[..., str]:
+def require_role(*needed: Role) -> Callable[..., Awaitable[str]]:
     """Dependency: 401 without a known key, 403 when the key's role grants none of `needed`."""
 
-    def _check(
+    # async although it awaits nothing: FastAPI runs a sync dependency in a worker thread, a costly hop per request.
+    async def _check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> str:

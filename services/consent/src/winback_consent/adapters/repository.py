@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, bindparam, case, func, literal, select, update
-from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Row, Select, String, bindparam, case, func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from winback_consent.adapters.tables import contract_events, customers, ledger, ledger_heads, orders
+from winback_consent.adapters.tables import (
+    contract_events,
+    customers,
+    decision_snapshots,
+    ledger,
+    ledger_heads,
+    orders,
+    suppressions,
+)
+from winback_consent.domain.contacts import suppressions_by_channel
 from winback_consent.domain.ledger import GENESIS_HASH, ChainHead, LedgerEntry
-from winback_consent.domain.model import ContractEvent, CustomerSnapshot
+from winback_consent.domain.model import ContractEvent, CustomerSnapshot, LedgerFact
 from winback_consent.domain.translate import ProfileUpdate
 
 CHUNK = 2_000
@@ -24,15 +32,18 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]
         yield rows[start : start + CHUNK]
 
 
-async def ensure_known(session: AsyncSession, known: dict[str, datetime]) -> None:
-    """Any customer event makes the customer known; `known_since` keeps the earliest event time."""
+async def ensure_known(session: AsyncSession, known: dict[str, datetime], *, revive: bool = True) -> None:
+    """Any customer event makes the customer known; `known_since` keeps the earliest event time.
+
+    With `revive`, an erased customer counts as known again (a new event about them arrived).
+    """
     rows = [{"customer_id": c, "known_since": t} for c, t in sorted(known.items())]
     for chunk in _chunks(rows):
         stmt = insert(customers).values(list(chunk))
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[customers.c.customer_id],
-            set_={"known_since": func.least(customers.c.known_since, stmt.excluded.known_since)},
-        )
+        changes: dict[str, Any] = {"known_since": func.least(customers.c.known_since, stmt.excluded.known_since)}
+        if revive:
+            changes["erased_at"] = None
+        stmt = stmt.on_conflict_do_update(index_elements=[customers.c.customer_id], set_=changes)
         await session.execute(stmt)
 
 
@@ -46,6 +57,10 @@ async def upsert_profiles(session: AsyncSession, profiles: Sequence[ProfileUpdat
             phone=p.phone,
             fax=p.fax,
             postal_address=p.postal_address,
+            email_hash=p.hashes.email,
+            phone_hash=p.hashes.phone,
+            fax_hash=p.hashes.fax,
+            postal_hash=p.hashes.postal,
             profile_at=p.at,
             known_since=p.at,
         )
@@ -54,6 +69,12 @@ async def upsert_profiles(session: AsyncSession, profiles: Sequence[ProfileUpdat
         def pick(name: str, newer: Any = newer, stmt: Any = stmt) -> Any:
             col, new = customers.c[name], stmt.excluded[name]
             return case((newer, func.coalesce(new, col)), else_=func.coalesce(col, new))
+
+        def pick_hash(name: str, hashed: str, newer: Any = newer, stmt: Any = stmt) -> ColumnElement[Any]:
+            # The hash follows whichever value `pick` keeps for its field.
+            col, new = customers.c[hashed], stmt.excluded[hashed]
+            takes_new = case((newer, stmt.excluded[name].is_not(None)), else_=customers.c[name].is_(None))
+            return case((takes_new, new), else_=col)
 
         await session.execute(
             stmt.on_conflict_do_update(
@@ -64,6 +85,10 @@ async def upsert_profiles(session: AsyncSession, profiles: Sequence[ProfileUpdat
                     "phone": pick("phone"),
                     "fax": pick("fax"),
                     "postal_address": pick("postal_address"),
+                    "email_hash": pick_hash("email", "email_hash"),
+                    "phone_hash": pick_hash("phone", "phone_hash"),
+                    "fax_hash": pick_hash("fax", "fax_hash"),
+                    "postal_hash": pick_hash("postal_address", "postal_hash"),
                     "profile_at": func.greatest(customers.c.profile_at, stmt.excluded.profile_at),
                 },
             )
@@ -188,39 +213,67 @@ async def is_known(session: AsyncSession, customer_id: str) -> bool:
     return row is not None
 
 
-async def load_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, CustomerSnapshot]:
-    """One query per table for all the customers of a batch of decisions."""
+def _snapshot_query() -> Select[Any]:
+    """Built once: snapshot rows of a set of customers, each joined to the suppression entries of its hashes."""
+    names = ("email", "phone", "fax", "postal")
+    joined = {name: suppressions.alias(f"s_{name}") for name in names}
+    query = select(
+        decision_snapshots.c.customer_id,
+        decision_snapshots.c.known,
+        decision_snapshots.c.doc,
+        *(alias.c.listed_at.label(name) for name, alias in joined.items()),
+    ).select_from(decision_snapshots)
+    for name, alias in joined.items():
+        query = query.outerjoin(alias, alias.c.digest == decision_snapshots.c[f"{name}_hash"])
+    return query.where(decision_snapshots.c.customer_id == func.any(bindparam("ids", type_=ARRAY(String))))
+
+
+SNAPSHOTS = _snapshot_query()
+
+
+async def load_snapshots(
+    session: AsyncSession | AsyncConnection, customer_ids: Iterable[str]
+) -> dict[str, CustomerSnapshot]:
+    """One indexed query for all the customers of a batch: their snapshot rows and any suppression hits."""
     ids = sorted(set(customer_ids))
-    profiles = {
-        r.customer_id: r
-        for r in await session.execute(
-            select(customers.c.customer_id, customers.c.kind).where(
-                customers.c.customer_id.in_(ids), customers.c.erased_at.is_(None)
-            )
-        )
-    }
-    entries: dict[str, list[LedgerEntry]] = defaultdict(list)
-    for r in await session.execute(select(ledger).where(ledger.c.customer_id.in_(ids)).order_by(ledger.c.seq)):
-        entries[r.customer_id].append(_entry(r))
-    categories: dict[str, dict[str, datetime]] = defaultdict(dict)
-    order_times: dict[str, list[datetime]] = defaultdict(list)
-    for r in await session.execute(select(orders).where(orders.c.customer_id.in_(ids))):
-        order_times[r.customer_id].append(r.placed_at)
-        if r.category:
-            known = categories[r.customer_id].get(r.category)
-            categories[r.customer_id][r.category] = min(known, r.placed_at) if known else r.placed_at
-    contracts: dict[str, list[ContractEvent]] = defaultdict(list)
-    for r in await session.execute(select(contract_events).where(contract_events.c.customer_id.in_(ids))):
-        contracts[r.customer_id].append(ContractEvent(r.contract_id, r.kind, r.occurred_at, r.effective_at))
-    return {
-        c: CustomerSnapshot(
-            customer_id=c,
-            known=c in profiles,
-            kind="business" if c in profiles and profiles[c].kind == "business" else "consumer",
-            entries=tuple(e.as_fact() for e in entries[c]),
-            categories=categories[c],
-            contract_events=tuple(contracts[c]),
-            order_times=tuple(order_times[c]),
-        )
-        for c in ids
-    }
+    rows = {r.customer_id: r for r in await session.execute(SNAPSHOTS, {"ids": ids})}
+    return {c: _snapshot(c, rows.get(c)) for c in ids}
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _snapshot(customer_id: str, row: Row[Any] | None) -> CustomerSnapshot:
+    """The stored document (see `consent.refresh_snapshots`) as the rules' CustomerSnapshot."""
+    if row is None or not row.known:
+        return CustomerSnapshot(customer_id, known=False)
+    doc = row.doc
+    categories: dict[str, datetime] = {}
+    order_times = []
+    for placed, category in doc["orders"]:
+        placed_at = _instant(placed)
+        order_times.append(placed_at)
+        if category and (category not in categories or placed_at < categories[category]):
+            categories[category] = placed_at
+    listed = {name: getattr(row, name) for name in ("email", "phone", "fax", "postal") if getattr(row, name)}
+    return CustomerSnapshot(
+        customer_id=customer_id,
+        known=True,
+        kind="business" if doc["kind"] == "business" else "consumer",
+        entries=tuple(LedgerFact(i, seq, t, _instant(at), payload) for i, seq, t, at, payload in doc["ledger"]),
+        categories=categories,
+        contract_events=tuple(
+            ContractEvent(c, kind, _instant(at), _instant(eff) if eff else None)
+            for c, kind, at, eff in doc["contracts"]
+        ),
+        order_times=tuple(order_times),
+        suppressions=suppressions_by_channel(listed),
+    )
+
+
+async def refresh_snapshots(session: AsyncSession, customer_ids: Iterable[str]) -> None:
+    """Rebuild the decision snapshots; the caller holds the customers' ledger-head locks."""
+    ids = sorted(set(customer_ids))
+    if ids:
+        await session.execute(text("SELECT consent.refresh_snapshots(CAST(:ids AS text[]))"), {"ids": ids})

@@ -2,6 +2,7 @@
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Identity,
@@ -35,6 +36,11 @@ customers = Table(
     Column("profile_at", DateTime(timezone=True)),
     Column("known_since", DateTime(timezone=True), nullable=False),
     Column("erased_at", DateTime(timezone=True)),
+    # Keyed hashes (HMAC-SHA256) of the normalised identifiers, matched against `suppressions`.
+    Column("email_hash", String(64)),
+    Column("phone_hash", String(64)),
+    Column("fax_hash", String(64)),
+    Column("postal_hash", String(64)),
 )
 
 orders = Table(
@@ -86,6 +92,48 @@ ledger_heads = Table(
     Column("customer_id", String(128), primary_key=True),
     Column("seq", Integer, nullable=False),
     Column("hash", String(64), nullable=False),
+)
+
+# Blocking-list entries and what erasure leaves behind: keyed hashes only, never deleted with a customer.
+suppressions = Table(
+    "suppressions",
+    metadata,
+    Column("digest", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("list_name", String(128)),
+    Column("listed_at", DateTime(timezone=True), nullable=False),
+)
+
+# Started double opt-ins; the token itself is never stored, only its SHA-256.
+doi_requests = Table(
+    "doi_requests",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("token_hash", String(64), nullable=False),
+    Column("email", String(320), nullable=False),
+    Column("text_version", String(128), nullable=False),
+    Column("requested_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("grant_id", String(36)),
+    UniqueConstraint("token_hash", name="uq_doi_requests_token_hash"),
+    Index("ix_doi_requests_customer_id", "customer_id"),
+)
+
+# Everything a decision needs about one customer in one row, rebuilt by `consent.refresh_snapshots`
+# (migration 0002) in the same transaction as every change of the tables it derives from.
+decision_snapshots = Table(
+    "decision_snapshots",
+    metadata,
+    Column("customer_id", String(128), primary_key=True),
+    Column("known", Boolean, nullable=False),
+    Column("doc", JSONB, nullable=False),
+    Column("email_hash", String(64)),
+    Column("phone_hash", String(64)),
+    Column("fax_hash", String(64)),
+    Column("postal_hash", String(64)),
 )
 
 outbox = outbox_table(metadata)

@@ -86,8 +86,10 @@ def _email_confirmed(grant: LedgerFact) -> bool:
 
 def _phone(snapshot: CustomerSnapshot, state: ChannelState, fresh: list[LedgerFact]) -> Decision | None:
     if snapshot.kind == "business":
-        if fresh:
-            return Decision.allow("express_consent", *_ids(fresh))  # row 14
+        # A DOI e-mail confirmation never proves phone consent (BGH I ZR 164/09), for businesses neither.
+        proven = [g for g in fresh if g.payload.get("method") != "double_opt_in"]
+        if proven:
+            return Decision.allow("express_consent", *_ids(proven))  # row 14
         presumed = [g for g in state.presumed if g.payload.get("kind") == "presumed_b2b" and _has_facts(g)]
         return Decision.allow("presumed_consent_b2b", *_ids(presumed)) if presumed else None  # row 14
     documented = [

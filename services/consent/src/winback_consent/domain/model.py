@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-EntryType = Literal["grant", "revocation", "objection", "no_contact", "use", "erasure"]
+EntryType = Literal["grant", "revocation", "objection", "no_contact", "use", "erasure", "tombstone"]
 CustomerKind = Literal["consumer", "business"]
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "messenger", "phone", "fax", "automated_call", "post")
@@ -62,7 +62,7 @@ class CustomerSnapshot:
     categories: dict[str, datetime] = field(default_factory=dict)
     contract_events: tuple[ContractEvent, ...] = ()
     order_times: tuple[datetime, ...] = ()
-    # channel -> time the contact address went on the suppression list (not fed yet)
+    # channel -> time the contact address it reaches went on the suppression list
     suppressions: dict[str, datetime] = field(default_factory=dict)
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+from winback_consent.domain.contacts import ContactHashes
 from winback_consent.domain.ledger import LedgerDraft
 from winback_consent.domain.model import ALL_CHANNELS, ContractEvent
 from winback_shared.events.envelope import CloudEvent
@@ -41,6 +42,8 @@ class ProfileUpdate:
     phone: str | None
     fax: str | None
     postal_address: dict[str, Any] | None
+    # Filled by the service layer, which holds the hash key.
+    hashes: ContactHashes = field(default_factory=ContactHashes)
 
 
 @dataclass(frozen=True, slots=True)

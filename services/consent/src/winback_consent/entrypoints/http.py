@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Path
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from winback_consent.domain.model import DecisionRequest, Policy
 from winback_consent.service_layer import customers
@@ -63,18 +65,23 @@ class VerifyAnswer(BaseModel):
     detail: str | None = None
 
 
-def _answer(outcome: DecisionOutcome) -> DecisionAnswer:
+def _answer(outcome: DecisionOutcome) -> dict[str, Any]:
     d = outcome.decision
-    return DecisionAnswer(
-        allowed=d.allowed,
-        basis=d.basis,
-        reason=d.reason,
-        evidence_ids=list(d.evidence_ids),
-        decided_at=outcome.decided_at,
-    )
+    return {
+        "allowed": d.allowed,
+        "basis": d.basis,
+        "reason": d.reason,
+        "evidence_ids": list(d.evidence_ids),
+        "decided_at": outcome.decided_at.isoformat(),
+    }
 
 
-def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay) -> APIRouter:
+def _json(content: Any) -> Response:
+    # Answers are built from the domain's own values: no second validation pass on the hot path.
+    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+
+
+def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, reads: AsyncEngine) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["consent"])
 
     def _command(body: DecisionBody) -> DecisionCommand:
@@ -84,9 +91,10 @@ def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay) ->
         )
         return DecisionCommand(request, body.dispatch, body.request_id)
 
-    async def _decide(bodies: list[DecisionBody]) -> list[DecisionAnswer]:
+    async def _decide(bodies: list[DecisionBody]) -> list[dict[str, Any]]:
         try:
-            outcomes = await decide_many(runtime.sessions, runtime.clock, policy, [_command(b) for b in bodies])
+            commands = [_command(b) for b in bodies]
+            outcomes = await decide_many(runtime.sessions, runtime.clock, policy, commands, reads=reads)
         except Exception as exc:
             # Fail closed: the caller treats a 503 as DENY; an error never turns into an ALLOW.
             log.exception("decision_failed", error=repr(exc))
@@ -96,15 +104,15 @@ def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay) ->
         return [_answer(o) for o in outcomes]
 
     @router.post("/decisions", response_model=DecisionAnswer, responses={503: {"description": "fail closed: DENY"}})
-    async def post_decision(body: DecisionBody, _: Annotated[str, OPS]) -> DecisionAnswer:
+    async def post_decision(body: DecisionBody, _: Annotated[str, OPS]) -> Response:
         """May this customer be contacted for advertising on this channel now (or at `at`)?"""
         (answer,) = await _decide([body])
-        return answer
+        return _json(answer)
 
     @router.post("/decisions:batch", response_model=DecisionAnswers, responses={503: {"description": "fail closed"}})
-    async def post_decisions(body: DecisionBatch, _: Annotated[str, OPS]) -> DecisionAnswers:
+    async def post_decisions(body: DecisionBatch, _: Annotated[str, OPS]) -> Response:
         """Up to 1,000 decisions in one transaction; answers in request order."""
-        return DecisionAnswers(items=await _decide(body.items) if body.items else [])
+        return _json({"items": await _decide(body.items) if body.items else []})
 
     @router.get("/customers/{customer_id}/consents")
     async def get_consents(customer_id: str, _: Annotated[str, OPS]) -> dict[str, Any]:

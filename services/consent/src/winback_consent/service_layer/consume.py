@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import repository
 from winback_consent.adapters.tables import outbox, processed_events
-from winback_consent.domain.translate import ConsentChange, translate
+from winback_consent.domain.contacts import contact_hashes
+from winback_consent.domain.translate import BatchChanges, ConsentChange, translate
 from winback_consent.service_layer.ledger import append_drafts
 from winback_shared.clock import Clock
 from winback_shared.db.inbox import claim_unprocessed
@@ -30,15 +32,30 @@ async def notify(session: AsyncSession, changes: Sequence[ConsentChange]) -> Non
     await enqueue(session, outbox, [OutboxMessage.of(Topic.CONSENT.value, changed_event(c)) for c in changes])
 
 
-async def apply_events(sessions: async_sessionmaker[AsyncSession], clock: Clock, events: Sequence[CloudEvent]) -> int:
+def with_hashes(changes: BatchChanges, hash_key: bytes) -> None:
+    """Profiles carry the keyed hashes of their identifiers, matched against the suppression list."""
+    changes.profiles = [
+        dataclasses.replace(p, hashes=contact_hashes(hash_key, p.email, p.phone, p.fax, p.postal_address))
+        for p in changes.profiles
+    ]
+
+
+async def apply_events(
+    sessions: async_sessionmaker[AsyncSession], clock: Clock, events: Sequence[CloudEvent], hash_key: bytes
+) -> int:
     """Apply a batch; returns how many `consent.changed` were enqueued."""
     async with sessions.begin() as session:
         fresh = await claim_unprocessed(session, processed_events, events)
         changes = translate(fresh)
+        with_hashes(changes, hash_key)
+        # Lock every touched customer's chain head first: it serialises all writers of a customer,
+        # so the snapshot rebuilt at the end sees every committed change (see refresh_snapshots).
+        heads = await repository.lock_heads(session, changes.known)
         await repository.ensure_known(session, changes.known)
         await repository.upsert_profiles(session, changes.profiles)
         await repository.add_orders(session, changes.orders)
         await repository.add_contract_events(session, changes.contracts)
-        await append_drafts(session, changes.drafts, clock.now())
+        await append_drafts(session, changes.drafts, clock.now(), locked=heads)
+        await repository.refresh_snapshots(session, changes.known)
         await notify(session, changes.changes)
     return len(changes.changes)

@@ -90,7 +90,10 @@ async def record_objection(
         for c in channels
     ]
     async with sessions.begin() as session:
-        await repository.ensure_known(session, {customer_id: now})
-        (entry,) = await append_drafts(session, [draft], now)
+        heads = await repository.lock_heads(session, [customer_id])
+        # An erased customer stays erased: an objection is no new customer event.
+        await repository.ensure_known(session, {customer_id: now}, revive=False)
+        (entry,) = await append_drafts(session, [draft], now, locked=heads)
+        await repository.refresh_snapshots(session, [customer_id])
         await notify(session, changes)
     return entry

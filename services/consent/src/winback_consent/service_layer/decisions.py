@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from collections import Counter as Counter_
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import repository
 from winback_consent.domain.decisions import decide
@@ -55,10 +56,35 @@ def _use(command: DecisionCommand, decision: Decision) -> LedgerDraft:
 
 
 async def decide_many(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, policy: Policy, commands: Sequence[DecisionCommand]
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    policy: Policy,
+    commands: Sequence[DecisionCommand],
+    *,
+    reads: AsyncEngine | None = None,
 ) -> list[DecisionOutcome]:
-    """Decide each command; dispatching ALLOWs append their `use` before the answer is returned."""
+    """Decide each command; dispatching ALLOWs append their `use` before the answer is returned.
+
+    `reads` is an autocommit engine for decisions that write nothing (one statement, no BEGIN/COMMIT).
+    """
     decided_at = clock.now()
+    if any(c.dispatch for c in commands) or reads is None:
+        decisions = await _decide_and_record(sessions, policy, commands, decided_at)
+    else:
+        async with reads.connect() as conn:
+            snapshots = await repository.load_snapshots(conn, (c.request.customer_id for c in commands))
+        decisions = [decide(snapshots[c.request.customer_id], c.request, policy) for c in commands]
+    for (allowed, label), n in Counter_((d.allowed, d.basis or d.reason or "") for d in decisions).items():
+        DECISIONS.labels(str(allowed).lower(), label).inc(n)
+    return [DecisionOutcome(d, decided_at) for d in decisions]
+
+
+async def _decide_and_record(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    commands: Sequence[DecisionCommand],
+    decided_at: datetime,
+) -> list[Decision]:
     async with sessions.begin() as session:
         # Lock the chains of dispatching customers before reading them: a revocation applied
         # concurrently then lands either before this read or after the recorded use.
@@ -80,6 +106,6 @@ async def decide_many(
                 seen.add(command.request_id)
             uses.append(_use(command, decision))
         await append_drafts(session, uses, decided_at, locked=heads)
-    for decision in decisions:
-        DECISIONS.labels(str(decision.allowed).lower(), decision.basis or decision.reason or "").inc()
-    return [DecisionOutcome(d, decided_at) for d in decisions]
+        if uses:
+            await repository.refresh_snapshots(session, (u.customer_id for u in uses))
+    return decisions

@@ -1,0 +1,109 @@
+"""SQL of the suppression list and of GDPR erasure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from winback_consent.adapters.repository import CHUNK, append_entries
+from winback_consent.adapters.tables import (
+    contract_events,
+    customers,
+    doi_requests,
+    ledger,
+    orders,
+    suppressions,
+)
+from winback_consent.domain.ledger import ChainHead, LedgerEntry
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    digest: str
+    kind: str
+    source: str
+    listed_at: datetime
+    list_name: str | None = None
+
+
+async def add_suppressions(session: AsyncSession, entries: Sequence[Suppression]) -> int:
+    """Insert or re-list; returns how many digests were new. A re-listing moves `listed_at` forward."""
+    unique = {e.digest: e for e in entries}
+    rows = [
+        {"digest": e.digest, "kind": e.kind, "source": e.source, "list_name": e.list_name, "listed_at": e.listed_at}
+        for e in unique.values()
+    ]
+    new = 0
+    for start in range(0, len(rows), CHUNK):
+        stmt = insert(suppressions).values(rows[start : start + CHUNK])
+        upsert = stmt.on_conflict_do_update(
+            index_elements=[suppressions.c.digest],
+            set_={"listed_at": func.greatest(suppressions.c.listed_at, stmt.excluded.listed_at)},
+        ).returning(suppressions.c.digest, literal_column("(xmax = 0)").label("inserted"))
+        # xmax is 0 on a freshly inserted row version, set on one the conflict clause updated.
+        new += sum(1 for r in await session.execute(upsert) if r.inserted)
+    return new
+
+
+@dataclass(frozen=True, slots=True)
+class ErasableProfile:
+    email: str | None
+    phone: str | None
+    fax: str | None
+    postal_address: dict[str, Any] | None
+    hashes: tuple[str | None, ...]
+    erased: bool
+    doi_emails: tuple[str, ...]
+
+
+async def profile_for_erasure(session: AsyncSession, customer_id: str) -> ErasableProfile | None:
+    row = (await session.execute(select(customers).where(customers.c.customer_id == customer_id))).first()
+    if row is None:
+        return None
+    emails = await session.scalars(select(doi_requests.c.email).where(doi_requests.c.customer_id == customer_id))
+    return ErasableProfile(
+        email=row.email,
+        phone=row.phone,
+        fax=row.fax,
+        postal_address=row.postal_address,
+        hashes=(row.email_hash, row.phone_hash, row.fax_hash, row.postal_hash),
+        erased=row.erased_at is not None,
+        doi_emails=tuple(emails),
+    )
+
+
+async def erase_personal_data(session: AsyncSession, customer_id: str, erased_at: datetime) -> None:
+    """Profile and addresses blanked (the row stays as the `erased` marker), purchases and DOIs deleted."""
+    await session.execute(
+        update(customers)
+        .where(customers.c.customer_id == customer_id)
+        .values(
+            kind="consumer",
+            email=None,
+            phone=None,
+            fax=None,
+            postal_address=None,
+            email_hash=None,
+            phone_hash=None,
+            fax_hash=None,
+            postal_hash=None,
+            profile_at=None,
+            erased_at=erased_at,
+        )
+    )
+    for table in (orders, contract_events, doi_requests):
+        await session.execute(delete(table).where(table.c.customer_id == customer_id))
+
+
+async def replace_ledger(
+    session: AsyncSession, customer_id: str, entries: Sequence[LedgerEntry], head: ChainHead
+) -> None:
+    """Swap the customer's chain for its tombstone chain (DELETE is allowed, UPDATE is not)."""
+    await session.execute(delete(ledger).where(ledger.c.customer_id == customer_id))
+    await append_entries(session, entries, {customer_id: head})
