@@ -14,9 +14,7 @@ from tests.support.services import running_services
 pytestmark = pytest.mark.integration
 
 
-async def test_sigterm_runs_the_graceful_shutdown(
-    kafka_bootstrap: str, database_url: str, tmp_path: Path
-):
+async def test_sigterm_runs_the_graceful_shutdown(kafka_bootstrap: str, database_url: str, tmp_path: Path):
     await produce(kafka_bootstrap, "winback.events", [cancellation(f"term-{i}") for i in range(200)])
     with running_services(["risk"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=tmp_path) as s:
         process = s["risk"].proc
