@@ -39,7 +39,7 @@ schemas: install  ## regenerate JSON Schemas and the AsyncAPI document from the 
 	$(PY) -m winback_shared.events.export shared/schemas
 
 test: lint typecheck  ## lint, type-check and run every test against real servers
-	$(PY) -m pytest -q -p no:cacheprovider
+	$(PY) -m pytest -q -p no:cacheprovider --durations=10
 
 unit: install
 	$(PY) -m pytest -q -m "not integration and not e2e"
