@@ -1,6 +1,7 @@
 """Risk benchmark: refit the population model over 100,000 customers (target < 10 s).
 
 Run: python bench/risk/run.py [--customers 100000]
+Consumption throughput (order events/s into scored customer state) is bench/risk/consume.py.
 Baseline in the same run: one likelihood evaluation over the same customers (a fit costs
 about that many evaluations), so the ratio shows how many evaluations the fit needed.
 """

@@ -116,6 +116,7 @@ def test_churned_customer_who_buys_again_is_won_back(kind: str) -> None:
     assert moves[-1] == ("churned", "won_back")
     assert state.status == "won_back" and state.won_back_at == at(9)
     assert state.churned_at == at(5), "the churn is kept after the return"
+    assert state.days_to_winback == 4.0
 
 
 def test_other_events_do_not_win_back() -> None:
@@ -132,6 +133,7 @@ def test_re_churn_after_win_back_is_tracked() -> None:
     assert moves[1:] == [("active", "churned"), ("churned", "won_back"), ("won_back", "churned")]
     assert state.churn_count == 2 and state.churn_reason == "fraud" and state.winback_eligible is False
     assert state.churned_at == at(3) and state.won_back_at == at(2)
+    assert state.days_to_winback == 1.0, "the latest win-back's time is kept through a re-churn"
 
 
 def test_second_notice_while_churned_only_tightens_eligibility() -> None:

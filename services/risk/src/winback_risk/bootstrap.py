@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -84,6 +85,11 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime.add_worker("model-refitter", refitter.run)
     runtime.on_clock_moved(assessor.wake)
     runtime.on_clock_moved(refitter.wake)
+    # A batch allocates hundreds of thousands of short-lived objects; with the default
+    # thresholds the collector rescans the long-lived start-up heap again and again, which
+    # halved consumption throughput (bench/risk/README.md). Same remedy as ingest.
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
     return create_app(
         runtime,
         [build_router(runtime, settings, lambda: consumer.lag, scoring, fit)],

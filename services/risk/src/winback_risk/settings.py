@@ -12,6 +12,9 @@ class RiskSettings(ServiceSettings):
     consumer_group: str = "winback-risk"
     event_source: str = "/winback/risk"
     default_horizon_days: int = 90
+    # Per-batch costs (one transaction, one statement per table, one scoring pass) dominate
+    # small batches; bigger batches also assess a customer once for several of their events.
+    consumer_max_records: int = 5_000
     # Scheduled work, measured on the injected clock.
     model_refit_interval_s: float = 86_400.0
     # How often to check whether a refit is due (and to retry while too few customers exist to fit).

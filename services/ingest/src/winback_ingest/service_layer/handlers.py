@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_ingest.adapters.claims import claim_new
+from winback_ingest.adapters.tables import accepted_events
+from winback_shared.db.inbox import claim_unprocessed
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.topics import Topic
 from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
@@ -45,7 +46,7 @@ async def accept_events(
     never marked seen before it is durably in Kafka, and never published twice by ingest.
     """
     async with sessions.begin() as session:
-        fresh = await claim_new(session, events)
+        fresh = await claim_unprocessed(session, accepted_events, events)
         records = [OutgoingRecord.of(Topic.EVENTS.value, event) for event in fresh] + list(also_publish)
         try:
             with PUBLISH_SECONDS.time():

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, func, or_, select, text
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Row, any_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from winback_risk.adapters.repository import IDS
 from winback_risk.adapters.tables import customers, models, orders, signals
 from winback_risk.domain.facts import OrderFact, Signal
 from winback_risk.domain.model.population import PopulationModel, Summaries
@@ -22,29 +22,51 @@ SIGNAL_LOOKBACK = timedelta(days=400)
 CONTRACT_KINDS = ("contract_started", "contract_renewed", "contract_cancelled")
 
 
+# Bulk statements bind one array per column (INSERT ... SELECT FROM unnest): a multi-row VALUES
+# binds rows x columns parameters and costs more to compile than to write (bench/risk/README.md).
+_INSERT_ORDERS = text(
+    """
+    INSERT INTO risk.orders (customer_id, order_id, ordered_at, order_date, amount, margin)
+    SELECT c, o, t, CAST(t AT TIME ZONE 'UTC' AS date), a, m
+    FROM unnest(CAST(:c AS text[]), CAST(:o AS text[]), CAST(:t AS timestamptz[]), CAST(:a AS numeric[]),
+                CAST(:m AS numeric[])) AS u(c, o, t, a, m)
+    ON CONFLICT DO NOTHING
+    """
+)
+_INSERT_SIGNALS = text(
+    """
+    INSERT INTO risk.signals (customer_id, at, kind, ref, value, label)
+    SELECT * FROM unnest(CAST(:c AS text[]), CAST(:t AS timestamptz[]), CAST(:k AS text[]), CAST(:r AS text[]),
+                         CAST(:v AS float8[]), CAST(:l AS text[]))
+    """
+)
+
+
 async def insert_orders(session: AsyncSession, facts: Sequence[OrderFact]) -> None:
-    """Store orders; an order id seen before for the customer is one order (idempotent)."""
+    """Store orders; an order id seen before for the customer is one order (idempotent). The day is the UTC day."""
     if not facts:
         return
-    rows = [
-        {
-            "customer_id": f.customer_id,
-            "order_id": f.order_id,
-            "ordered_at": f.ordered_at,
-            "order_date": f.ordered_at.astimezone(UTC).date(),
-            "amount": f.amount,
-            "margin": f.margin,
-        }
-        for f in facts
-    ]
-    await session.execute(insert(orders).on_conflict_do_nothing(), rows)
+    params = {
+        "c": [f.customer_id for f in facts],
+        "o": [f.order_id for f in facts],
+        "t": [f.ordered_at for f in facts],
+        "a": [f.amount for f in facts],
+        "m": [f.margin for f in facts],
+    }
+    await session.execute(_INSERT_ORDERS, params)
 
 
 async def insert_signals(session: AsyncSession, facts: Sequence[Signal]) -> None:
     if facts:
-        rows = [{"customer_id": s.customer_id, "at": s.at, "kind": s.kind, "ref": s.ref, "value": s.value,
-                 "label": s.label} for s in facts]  # fmt: skip
-        await session.execute(insert(signals), rows)
+        params = {
+            "c": [s.customer_id for s in facts],
+            "t": [s.at for s in facts],
+            "k": [s.kind for s in facts],
+            "r": [s.ref for s in facts],
+            "v": [s.value for s in facts],
+            "l": [s.label for s in facts],
+        }
+        await session.execute(_INSERT_SIGNALS, params)
 
 
 def _day_start(day: Any) -> datetime:
@@ -85,12 +107,13 @@ async def order_summaries(
             func.coalesce(func.sum(o.margin), 0).label("margin"),
             func.bool_or(o.margin.is_not(None)).label("has_margin"),
         )
-        .where(o.customer_id.in_(list(customer_ids)))
+        .where(o.customer_id == any_(IDS))
         .group_by(o.customer_id)
     )
     if as_of is not None:
         query = query.where(o.ordered_at <= as_of)
-    return {row.customer_id: _summary(row) for row in await session.execute(query)}
+    rows = (await session.execute(query, {"ids": list(customer_ids)})).all()
+    return {row.customer_id: _summary(row) for row in rows}
 
 
 async def signals_of(
@@ -100,11 +123,11 @@ async def signals_of(
     if not customer_ids:
         return {}
     s = signals.c
-    query = select(s.customer_id, s.at, s.kind, s.ref, s.value, s.label).where(s.customer_id.in_(list(customer_ids)))
+    query = select(s.customer_id, s.at, s.kind, s.ref, s.value, s.label).where(s.customer_id == any_(IDS))
     if as_of is not None:
         query = query.where(s.at <= as_of, or_(s.at > as_of - SIGNAL_LOOKBACK, s.kind.in_(CONTRACT_KINDS)))
     out: dict[str, list[Signal]] = {}
-    for row in await session.execute(query.order_by(s.customer_id, s.at, s.id)):
+    for row in (await session.execute(query.order_by(s.customer_id, s.at, s.id), {"ids": list(customer_ids)})).all():
         out.setdefault(row.customer_id, []).append(Signal(*row))
     return out
 

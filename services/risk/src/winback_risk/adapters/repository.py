@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, any_, bindparam, func, select, text, update
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,34 @@ from winback_risk.adapters.tables import customers, progress
 from winback_risk.domain.customer import CustomerState
 
 STATE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CustomerState))
+SAVED_COLUMNS: tuple[str, ...] = (*STATE_COLUMNS, "updated_at")
+JSON_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, JSONB))
+IDS = bindparam("ids", type_=ARRAY(String))
+# The state's columns in the dataclass's field order: rows construct states positionally.
+STATE = tuple(customers.c[name] for name in STATE_COLUMNS)
+
+
+def _upsert_statement() -> str:
+    """INSERT ... SELECT FROM unnest(one array per column) ON CONFLICT DO UPDATE: one statement, any row count.
+
+    A multi-row VALUES binds rows x columns parameters and costs more to compile than the
+    database spends writing; arrays bind one parameter per column (bench/risk/README.md).
+    """
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    names = ", ".join(f'"{n}"' for n in SAVED_COLUMNS)
+    arrays = ", ".join(
+        f"CAST(:{n} AS {'text' if n in JSON_COLUMNS else customers.c[n].type.compile(dialect=dialect)}[])"
+        for n in SAVED_COLUMNS
+    )
+    picked = ", ".join(f'CAST("{n}" AS jsonb)' if n in JSON_COLUMNS else f'"{n}"' for n in SAVED_COLUMNS)
+    updates = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in SAVED_COLUMNS[1:])
+    return (
+        f"INSERT INTO {customers.fullname} ({names}) SELECT {picked} FROM unnest({arrays}) AS u({names}) "
+        f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+    )
+
+
+UPSERT = text(_upsert_statement())
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,38 +60,35 @@ def _state(row: RowMapping) -> CustomerState:
     return CustomerState(**{name: row[name] for name in STATE_COLUMNS})
 
 
-def _row(state: CustomerState, now: datetime) -> dict[str, Any]:
-    row = {name: getattr(state, name) for name in STATE_COLUMNS}
-    row["updated_at"] = now
-    return row
+async def plan_per_batch(session: AsyncSession) -> None:
+    """Plan this transaction's statements for their actual arrays.
+
+    After five executions PostgreSQL may switch a prepared statement to a generic plan that
+    assumes a small `= ANY(array)`; with thousands of ids per batch that plan degraded a
+    backlog replay batch after batch (4 x slower after 14,000 events, bench/risk/README.md).
+    """
+    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 async def load_for_update(session: AsyncSession, customer_ids: Collection[str]) -> dict[str, CustomerState]:
     """The known customers among `customer_ids`, row-locked in key order (no deadlocks)."""
     if not customer_ids:
         return {}
-    rows = await session.execute(
-        select(customers)
-        .where(customers.c.customer_id.in_(sorted(customer_ids)))
-        .order_by(customers.c.customer_id)
-        .with_for_update()
-    )
-    return {row["customer_id"]: _state(row) for row in rows.mappings()}
+    query = select(*STATE).where(customers.c.customer_id == any_(IDS)).order_by(customers.c.customer_id)
+    rows = (await session.execute(query.with_for_update(), {"ids": sorted(customer_ids)})).all()
+    return {row[0]: CustomerState(*row) for row in rows}
 
 
 async def save(session: AsyncSession, states: Iterable[CustomerState], now: datetime) -> None:
-    """Insert or overwrite the customers' rows (one multi-row statement)."""
-    rows = [_row(state, now) for state in sorted(states, key=lambda s: s.customer_id)]
-    if not rows:
+    """Insert or overwrite the customers' rows (one statement, rows in key order)."""
+    ordered = sorted(states, key=lambda s: s.customer_id)
+    if not ordered:
         return
-    stmt = insert(customers)
-    await session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=[customers.c.customer_id],
-            set_={name: stmt.excluded[name] for name in (*STATE_COLUMNS[1:], "updated_at")},
-        ),
-        rows,
-    )
+    params = {name: [getattr(s, name) for s in ordered] for name in STATE_COLUMNS}
+    for name in JSON_COLUMNS:
+        params[name] = [None if v is None else json.dumps(v) for v in params[name]]
+    params["updated_at"] = [now] * len(ordered)
+    await session.execute(UPSERT, params)
 
 
 async def advance_progress(session: AsyncSession, event_time: datetime) -> None:

@@ -55,6 +55,7 @@ customers = Table(
     Column("p_alive", Double, nullable=True),
     Column("winback_probability", Double, nullable=True),
     Column("assessed_at", DateTime(timezone=True), nullable=True),
+    Column("days_to_winback", Double, nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -47,6 +47,8 @@ class CustomerState:
     p_alive: float | None = None
     winback_probability: float | None = None
     assessed_at: datetime | None = None
+    # Days from the start of the churn (or lapse) to the return that ended it; the latest win-back.
+    days_to_winback: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

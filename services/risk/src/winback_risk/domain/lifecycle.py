@@ -138,6 +138,7 @@ def apply_return(state: CustomerState, event: CloudEvent) -> StatusChange | None
     if state.status not in RECOVERABLE or state.status_since is None or event.time <= state.status_since:
         return None
     state.won_back_at = event.time
+    state.days_to_winback = round((event.time - state.status_since).total_seconds() / 86_400.0, 3)
     return _move(state, "won_back", event, (event.type,))
 
 

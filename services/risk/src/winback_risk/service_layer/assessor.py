@@ -39,6 +39,7 @@ async def assess_all(
     published = 0
     while True:
         async with sessions.begin() as session:
+            await repository.plan_per_batch(session)
             ids = await facts_repository.customer_ids_after(session, after, page_size)
             if not ids:
                 return published

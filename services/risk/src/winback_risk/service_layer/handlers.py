@@ -85,6 +85,7 @@ async def apply_events(
     (lapsing, behavioural churn) is the scheduled assessor's job.
     """
     async with sessions.begin() as session:
+        await repository.plan_per_batch(session)
         fresh = await claim_unprocessed(session, processed_events, events)
         if not fresh:
             return BatchResult(0, 0)

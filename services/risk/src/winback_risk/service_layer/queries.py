@@ -81,6 +81,7 @@ def customer_view(state: CustomerState, a: Assessment) -> dict[str, Any]:
         "churn_evidence": a.churn_evidence if a.churn_evidence is not None else state.churn_evidence,
         "churned_at": _iso(state.churned_at),
         "won_back_at": _iso(state.won_back_at),
+        "days_to_winback": state.days_to_winback,
         "winback_probability": a.winback_probability,
         "segment": a.segment,
         "winback_eligible": state.winback_eligible,
