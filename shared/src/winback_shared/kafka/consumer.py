@@ -13,9 +13,9 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.errors import KafkaError
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
@@ -33,6 +33,7 @@ RecordBatchHandler = Callable[[Sequence[ConsumerRecord]], Awaitable[None]]
 CONSUMED = Counter("winback_events_consumed_total", "Records consumed", ["service", "topic"])
 DEAD_LETTERED = Counter("winback_events_dead_lettered_total", "Records dead-lettered", ["service", "topic"])
 BATCH_FAILURES = Counter("winback_batch_failures_total", "Failed handler attempts", ["service"])
+LAG = Gauge("winback_consumer_lag", "Records behind the log end after the last poll", ["service", "group"])
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
@@ -125,15 +126,29 @@ class BatchConsumer:
             polled = await consumer.getmany(timeout_ms=200, max_records=self._max_records)
             records = [r for batch in polled.values() for r in batch]
             if not records:
-                self.lag = 0  # nothing arrived within the poll: caught up
+                await self._measure_lag(consumer)
                 continue
             await self._process(records, stop)
             await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
             for record in records:
                 CONSUMED.labels(self._service, record.topic).inc()
-            self.lag = _lag(consumer, polled)
+            await self._measure_lag(consumer)
             if self._on_batch_done is not None:
                 self._on_batch_done()
+
+    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Records behind the log end over every assigned partition, not just the polled ones.
+
+        `position` is the next offset getmany will hand out, and everything handed out has been
+        applied by now; a partition whose end the fetcher has not seen yet counts as unknown (0).
+        """
+        total = 0
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                total += max(highwater - await consumer.position(tp), 0)
+        self.lag = total
+        LAG.labels(self._service, self._group_id).set(total)
 
     async def _process(self, records: list[ConsumerRecord], stop: asyncio.Event) -> None:
         if self._record_handler is not None:
@@ -218,17 +233,6 @@ class BatchConsumer:
         for record, error in items:
             DEAD_LETTERED.labels(self._service, record.topic).inc()
             log.error("event_dead_lettered", topic=record.topic, offset=record.offset, error=error)
-
-
-def _lag(consumer: AIOKafkaConsumer, polled: dict[TopicPartition, list[ConsumerRecord]]) -> int:
-    """Records behind the partition ends, from the fetcher's highwater marks."""
-    total = 0
-    for tp in consumer.assignment():
-        highwater = consumer.highwater(tp)
-        position = polled[tp][-1].offset + 1 if tp in polled else None
-        if highwater is not None and position is not None:
-            total += max(highwater - position, 0)
-    return total
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
