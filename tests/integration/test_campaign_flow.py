@@ -250,14 +250,39 @@ async def test_consent_outage_sends_nothing_then_allow_triggers_and_objection_su
 async def test_playbooks_and_auth(stack: tuple[httpx.AsyncClient, ConsentStub]) -> None:
     client, _ = stack
     listing = (await client.get("/v1/playbooks")).json()["items"]
-    assert [p["playbook_id"] for p in listing] == ["winback-basic"]
+    assert "winback-basic" in [p["playbook_id"] for p in listing] and len(listing) == 10
     one = (await client.get("/v1/playbooks/winback-basic")).json()
-    assert one["steps"][0]["after"] == "P0D" and one["holdout_percent"] == 0
+    assert one["steps"][0]["after"] == "P0D" and one["holdout_percent"] == 10 and one["version"] == 1
     missing = await client.get("/v1/playbooks/nope")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     anonymous = await client.get("/v1/actions", headers={"Authorization": ""})
     assert anonymous.status_code == 401
     assert (await client.get("/v1/actions", params={"cursor": "garbage"})).status_code == 400
+    assert (
+        await client.put("/v1/playbooks/x", json={}, headers={"Authorization": "Bearer dev-ingest-key"})
+    ).status_code == 403
+
+
+async def test_put_validates_and_versions_playbooks(stack: tuple[httpx.AsyncClient, ConsentStub]) -> None:
+    client, _ = stack
+    document = (await client.get("/v1/playbooks/grass-greener")).json()
+    bad = {**document, "steps": [{**document["steps"][0], "offer": "discount_15"}]}
+    rejected = await client.put("/v1/playbooks/grass-greener", json=bad)
+    assert rejected.status_code == 422 and "only for reasons price or budget" in rejected.json()["detail"]
+    unknown = await client.put(
+        "/v1/playbooks/grass-greener", json={**document, "steps": [{**document["steps"][0], "template": "nope"}]}
+    )
+    assert unknown.status_code == 422 and "unknown template 'nope'" in unknown.json()["detail"]
+    wrong_id = await client.put("/v1/playbooks/grass-greener", json={**document, "playbook_id": "other"})
+    assert wrong_id.status_code == 422
+    saved = await client.put("/v1/playbooks/grass-greener", json={**document, "holdout_percent": 20})
+    assert saved.status_code == 200 and saved.json()["version"] == 2
+    again = await client.put("/v1/playbooks/grass-greener", json={**document, "holdout_percent": 25})
+    assert again.json()["version"] == 3
+    current = (await client.get("/v1/playbooks/grass-greener")).json()
+    assert (current["version"], current["holdout_percent"]) == (3, 25)
+    event_preview = await client.post("/v1/playbooks/feature-released/preview", json={})
+    assert event_preview.status_code == 422
 
 
 async def test_moving_the_clock_runs_steps_that_became_due(

@@ -57,7 +57,7 @@ def test_not_eligible_enrols_nobody() -> None:
 
 
 def test_other_statuses_match_no_playbook() -> None:
-    assert plan(change(to="at_risk")) == NoEnrolment("no_matching_playbook")
+    assert plan(change(to="active")) == NoEnrolment("no_matching_playbook")
 
 
 def test_replay_window_boundary() -> None:
@@ -88,10 +88,12 @@ def test_batch_enrols_once_per_customer_and_won_back_exits() -> None:
         (type(e).__name__, e.plan.customer_id if isinstance(e, Enrolled) else e.enrolment.customer_id)
         for e in outcome.effects
     ]
-    assert kinds == [("Enrolled", "c1"), ("Enrolled", "c2"), ("Exited", "c2")]
+    # A return ends the win-back and starts re-onboarding.
+    assert kinds == [("Enrolled", "c1"), ("Enrolled", "c2"), ("Exited", "c2"), ("Enrolled", "c2"), ("Enrolled", "c3")]
     assert [reason for _, reason in outcome.skipped] == ["already_enrolled"]
     c2_plan = outcome.plans[1]
     assert outcome.exits == {c2_plan.enrollment_id: "won_back"}
+    assert [p.playbook.playbook_id for p in outcome.plans[2:]] == ["re-onboarding", "re-onboarding"]
 
 
 def test_batch_respects_enrolments_active_before_it() -> None:
@@ -104,6 +106,14 @@ def test_batch_respects_enrolments_active_before_it() -> None:
         replay_window=WINDOW,
     )
     assert isinstance(outcome.effects[0], Exited) and outcome.effects[0].enrolment.enrollment_id == "enr-1"
-    # after the exit, a new churn may enrol again
-    assert isinstance(outcome.effects[1], Enrolled)
-    assert len(outcome.effects) == 2
+    # after the exit: re-onboarding; a churn during re-onboarding is a re-churn, and enrols again
+    kinds = [
+        (type(e).__name__, e.plan.playbook.playbook_id if isinstance(e, Enrolled) else e.reason)
+        for e in outcome.effects
+    ]
+    assert kinds == [
+        ("Exited", "won_back"),
+        ("Enrolled", "re-onboarding"),
+        ("Exited", "re_churn"),
+        ("Enrolled", "winback-basic"),
+    ]

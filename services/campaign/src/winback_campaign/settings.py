@@ -1,5 +1,6 @@
 """Campaign configuration (environment prefix WINBACK_)."""
 
+from winback_campaign.domain.builtin_playbooks import PlaybookSet
 from winback_shared.settings import ServiceSettings
 
 
@@ -21,4 +22,11 @@ class CampaignSettings(ServiceSettings):
     sender_name: str = "Winback Demo GmbH"
     sender_address: str = "Musterstrasse 1, 10115 Berlin"
     sender_email: str = "service@example.com"
-    opt_out_base_url: str = "https://example.com/opt-out"
+    # The public unsubscribe endpoint of this service as customers reach it; links carry a MAC.
+    opt_out_base_url: str = "http://127.0.0.1:8003/v1/unsubscribe"
+    opt_out_secret: str = "dev-opt-out-secret"
+    # Policy: at most this many advertising contacts per customer in 7 and in 30 days.
+    cap_per_week: int = 1
+    cap_per_month: int = 3
+    # Which shipped playbooks are the defaults: `immediate` only for demos and end-to-end tests.
+    playbook_set: PlaybookSet = "default"

@@ -6,33 +6,110 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, and_, bindparam, cast, func, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_campaign.adapters.tables import customers, enrollment_steps, enrollments
+from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments
 from winback_campaign.domain.batch import ActiveEnrolment
-from winback_campaign.domain.enrolment import EnrolmentPlan
+from winback_campaign.domain.enrolment import EnrolmentPlan, PastEnrolment, StatusChange
 
-PROFILE_FIELDS = ("name", "email", "language", "kind")
+PROFILE_FIELDS = ("name", "email", "language", "kind", "phone", "postal_address", "account_manager", "time_zone")
+# Set-valued fields: a new value is added to what is stored.
+SET_FIELDS = ("categories", "wishes")
+STATUS_FIELDS = ("status", "status_at", "churn_reason", "segment", "value_tier", "winback_eligible")
+
+
+def _union(column: str) -> Any:
+    return literal_column(
+        f"(SELECT coalesce(jsonb_agg(DISTINCT v), '[]'::jsonb) FROM jsonb_array_elements("
+        f"coalesce(campaign.customers.{column}, '[]'::jsonb) || coalesce(excluded.{column}, '[]'::jsonb)) v)"
+    )
 
 
 async def upsert_profiles(session: AsyncSession, profiles: dict[str, dict[str, Any]], now: datetime) -> None:
-    """Later values win per field; a field an event leaves out keeps its stored value."""
+    """Later values win per field; a field an event leaves out keeps its stored value; sets grow."""
     if not profiles:
         return
     rows = [
-        {"customer_id": cid, **{f: p.get(f) for f in PROFILE_FIELDS}, "updated_at": now} for cid, p in profiles.items()
+        {
+            "customer_id": cid,
+            **{f: p.get(f) for f in PROFILE_FIELDS},
+            **{f: sorted(p[f]) if p.get(f) else None for f in SET_FIELDS},
+            "updated_at": now,
+        }
+        for cid, p in sorted(profiles.items())
     ]
     stmt = insert(customers).values(rows)
     stmt = stmt.on_conflict_do_update(
         index_elements=[customers.c.customer_id],
         set_={
             **{f: func.coalesce(stmt.excluded[f], customers.c[f]) for f in PROFILE_FIELDS},
+            **{f: _union(f) for f in SET_FIELDS},
             "updated_at": stmt.excluded.updated_at,
         },
     )
     await session.execute(stmt)
+
+
+async def record_statuses(session: AsyncSession, changes: Sequence[StatusChange], now: datetime) -> None:
+    """Keep each customer's latest status change (by its time) for previews and feature releases."""
+    latest: dict[str, StatusChange] = {}
+    for c in changes:
+        if c.customer_id not in latest or c.at >= latest[c.customer_id].at:
+            latest[c.customer_id] = c
+    if not latest:
+        return
+    rows = [
+        {
+            "customer_id": c.customer_id,
+            "status": c.to,
+            "status_at": c.at,
+            "churn_reason": c.churn_reason,
+            "segment": c.segment,
+            "value_tier": c.value_tier,
+            "winback_eligible": c.winback_eligible,
+            "updated_at": now,
+        }
+        for c in sorted(latest.values(), key=lambda c: c.customer_id)
+    ]
+    stmt = insert(customers).values(rows)
+    newer = or_(customers.c.status_at.is_(None), stmt.excluded.status_at >= customers.c.status_at)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=[customers.c.customer_id],
+        set_={f: stmt.excluded[f] for f in STATUS_FIELDS},
+        where=newer,
+    )
+    await session.execute(stmt)
+
+
+async def customer_facts(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Kind and time zone per customer (what step conditions and quiet hours read)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(customers.c.customer_id, customers.c.kind, customers.c.time_zone).where(customers.c.customer_id.in_(ids))
+    )
+    return {r.customer_id: {"kind": r.kind, "time_zone": r.time_zone} for r in rows}
+
+
+async def release_candidates(session: AsyncSession, tags: Sequence[str]) -> list[dict[str, Any]]:
+    """Eligible feature-gap leavers whose recorded wishes share a tag with the release."""
+    wanted = sorted({t.lower() for t in tags})
+    if not wanted:
+        return []
+    c = customers
+    rows = await session.execute(
+        select(c.c.customer_id, c.c.segment, c.c.value_tier, c.c.kind, c.c.time_zone, c.c.winback_eligible)
+        .where(
+            c.c.status == "churned",
+            c.c.churn_reason == "feature_gap",
+            c.c.wishes.op("?|")(cast(wanted, ARRAY(String))),
+        )
+        .order_by(c.c.customer_id)
+    )
+    return [dict(r._mapping) for r in rows]
 
 
 async def active_enrolments(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, ActiveEnrolment]:
@@ -43,9 +120,42 @@ async def active_enrolments(session: AsyncSession, customer_ids: Iterable[str]) 
     rows = await session.execute(
         select(enrollments.c.enrollment_id, enrollments.c.customer_id, enrollments.c.playbook_id, enrollments.c.variant)
         .where(enrollments.c.customer_id.in_(ids), enrollments.c.status == "active")
+        .order_by(enrollments.c.customer_id)
         .with_for_update()
     )
     return {r.customer_id: ActiveEnrolment(r.enrollment_id, r.customer_id, r.playbook_id, r.variant) for r in rows}
+
+
+async def history(
+    session: AsyncSession, customer_ids: Iterable[str], since: datetime
+) -> dict[str, list[PastEnrolment]]:
+    """Enrolments started or ended since `since`, per customer (the eligibility rules' memory)."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    e = enrollments
+    rows = await session.execute(
+        select(
+            e.c.customer_id, e.c.playbook_id, e.c.holdout, e.c.status, e.c.exit_reason, e.c.started_at, e.c.ended_at
+        ).where(e.c.customer_id.in_(ids), or_(e.c.started_at >= since, e.c.ended_at >= since))
+    )
+    out: dict[str, list[PastEnrolment]] = {}
+    for r in rows:
+        out.setdefault(r.customer_id, []).append(
+            PastEnrolment(r.playbook_id, r.holdout, r.status, r.exit_reason, r.started_at, r.ended_at)
+        )
+    return out
+
+
+async def enrolment_of_actions(session: AsyncSession, action_ids: Iterable[str]) -> dict[str, str]:
+    """The enrolment each action belongs to."""
+    ids = sorted(set(action_ids))
+    if not ids:
+        return {}
+    rows = await session.execute(
+        select(actions.c.action_id, actions.c.enrollment_id).where(actions.c.action_id.in_(ids))
+    )
+    return {r.action_id: r.enrollment_id for r in rows}
 
 
 async def insert_enrolments(
@@ -73,6 +183,9 @@ async def insert_enrolments(
                 "trigger_at": plan.trigger_at,
                 "started_at": now,
                 "ended_at": None if status == "active" else now,
+                "churn_reason": plan.churn_reason,
+                "feature": plan.feature,
+                "attributed_action_id": None,
             }
         )
         for position, planned in enumerate(plan.steps):
@@ -88,8 +201,9 @@ async def insert_enrolments(
                     "offer_category": planned.step.offer_category,
                     "due_at": planned.due_at,
                     "status": "skipped" if reason else "pending",
-                    "reason": reason,
+                    "reason": reason or planned.wait_reason,
                     "action_id": None,
+                    "assignee": planned.step.assignee,
                 }
             )
     await session.execute(insert(enrollments).on_conflict_do_nothing(), enrolment_rows)
@@ -97,19 +211,47 @@ async def insert_enrolments(
         await session.execute(insert(enrollment_steps).on_conflict_do_nothing(), step_rows)
 
 
-async def exit_enrolments(session: AsyncSession, exits: dict[str, str], now: datetime) -> None:
-    """End active enrolments at once and cancel every pending step."""
-    for enrollment_id, reason in exits.items():
-        await session.execute(
-            update(enrollments)
-            .where(enrollments.c.enrollment_id == enrollment_id, enrollments.c.status == "active")
-            .values(status="exited", exit_reason=reason, ended_at=now)
-        )
-        await session.execute(
-            update(enrollment_steps)
-            .where(enrollment_steps.c.enrollment_id == enrollment_id, enrollment_steps.c.status == "pending")
-            .values(status="skipped", reason=reason)
-        )
+async def last_triggered_actions(session: AsyncSession, enrollment_ids: Iterable[str]) -> dict[str, str]:
+    """The newest triggered action per enrolment: what a return is attributed to."""
+    ids = sorted(set(enrollment_ids))
+    if not ids:
+        return {}
+    a = actions
+    rows = await session.execute(
+        select(a.c.enrollment_id, a.c.action_id)
+        .where(a.c.enrollment_id.in_(ids), a.c.status == "triggered")
+        .order_by(a.c.enrollment_id, a.c.created_at.desc(), a.c.action_id.desc())
+        .distinct(a.c.enrollment_id)
+    )
+    return {r.enrollment_id: r.action_id for r in rows}
+
+
+async def exit_enrolments(
+    session: AsyncSession, exits: dict[str, str], now: datetime, attributed: dict[str, str] | None = None
+) -> None:
+    """End active enrolments at once and cancel every pending step (two statements for the batch)."""
+    if not exits:
+        return
+    attributed = attributed or {}
+    params = [
+        {"b_id": eid, "b_reason": reason, "b_action": attributed.get(eid)} for eid, reason in sorted(exits.items())
+    ]
+    connection = await session.connection()
+    e, s = enrollments, enrollment_steps
+    await connection.execute(
+        update(e)
+        .where(and_(e.c.enrollment_id == bindparam("b_id"), e.c.status == "active"))
+        .values(
+            exit_reason=bindparam("b_reason"), ended_at=now, status="exited", attributed_action_id=bindparam("b_action")
+        ),
+        params,
+    )
+    await connection.execute(
+        update(s)
+        .where(and_(s.c.enrollment_id == bindparam("b_id"), s.c.status == "pending"))
+        .values(status="skipped", reason=bindparam("b_reason")),
+        [{"b_id": p["b_id"], "b_reason": p["b_reason"]} for p in params],
+    )
 
 
 async def complete_finished(session: AsyncSession, enrollment_ids: Iterable[str], now: datetime) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_campaign.adapters.tables import actions, enrollment_steps, enrollments
+from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments
 
 ACTION_FIELDS = (
     "action_id",
@@ -80,3 +80,38 @@ async def customer_enrollments(session: AsyncSession, customer_id: str) -> list[
         for step in steps:
             items[step.enrollment_id]["steps"].append({k: v for k, v in step._mapping.items() if k != "enrollment_id"})
     return list(items.values())
+
+
+async def customers_with_status(
+    session: AsyncSession, *, status: str, since: datetime, limit: int
+) -> list[dict[str, Any]]:
+    """Customers whose latest status change is `status` at or after `since`."""
+    c = customers
+    rows = await session.execute(
+        select(
+            c.c.customer_id,
+            c.c.status,
+            c.c.status_at,
+            c.c.churn_reason,
+            c.c.segment,
+            c.c.value_tier,
+            c.c.winback_eligible,
+            c.c.kind,
+            c.c.time_zone,
+        )
+        .where(c.c.status == status, c.c.status_at >= since)
+        .order_by(c.c.status_at.desc(), c.c.customer_id)
+        .limit(limit)
+    )
+    return [dict(r._mapping) for r in rows]
+
+
+async def active_customers(session: AsyncSession, customer_ids: list[str]) -> set[str]:
+    """Which of the customers have an active enrolment (read only, no locks)."""
+    if not customer_ids:
+        return set()
+    e = enrollments
+    rows = await session.execute(
+        select(e.c.customer_id).where(e.c.customer_id.in_(customer_ids), e.c.status == "active")
+    )
+    return {r.customer_id for r in rows}

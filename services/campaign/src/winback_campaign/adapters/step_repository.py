@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -40,6 +40,14 @@ async def claim_due_steps(
             c.c.email,
             c.c.language,
             c.c.kind,
+            c.c.phone,
+            c.c.postal_address,
+            c.c.account_manager,
+            c.c.time_zone,
+            c.c.categories,
+            s.c.assignee,
+            e.c.churn_reason,
+            e.c.feature,
         )
         .join(e, e.c.enrollment_id == s.c.enrollment_id)
         .outerjoin(c, c.c.customer_id == e.c.customer_id)
@@ -65,10 +73,58 @@ async def claim_due_steps(
             offer=r.offer,
             offer_category=r.offer_category,
             due_at=r.due_at,
-            recipient=Recipient(name=r.name, email=r.email, language=r.language, kind=r.kind),
+            recipient=Recipient(
+                name=r.name,
+                email=r.email,
+                language=r.language,
+                kind=r.kind,
+                phone=r.phone,
+                postal_address=r.postal_address,
+                account_manager=r.account_manager,
+                categories=tuple(r.categories or ()),
+            ),
+            assignee=r.assignee,
+            churn_reason=r.churn_reason,
+            feature=r.feature,
+            time_zone=r.time_zone,
         )
         for r in await session.execute(stmt)
     ]
+
+
+async def recent_contacts(
+    session: AsyncSession, customer_ids: Iterable[str], since: datetime
+) -> dict[str, list[datetime]]:
+    """Times of the advertising contacts made per customer since `since`, across all playbooks."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    a = actions
+    rows = await session.execute(
+        select(a.c.customer_id, a.c.created_at).where(
+            a.c.customer_id.in_(ids), a.c.status == "triggered", a.c.created_at > since
+        )
+    )
+    out: dict[str, list[datetime]] = {}
+    for r in rows:
+        out.setdefault(r.customer_id, []).append(r.created_at)
+    return out
+
+
+async def reschedule(session: AsyncSession, moves: Sequence[tuple[str, str, datetime, str]]) -> None:
+    """Move (enrollment_id, step_id) to a later due time, keeping it pending, with the reason it waits."""
+    if not moves:
+        return
+    s = enrollment_steps
+    stmt = (
+        update(s)
+        .where(and_(s.c.enrollment_id == bindparam("b_enrollment"), s.c.step_id == bindparam("b_step")))
+        .values(due_at=bindparam("b_due"), reason=bindparam("b_reason"))
+    )
+    connection = await session.connection()
+    await connection.execute(
+        stmt, [{"b_enrollment": e, "b_step": st, "b_due": due, "b_reason": r} for e, st, due, r in moves]
+    )
 
 
 async def record_actions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:

@@ -32,6 +32,31 @@ customers = Table(
     Column("language", String(16)),
     Column("kind", String(16)),
     Column("updated_at", DateTime(timezone=True), nullable=False),
+    # Migration 0002: the other contact fields, and the latest status change (for preview and releases).
+    Column("phone", String(64)),
+    Column("postal_address", JSONB),
+    Column("account_manager", String(256)),
+    Column("time_zone", String(64)),
+    Column("categories", JSONB),
+    Column("wishes", JSONB),
+    Column("status", String(16)),
+    Column("status_at", DateTime(timezone=True)),
+    Column("churn_reason", String(64)),
+    Column("segment", String(32)),
+    Column("value_tier", String(8)),
+    Column("winback_eligible", Boolean),
+    Index("ix_customers_status", "status", "status_at"),
+)
+
+# Every version of every playbook an ops team saved; the highest version of an id is in force.
+playbook_versions = Table(
+    "playbook_versions",
+    metadata,
+    Column("playbook_id", String(128), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("document", JSONB, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("playbook_id", "version"),
 )
 
 enrollments = Table(
@@ -48,6 +73,9 @@ enrollments = Table(
     Column("trigger_at", DateTime(timezone=True), nullable=False),
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("ended_at", DateTime(timezone=True)),
+    Column("churn_reason", String(64)),
+    Column("feature", String(256)),
+    Column("attributed_action_id", String(64)),
     # At most one active enrolment per customer, enforced by the database as well.
     Index("uq_enrollments_active_customer", "customer_id", unique=True, postgresql_where=text("status = 'active'")),
     Index("ix_enrollments_customer", "customer_id", "started_at"),
@@ -67,6 +95,7 @@ enrollment_steps = Table(
     Column("status", String(16), nullable=False),  # pending | triggered | suppressed | skipped
     Column("reason", String(64)),
     Column("action_id", String(64)),
+    Column("assignee", String(32)),
     PrimaryKeyConstraint("enrollment_id", "step_id"),
     Index("ix_enrollment_steps_due", "due_at", postgresql_where=text("status = 'pending'")),
 )
@@ -92,4 +121,5 @@ actions = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_actions_created", "created_at", "action_id"),
     Index("ix_actions_customer", "customer_id", "created_at"),
+    Index("ix_actions_enrollment", "enrollment_id", "created_at"),
 )

@@ -7,13 +7,13 @@ from datetime import datetime
 from typing import Any
 
 from winback_campaign.domain.ids import action_id_for
-from winback_campaign.domain.templates import Recipient, SenderIdentity, render
+from winback_campaign.domain.templates import Personalisation, Recipient, SenderIdentity, render
 
 # Denials that mean the customer does not want to hear from us: the enrolment ends.
 EXITING_DENIALS = frozenset({"objection", "no_contact_requested"})
 
-# Channels that need this recipient field to be deliverable.
-ADDRESS_FIELD = {"email": "email"}
+# The profile field a channel needs to reach the customer.
+ADDRESS_FIELD = {"email": "email", "sms": "phone", "phone": "phone", "messenger": "phone", "post": "postal_address"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,10 @@ class DueStep:
     offer_category: str | None
     due_at: datetime
     recipient: Recipient
+    assignee: str | None = None
+    churn_reason: str | None = None
+    feature: str | None = None
+    time_zone: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,18 @@ class ActionOutcome:
     exits_enrolment: bool
 
 
+def recipient_of(step: DueStep) -> dict[str, Any]:
+    """Who receives the action on its channel; a phone step is a task for a person."""
+    r = step.recipient
+    if step.channel == "email":
+        return {"email": r.email, "name": r.name}
+    if step.channel == "post":
+        return {"name": r.name, "postal_address": r.postal_address}
+    if step.channel == "phone":
+        return {"name": r.name, "phone": r.phone, "assignee": step.assignee, "account_manager": r.account_manager}
+    return {"name": r.name, "phone": r.phone}
+
+
 def settle(
     step: DueStep,
     decision: ConsentDecision | None,
@@ -95,7 +111,11 @@ def settle(
         action_id=action_id,
         consent_basis=decision.basis,
         default_language=default_language,
+        personal=Personalisation(reason=step.churn_reason, offer=step.offer, changes=step.feature),
     )
-    recipient = {"email": step.recipient.email, "name": step.recipient.name}
+    if step.channel == "phone":
+        content["task"] = {"type": "call", "assignee": step.assignee, "account_manager": step.recipient.account_manager}
+    if step.offer is not None:
+        content["offer"] = step.offer
     consent = {"basis": decision.basis, "evidence_ids": list(decision.evidence_ids)}
-    return ActionOutcome(action_id, step, "triggered", None, content, recipient, consent, False)
+    return ActionOutcome(action_id, step, "triggered", None, content, recipient_of(step), consent, False)

@@ -1,4 +1,4 @@
-"""Folding a batch of status changes over the customers' active enrolments (pure, in order)."""
+"""Folding a batch of status changes and exit signals over the customers' enrolments (pure, in order)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from winback_campaign.domain.enrolment import (
     EnrolmentPlan,
     NoEnrolment,
+    PastEnrolment,
     StatusChange,
     exit_reason_for,
     plan_enrolment,
@@ -25,6 +26,16 @@ class ActiveEnrolment:
 
 
 @dataclass(frozen=True, slots=True)
+class ExitSignal:
+    """The customer said no (objection, unsubscribe, complaint) or replied: ends the active enrolment."""
+
+    customer_id: str
+    reason: str
+    # Only the enrolment this signal is about (a response to one of its actions); None: whichever is active.
+    enrollment_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Enrolled:
     plan: EnrolmentPlan
 
@@ -36,6 +47,7 @@ class Exited:
 
 
 Effect = Enrolled | Exited
+Signal = StatusChange | ExitSignal
 
 
 @dataclass
@@ -54,29 +66,40 @@ class BatchOutcome:
 
 
 def fold_status_changes(
-    changes: Sequence[StatusChange],
+    changes: Sequence[Signal],
     active: dict[str, ActiveEnrolment],
     playbooks: Sequence[Playbook],
     *,
     now: datetime,
     replay_window: timedelta,
+    history: dict[str, list[PastEnrolment]] | None = None,
 ) -> BatchOutcome:
-    """Enrolments and exits the changes cause, in order; `active` is the state before the batch."""
+    """Enrolments and exits the signals cause, in order; `active` and `history` are the state before the batch."""
     current = dict(active)
+    past = {k: list(v) for k, v in (history or {}).items()}
+    by_id = {p.playbook_id: p for p in playbooks}
     outcome = BatchOutcome()
     for change in changes:
-        reason = exit_reason_for(change)
-        if reason is not None:
-            enrolment = current.pop(change.customer_id, None)
-            if enrolment is not None:
-                outcome.effects.append(Exited(enrolment, reason))
+        enrolment = current.get(change.customer_id)
+        if isinstance(change, ExitSignal):
+            playbook = by_id.get(enrolment.playbook_id) if enrolment else None
+            matches = enrolment is not None and change.enrollment_id in (None, enrolment.enrollment_id)
+            if enrolment is not None and matches and (playbook is None or change.reason in playbook.exit_on):
+                outcome.effects.append(Exited(enrolment, change.reason))
+                del current[change.customer_id]
             continue
+        if enrolment is not None:
+            reason = exit_reason_for(change, by_id.get(enrolment.playbook_id), playbooks)
+            if reason is not None:
+                outcome.effects.append(Exited(enrolment, reason))
+                del current[change.customer_id]
         decision = plan_enrolment(
             change,
             playbooks,
             now=now,
             has_active_enrolment=change.customer_id in current,
             replay_window=replay_window,
+            history=past.get(change.customer_id, ()),
         )
         if isinstance(decision, NoEnrolment):
             outcome.skipped.append((change, decision.reason))
@@ -84,5 +107,8 @@ def fold_status_changes(
         outcome.effects.append(Enrolled(decision))
         current[change.customer_id] = ActiveEnrolment(
             decision.enrollment_id, decision.customer_id, decision.playbook.playbook_id, decision.variant
+        )
+        past.setdefault(change.customer_id, []).append(
+            PastEnrolment(decision.playbook.playbook_id, decision.holdout, "active", None, now, None)
         )
     return outcome

@@ -1,21 +1,26 @@
-"""The playbooks shipped with the service (the walking skeleton ships one)."""
+"""The playbooks shipped with the service, loaded and validated from the package's YAML."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from functools import cache
+from importlib import resources
+from typing import Literal
 
-from winback_campaign.domain.playbooks import Playbook, Step, Trigger
+import yaml
 
-# Contacts everyone eligible once, right away: the skeleton's end-to-end path. Holdout 0 %
-# on purpose, so every eligible customer is contacted.
-WINBACK_BASIC = Playbook(
-    playbook_id="winback-basic",
-    version=1,
-    name="Win-back basic: one 'we miss you' e-mail",
-    trigger=Trigger(status="churned"),
-    steps=(Step(step_id="1", after=timedelta(days=0), channel="email", template="we_miss_you"),),
-    priority=0,
-    holdout_percent=0,
-)
+from winback_campaign.domain.playbooks import Playbook
 
-BUILTIN_PLAYBOOKS: tuple[Playbook, ...] = (WINBACK_BASIC,)
+# `default`: the spec's timing windows and channel mix, 10 % holdout. `immediate`: one e-mail at
+# once for every status, no holdout - for demos and end-to-end tests that must see an action now.
+PlaybookSet = Literal["default", "immediate"]
+FILES = {"default": "playbooks.yaml", "immediate": "playbooks-immediate.yaml"}
+
+
+@cache
+def shipped_playbooks(name: PlaybookSet = "default") -> tuple[Playbook, ...]:
+    text = resources.files("winback_campaign.defaults").joinpath(FILES[name]).read_text("utf-8")
+    return tuple(Playbook.model_validate(doc) for doc in yaml.safe_load(text))
+
+
+BUILTIN_PLAYBOOKS: tuple[Playbook, ...] = shipped_playbooks()
+WINBACK_BASIC: Playbook = next(p for p in BUILTIN_PLAYBOOKS if p.playbook_id == "winback-basic")

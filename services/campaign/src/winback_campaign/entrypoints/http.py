@@ -1,23 +1,35 @@
-"""HTTP routes of campaign (ops/admin): actions, enrolments, playbooks (read-only for now)."""
+"""HTTP routes of campaign: actions, enrolments, playbooks (ops), and the public opt-out link."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.service_layer import views
+from winback_campaign.service_layer.playbooks import InvalidPlaybook, PlaybookService, VersionConflict
+from winback_campaign.service_layer.preview import PreviewProblem, preview
+from winback_campaign.service_layer.unsubscribe import UnknownLink, Unsubscriber
+from winback_shared.clock import Clock
 from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError
 
 Reader = Annotated[str, Depends(require_role("ops", "admin"))]
+Manager = Annotated[str, Depends(require_role("ops", "admin"))]
+PlaybookId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
-def build_router(sessions: async_sessionmaker[AsyncSession], playbooks: Callable[[], Sequence[Playbook]]) -> APIRouter:
+def build_router(
+    sessions: async_sessionmaker[AsyncSession],
+    playbooks: PlaybookService,
+    unsubscriber: Unsubscriber,
+    *,
+    clock: Clock,
+    replay_window: timedelta,
+) -> APIRouter:
     router = APIRouter(prefix="/v1")
 
     @router.get("/actions", tags=["actions"])
@@ -45,15 +57,59 @@ def build_router(sessions: async_sessionmaker[AsyncSession], playbooks: Callable
 
     @router.get("/playbooks", tags=["playbooks"])
     async def list_playbooks(_: Reader) -> Any:
-        """The playbooks in force."""
-        return views.playbook_list(playbooks())
+        """The playbooks in force (shipped defaults, or the newest version saved)."""
+        return {"items": [p.as_dict() for p in await playbooks.list()]}
 
     @router.get("/playbooks/{playbook_id}", tags=["playbooks"])
     async def get_playbook(_: Reader, playbook_id: str) -> Any:
         """One playbook."""
-        playbook = views.find_playbook(playbooks(), playbook_id)
+        playbook = await playbooks.get(playbook_id)
         if playbook is None:
             raise ProblemError(404, f"no playbook {playbook_id!r}")
         return playbook.as_dict()
+
+    @router.put("/playbooks/{playbook_id}", tags=["playbooks"])
+    async def put_playbook(_: Manager, playbook_id: str, document: Annotated[Any, Body()]) -> Any:
+        """Validate and save as a new version; 422 names the exact problem."""
+        try:
+            playbook = await playbooks.replace(playbook_id, document)
+        except InvalidPlaybook as exc:
+            raise ProblemError(422, str(exc)) from exc
+        except VersionConflict as exc:
+            raise ProblemError(409, str(exc)) from exc
+        return playbook.as_dict()
+
+    @router.post("/playbooks/{playbook_id}/preview", tags=["playbooks"])
+    async def preview_playbook(
+        _: Reader,
+        playbook_id: str,
+        body: Annotated[dict[str, Any] | None, Body()] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> Any:
+        """Which customers would enrol now (no enrolment is made); `{"tags": [...]}` for release triggers."""
+        tags = (body or {}).get("tags") or []
+        if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+            raise ProblemError(422, "tags must be a list of strings")
+        try:
+            result = await preview(
+                sessions, clock, replay_window, playbook_id, tags=tags, limit=limit, shipped=playbooks.shipped
+            )
+        except PreviewProblem as exc:
+            raise ProblemError(422, str(exc)) from exc
+        if result is None:
+            raise ProblemError(404, f"no playbook {playbook_id!r}")
+        return jsonable_encoder(result)
+
+    # Public on purpose: the customer clicks it; the token's MAC is the authentication.
+    @router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], tags=["opt-out"])
+    async def unsubscribe(token: str) -> Any:
+        """Records the customer's objection (one click, no login, no cost) and stops the sequence."""
+        if len(token) > 200:
+            raise ProblemError(404, "unknown or invalid opt-out link")
+        try:
+            await unsubscriber.unsubscribe(token)
+        except UnknownLink as exc:
+            raise ProblemError(404, str(exc)) from exc
+        return {"status": "unsubscribed", "message": "You will receive no more advertising from us."}
 
     return router

@@ -28,18 +28,25 @@ def enrolled(plan: EnrolmentPlan, now: datetime) -> OutboxMessage:
         enrollment_id=plan.enrollment_id,
         variant=plan.variant,
         reason="holdout" if plan.holdout else None,
+        holdout=plan.holdout,
+        playbook_version=plan.playbook.version,
     )
     event = CampaignEnrolled.new(source=SOURCE, time=now, data=data, id=f"enrolled:{plan.enrollment_id}")
     return OutboxMessage.of(Topic.CAMPAIGN.value, event)
 
 
-def exited(enrolment: ActiveEnrolment, reason: str, now: datetime) -> OutboxMessage:
+def exited(
+    enrolment: ActiveEnrolment, reason: str, now: datetime, *, attributed_action_id: str | None = None
+) -> OutboxMessage:
+    """A won-back exit names the last action sent (with the variant): what the return is attributed to."""
+    extra = {"attributed_action_id": attributed_action_id} if reason == "won_back" else {}
     data = EnrollmentData(
         customer_id=enrolment.customer_id,
         playbook_id=enrolment.playbook_id,
         enrollment_id=enrolment.enrollment_id,
         variant=enrolment.variant,
         reason=reason,
+        **extra,
     )
     event = CampaignExited.new(source=SOURCE, time=now, data=data, id=f"exited:{enrolment.enrollment_id}")
     return OutboxMessage.of(Topic.CAMPAIGN.value, event)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +18,9 @@ from winback_campaign.adapters.tables import outbox
 from winback_campaign.domain.actions import ActionOutcome, ConsentRequest, DueStep, has_address, settle
 from winback_campaign.domain.batch import ActiveEnrolment
 from winback_campaign.domain.ids import action_id_for
+from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import SenderIdentity
+from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
 from winback_shared.db.outbox import OutboxMessage, enqueue
@@ -28,6 +30,9 @@ from winback_shared.kafka.consumer import is_transient
 log = structlog.get_logger(__name__)
 
 ACTIONS = Counter("winback_campaign_actions_total", "Actions settled", ["status", "channel"])
+MOVED = Counter("winback_campaign_steps_moved_total", "Due steps moved later", ["reason"])
+# The longest frequency-cap window: contacts older than this never hold a step back.
+CAP_WINDOW = timedelta(days=30)
 CONSENT_FAILURES = Counter("winback_campaign_consent_unavailable_total", "Scheduler rounds without consent answer")
 
 
@@ -38,6 +43,7 @@ class SchedulerConfig:
     retry_max_s: float = 15.0
     address_grace: timedelta = timedelta(hours=24)
     default_language: str = "de"
+    cap: FrequencyCap = field(default_factory=FrequencyCap)
 
 
 class Scheduler:
@@ -74,7 +80,9 @@ class Scheduler:
             )
             if not due:
                 return 0
-            askable = [d for d in due if has_address(d)]
+            contacts = await step_repository.recent_contacts(session, {d.customer_id for d in due}, now - CAP_WINDOW)
+            plan = plan_round(due, contacts, now, self._config.cap)
+            askable = [d for d in plan.send if has_address(d)]
             # The transaction (and the step locks) stays open while consent answers: a crash
             # or an outage here rolls back, so a step is never settled without its decision.
             decisions = await self._consent.decide([_consent_request(d) for d in askable])
@@ -85,11 +93,16 @@ class Scheduler:
                     sender=self._sender,
                     default_language=self._config.default_language,
                 )
-                for d in due
+                for d in plan.send
             ]
+            await step_repository.reschedule(
+                session, [(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves]
+            )
             await self._write(session, outcomes, now)
         for outcome in outcomes:
             ACTIONS.labels(outcome.status, outcome.step.channel).inc()
+        for _, _, reason in plan.moves:
+            MOVED.labels(reason).inc()
         for callback in self._on_committed:
             callback()
         return len(due)

@@ -5,14 +5,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_campaign.adapters import queries
-from winback_campaign.domain.playbooks import Playbook
 
 
 class InvalidCursor(ValueError):
@@ -56,11 +54,3 @@ async def actions_page(
 async def enrollments_of(sessions: async_sessionmaker[AsyncSession], customer_id: str) -> dict[str, Any]:
     async with sessions() as session:
         return {"items": await queries.customer_enrollments(session, customer_id)}
-
-
-def playbook_list(playbooks: Sequence[Playbook]) -> dict[str, Any]:
-    return {"items": [p.as_dict() for p in playbooks]}
-
-
-def find_playbook(playbooks: Sequence[Playbook], playbook_id: str) -> Playbook | None:
-    return next((p for p in playbooks if p.playbook_id == playbook_id), None)
