@@ -6,24 +6,30 @@ customers through the service's own consumer handler (`apply_events`), then meas
       scheduled send time, so a stall is not hidden), and GET /healthz the same way as baseline;
   (b) POST /v1/decisions:batch with 1,000 items, decisions/s, against the pure domain function.
 
-    python bench/consent/run.py [--customers 10000] [--rate 500] [--seconds 20]
+    python bench/consent/run.py [--customers 10000] [--rate 500] [--seconds 20] [--workers 1]
+        [--batches 30] [--batch-connections 1] [--profile FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import pstats
 import random
 import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+import uvloop
 
 from winback_cli.servers import EmbeddedPostgres, TansuBroker, free_port, prepare_dir_for_system_user
 from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
@@ -98,6 +104,48 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU time of a process and all its descendants (uvicorn workers, PostgreSQL backends)."""
+    total = cpu_seconds(pid)
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        for child in (task / "children").read_text().split():
+            with contextlib.suppress(OSError):
+                total += tree_cpu_seconds(int(child))
+    return total
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy CPU seconds of the whole machine, wall seconds) from /proc/stat and the clock."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = values[3] + values[4]
+    return (sum(values[:8]) - idle) / os.sysconf("SC_CLK_TCK"), time.monotonic()
+
+
+class Meter:
+    """CPU used during one phase by the service, PostgreSQL, this client and the machine as a whole."""
+
+    def __init__(self, service_pid: int, pg_pid: int) -> None:
+        self.service_pid, self.pg_pid = service_pid, pg_pid
+        self.start = self._read()
+
+    def _read(self) -> tuple[float, float, float, tuple[float, float]]:
+        return (
+            tree_cpu_seconds(self.service_pid),
+            tree_cpu_seconds(self.pg_pid),
+            time.process_time(),
+            machine_busy_seconds(),
+        )
+
+    def per(self, count: int, unit: str) -> dict[str, float]:
+        (s0, p0, c0, (m0, w0)), (s1, p1, c1, (m1, w1)) = self.start, self._read()
+        return {
+            f"service_cpu_ms_per_{unit}": round(1000 * (s1 - s0) / count, 4),
+            f"postgres_cpu_ms_per_{unit}": round(1000 * (p1 - p0) / count, 4),
+            f"client_cpu_ms_per_{unit}": round(1000 * (c1 - c0) / count, 4),
+            "machine_busy_cores": round((m1 - m0) / (w1 - w0), 2),
+        }
+
+
 class Connection:
     """A bare HTTP/1.1 keep-alive connection: the load generator must cost far less than the server."""
 
@@ -108,49 +156,53 @@ class Connection:
     async def open(cls, host: str, port: int) -> Connection:
         return cls(*await asyncio.open_connection(host, port))
 
-    async def request(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
+    @staticmethod
+    def encode(method: str, path: str, payload: Any = None) -> bytes:
+        """The request's bytes, built before the measured phase."""
         body = b"" if payload is None else json.dumps(payload).encode()
         head = (
             f"{method} {path} HTTP/1.1\r\nHost: bench\r\nAuthorization: {OPS['Authorization']}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
         )
-        self.writer.write(head.encode() + body)
-        status_line = await self.reader.readline()
-        length = 0
-        while (line := await self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.decode().partition(":")
-            if name.lower() == "content-length":
-                length = int(value)
-        return int(status_line.split()[1]), await self.reader.readexactly(length)
+        return head.encode() + body
+
+    async def send(self, raw: bytes) -> tuple[int, bytes]:
+        self.writer.write(raw)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        start = head.lower().index(b"content-length:") + 15
+        length = int(head[start : head.index(b"\r\n", start)])
+        return int(head[9:12]), await self.reader.readexactly(length)
+
+    async def request(self, method: str, path: str, payload: Any = None) -> tuple[int, bytes]:
+        return await self.send(self.encode(method, path, payload))
 
     def close(self) -> None:
         self.writer.close()
 
 
-async def fixed_rate(
-    url: str, method: str, path: str, make: Any, rate: float, seconds: float, connections: int = 32
-) -> dict[str, float]:
+async def fixed_rate(url: str, requests: list[bytes], rate: float, connections: int = 32) -> dict[str, float]:
     """Open loop: request i is due at start + i/rate; latency counts from that moment."""
     host, port = url.removeprefix("http://").split(":")
     pool = [await Connection.open(host, int(port)) for _ in range(connections)]
-    queue: asyncio.Queue[float | None] = asyncio.Queue()
+    queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
     latencies: list[float] = []
     errors = 0
 
     async def worker(conn: Connection) -> None:
         nonlocal errors
-        while (due := await queue.get()) is not None:
-            status, _ = await conn.request(method, path, make())
+        while (item := await queue.get()) is not None:
+            due, raw = item
+            status, _ = await conn.send(raw)
             latencies.append(time.perf_counter() - due)
             errors += status != 200
 
     workers = [asyncio.create_task(worker(c)) for c in pool]
-    total = int(rate * seconds)
     start = time.perf_counter() + 0.05
-    for i in range(total):
+    for i, raw in enumerate(requests):
         due = start + i / rate
-        await asyncio.sleep(max(0.0, due - time.perf_counter()))
-        queue.put_nowait(due)
+        if (wait := due - time.perf_counter()) > 0:
+            await asyncio.sleep(wait)
+        queue.put_nowait((due, raw))
     for _ in workers:
         queue.put_nowait(None)
     await asyncio.gather(*workers)
@@ -159,32 +211,41 @@ async def fixed_rate(
         c.close()
     latencies.sort()
     return {
-        "requests": total,
+        "requests": len(requests),
         "errors": errors,
-        "achieved_rps": total / elapsed,
-        "p50_ms": 1000 * latencies[len(latencies) // 2],
-        "p99_ms": 1000 * latencies[int(len(latencies) * 0.99) - 1],
-        "max_ms": 1000 * latencies[-1],
+        "achieved_rps": round(len(requests) / elapsed, 1),
+        "p50_ms": round(1000 * latencies[len(latencies) // 2], 2),
+        "p99_ms": round(1000 * latencies[int(len(latencies) * 0.99) - 1], 2),
+        "max_ms": round(1000 * latencies[-1], 2),
     }
 
 
-async def batches(url: str, n: int, rounds: int, rng: random.Random) -> dict[str, float]:
-    """One batch after the other on one connection: decisions/s of one instance."""
-    payloads = [{"items": [body(n, rng) for _ in range(1_000)]} for _ in range(rounds)]
+async def batches(url: str, n: int, rounds: int, rng: random.Random, connections: int = 1) -> dict[str, float]:
+    """Batches of 1,000 back to back on `connections` connections: decisions/s of one instance."""
+    path = "/v1/decisions:batch"
+    payloads = [Connection.encode("POST", path, {"items": [body(n, rng) for _ in range(1_000)]}) for _ in range(rounds)]
     host, port = url.removeprefix("http://").split(":")
-    conn = await Connection.open(host, int(port))
+    conns = [await Connection.open(host, int(port)) for _ in range(connections)]
     times: list[float] = []
-    for payload in payloads:
-        t = time.perf_counter()
-        status, answer = await conn.request("POST", "/v1/decisions:batch", payload)
-        times.append(time.perf_counter() - t)
-        assert status == 200, answer
-        assert len(json.loads(answer)["items"]) == 1_000
-    conn.close()
+
+    async def run(conn: Connection, mine: list[bytes]) -> None:
+        for raw in mine:
+            t = time.perf_counter()
+            status, answer = await conn.send(raw)
+            times.append(time.perf_counter() - t)
+            assert status == 200, answer
+            assert answer.count(b'"allowed"') == 1_000
+
+    started = time.perf_counter()
+    await asyncio.gather(*(run(c, payloads[i::connections]) for i, c in enumerate(conns)))
+    elapsed = time.perf_counter() - started
+    for c in conns:
+        c.close()
     return {
         "batches": rounds,
-        "median_batch_ms": 1000 * statistics.median(times),
-        "decisions_per_s": 1_000 * rounds / sum(times),
+        "connections": connections,
+        "median_batch_ms": round(1000 * statistics.median(times), 2),
+        "decisions_per_s": round(1_000 * rounds / elapsed),
     }
 
 
@@ -209,35 +270,59 @@ def domain_rate(rng: random.Random) -> float:
     return len(requests) / (time.perf_counter() - t)
 
 
-async def measure(url: str, pid: int, n: int, rate: float, seconds: float) -> dict[str, Any]:
+async def measure(url: str, pid: int, pg_pid: int, args: argparse.Namespace) -> dict[str, Any]:
+    n, rate, seconds = args.customers, args.rate, args.seconds
     rng = random.Random(7)
+    total = int(rate * seconds)
+    decisions = [Connection.encode("POST", "/v1/decisions", body(n, rng)) for _ in range(total)]
+    health = [Connection.encode("GET", "/healthz")] * total
     # Warm up connections, caches and the statement cache of every pool connection.
-    await fixed_rate(url, "POST", "/v1/decisions", lambda: body(n, rng), 200, 3)
+    await fixed_rate(url, decisions[: (200 * 3)], 200)
     await batches(url, n, 3, rng)
     print("warmed up", file=sys.stderr)
-    cpu = cpu_seconds(pid)
-    health = await fixed_rate(url, "GET", "/healthz", lambda: None, rate, seconds)
-    cpu, health["service_cpu_ms_per_request"] = cpu_seconds(pid), 1000 * (cpu_seconds(pid) - cpu) / health["requests"]
-    print(f"healthz: {health}", file=sys.stderr)
-    single = await fixed_rate(url, "POST", "/v1/decisions", lambda: body(n, rng), rate, seconds)
-    cpu, single["service_cpu_ms_per_request"] = cpu_seconds(pid), 1000 * (cpu_seconds(pid) - cpu) / single["requests"]
+    meter = Meter(pid, pg_pid)
+    healthz = await fixed_rate(url, health, rate)
+    healthz |= meter.per(total, "request")
+    print(f"healthz: {healthz}", file=sys.stderr)
+    meter = Meter(pid, pg_pid)
+    single = await fixed_rate(url, decisions, rate)
+    single |= meter.per(total, "request")
     print(f"single: {single}", file=sys.stderr)
-    batch = await batches(url, n, 30, rng)
-    batch["service_cpu_ms_per_decision"] = 1000 * (cpu_seconds(pid) - cpu) / (1_000 * batch["batches"])
+    meter = Meter(pid, pg_pid)
+    batch = await batches(url, n, args.batches, rng, args.batch_connections)
+    batch |= meter.per(1_000 * args.batches, "decision")
     print(f"batch: {batch}", file=sys.stderr)
     domain = domain_rate(rng)
     return {
-        "healthz": health,
+        "healthz": healthz,
         "single": single,
         "batch": batch,
-        "domain_decisions_per_s": domain,
+        "domain_decisions_per_s": round(domain),
         "ratios": {
-            "single_p99_over_healthz_p99": single["p99_ms"] / health["p99_ms"],
-            "single_p50_over_healthz_p50": single["p50_ms"] / health["p50_ms"],
-            "batch_over_domain_rate": batch["decisions_per_s"] / domain,
-            "single_cpu_over_healthz_cpu": single["service_cpu_ms_per_request"] / health["service_cpu_ms_per_request"],
+            "single_p99_over_healthz_p99": round(single["p99_ms"] / healthz["p99_ms"], 2),
+            "single_p50_over_healthz_p50": round(single["p50_ms"] / healthz["p50_ms"], 2),
+            "batch_over_domain_rate": round(batch["decisions_per_s"] / domain, 3),
+            "single_cpu_over_healthz_cpu": round(
+                single["service_cpu_ms_per_request"] / healthz["service_cpu_ms_per_request"], 2
+            ),
         },
     }
+
+
+class ProfiledService(ServiceProcess):
+    """The service process, optionally under cProfile (stats are written on graceful stop)."""
+
+    def __init__(self, *args: Any, profile: Path | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.profile = profile
+
+    def start(self, *, detach: bool = False) -> None:
+        if self.profile is None:
+            super().start(detach=detach)
+            return
+        out = open(self.log_path or os.devnull, "ab")  # noqa: SIM115
+        command = [sys.executable, str(Path(__file__).with_name("profile_service.py")), str(self.profile)]
+        self.proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
 
 def main() -> None:
@@ -247,7 +332,12 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (WINBACK_WORKERS)")
+    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batch-connections", type=int, default=1, help="batches in flight at once")
+    parser.add_argument("--profile", type=Path, help="run the service under cProfile, write its stats here")
     args = parser.parse_args()
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
         tmp_dir = Path(tmp)
         tmp_dir.chmod(0o755)  # the PostgreSQL system user must reach its data directory
@@ -265,22 +355,40 @@ def main() -> None:
                 bootstrap=broker.bootstrap,
                 database_url=database_url,
                 port=spec.port,
-                extra={"WINBACK_API_KEYS": "bench-ops:ops", "WINBACK_LOG_LEVEL": "WARNING"},
+                extra={
+                    "WINBACK_API_KEYS": "bench-ops:ops",
+                    "WINBACK_LOG_LEVEL": "WARNING",
+                    "WINBACK_WORKERS": str(args.workers),
+                },
             )
             migrate(spec, env)
             print(f"loading {args.customers} customers", file=sys.stderr)
             load_s = asyncio.run(load(database_url, args.customers))
             print(f"loaded in {load_s:.1f} s; measuring", file=sys.stderr)
-            service = ServiceProcess(spec, spec.port, env, log_path=Path(tmp) / "consent.log")
+            service = ProfiledService(spec, spec.port, env, log_path=tmp_dir / "consent.log", profile=args.profile)
             service.start()
             service.wait_ready()
             assert service.proc is not None
-            result = asyncio.run(measure(service.url, service.proc.pid, args.customers, args.rate, args.seconds))
-            result["load"] = {"customers": args.customers, "seconds": load_s}
+            pg_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+            load_measuring = os.getloadavg()
+            # The client runs on uvloop too: it shares the machine's two cores with the service.
+            result = uvloop.run(measure(service.url, service.proc.pid, pg_pid, args))
+            result["conditions"] = {
+                "customers": args.customers,
+                "rate": args.rate,
+                "seconds": args.seconds,
+                "workers": args.workers,
+                "load_seconds": round(load_s, 1),
+                "loadavg_before_start": load_before,
+                "loadavg_before_measuring": load_measuring,
+                "loadavg_after": os.getloadavg(),
+            }
             print(json.dumps(result, indent=2))
         finally:
             if service is not None:
                 service.stop()
+            if args.profile is not None and args.profile.exists():
+                pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
             broker.stop()
             pg.stop()
     sys.exit(0)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from winback_consent.adapters.snapshot_reads import SnapshotReads
 from winback_consent.adapters.tables import outbox
 from winback_consent.domain.model import Policy
 from winback_consent.entrypoints.http import build_router
@@ -34,28 +35,26 @@ def policy_of(settings: ConsentSettings) -> Policy:
     )
 
 
-def decision_reads(settings: ConsentSettings, runtime: ServiceRuntime) -> AsyncEngine:
-    """A second pool for the hot read path: autocommit, and no pre-ping round trip per checkout.
+def decision_reads(settings: ConsentSettings, runtime: ServiceRuntime) -> SnapshotReads:
+    """The hot read path's own pool, closed when the service stops."""
+    reads = SnapshotReads(settings.database_url, size=settings.db_pool_size, cache_size=settings.snapshot_cache_size)
 
-    A connection the database dropped fails its next decision (503, which callers treat as DENY)
-    and the pool is invalidated, so only that one request is lost after a database restart.
-    """
-    engine = create_async_engine(
-        settings.database_url,
-        pool_size=settings.db_pool_size,
-        max_overflow=settings.db_pool_size,
-        pool_pre_ping=False,
-        pool_timeout=10,
-        isolation_level="AUTOCOMMIT",
-        connect_args={"timeout": 5, "command_timeout": 30},
-    )
-
-    async def dispose_on_stop(stop: asyncio.Event) -> None:
+    async def close_on_stop(stop: asyncio.Event) -> None:
         await stop.wait()
-        await engine.dispose()
+        await reads.close()
 
-    runtime.add_worker("decision-reads", dispose_on_stop)
-    return engine
+    runtime.add_worker("decision-reads", close_on_stop)
+    return reads
+
+
+async def freeze_startup_objects(stop: asyncio.Event) -> None:
+    """Move the objects of imports and wiring out of the collector's reach once the app has started.
+
+    A full collection otherwise scans them all (~115,000 objects, 80-250 ms measured on 2 shared
+    cores), stalling every request in flight; frozen objects are still freed by reference counting.
+    """
+    gc.freeze()
+    await stop.wait()
 
 
 def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) -> FastAPI:
@@ -90,10 +89,11 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
     )
     runtime.add_worker("consumer", consumer.run)
     runtime.add_worker("outbox-relay", relay.run)
+    runtime.add_worker("gc-freeze", freeze_startup_objects)
     return create_app(
         runtime,
         [
-            build_router(runtime, policy_of(settings), relay, decision_reads(settings, runtime)),
+            build_router(runtime, policy_of(settings), relay, decision_reads(settings, runtime).load),
             build_privacy_router(runtime, settings, relay),
         ],
         title="winback consent",

@@ -1,6 +1,6 @@
 """Consent configuration (environment prefix WINBACK_); the legal policies have the spec's defaults."""
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 
 from winback_shared.settings import ConfigurationError, ServiceSettings
 
@@ -16,6 +16,11 @@ class ConsentSettings(ServiceSettings):
     exception_after_cancellation: bool = False
     relationship_window_months: int = 24
     max_batch_decisions: int = 1_000
+    # WINBACK_WORKERS: uvicorn worker processes of one instance (each also runs the consumer and relay).
+    workers: int = Field(1, ge=1, le=64)
+    # Parsed decision snapshots kept per process, by their exact text (0 = none). Saves ~20 us of
+    # parsing per decision, but every cached object is scanned by the collector's full collections.
+    snapshot_cache_size: int = Field(0, ge=0)
     # WINBACK_CONSENT_HASH_KEY: the HMAC key of the suppression list's hashes.
     consent_hash_key: str = DEV_HASH_KEY
     max_suppressions_per_request: int = 10_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, String, bindparam, case, func, literal, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
@@ -21,7 +21,7 @@ from winback_consent.adapters.tables import (
 )
 from winback_consent.domain.contacts import suppressions_by_channel
 from winback_consent.domain.ledger import GENESIS_HASH, ChainHead, LedgerEntry
-from winback_consent.domain.model import ContractEvent, CustomerSnapshot, LedgerFact
+from winback_consent.domain.model import ContractEvent, CustomerKind, CustomerSnapshot, LedgerFact
 from winback_consent.domain.translate import ProfileUpdate
 
 CHUNK = 2_000
@@ -245,10 +245,24 @@ def _instant(value: str) -> datetime:
 
 
 def _snapshot(customer_id: str, row: Row[Any] | None) -> CustomerSnapshot:
-    """The stored document (see `consent.refresh_snapshots`) as the rules' CustomerSnapshot."""
     if row is None or not row.known:
         return CustomerSnapshot(customer_id, known=False)
-    doc = row.doc
+    listed = {name: getattr(row, name) for name in ("email", "phone", "fax", "postal") if getattr(row, name)}
+    return snapshot_of(customer_id, facts_of(row.doc), listed)
+
+
+class SnapshotFacts(NamedTuple):
+    """The facts of one stored snapshot document, as the rules' types."""
+
+    kind: CustomerKind
+    entries: tuple[LedgerFact, ...]
+    categories: dict[str, datetime]
+    contract_events: tuple[ContractEvent, ...]
+    order_times: tuple[datetime, ...]
+
+
+def facts_of(doc: dict[str, Any]) -> SnapshotFacts:
+    """The stored document (see `consent.refresh_snapshots`) parsed: instants, ledger facts, categories."""
     categories: dict[str, datetime] = {}
     order_times = []
     for placed, category in doc["orders"]:
@@ -256,10 +270,7 @@ def _snapshot(customer_id: str, row: Row[Any] | None) -> CustomerSnapshot:
         order_times.append(placed_at)
         if category and (category not in categories or placed_at < categories[category]):
             categories[category] = placed_at
-    listed = {name: getattr(row, name) for name in ("email", "phone", "fax", "postal") if getattr(row, name)}
-    return CustomerSnapshot(
-        customer_id=customer_id,
-        known=True,
+    return SnapshotFacts(
         kind="business" if doc["kind"] == "business" else "consumer",
         entries=tuple(LedgerFact(i, seq, t, _instant(at), payload) for i, seq, t, at, payload in doc["ledger"]),
         categories=categories,
@@ -268,7 +279,20 @@ def _snapshot(customer_id: str, row: Row[Any] | None) -> CustomerSnapshot:
             for c, kind, at, eff in doc["contracts"]
         ),
         order_times=tuple(order_times),
-        suppressions=suppressions_by_channel(listed),
+    )
+
+
+def snapshot_of(customer_id: str, facts: SnapshotFacts, listed: dict[str, datetime]) -> CustomerSnapshot:
+    """A known customer's snapshot: the parsed facts and the suppression hits of its identifiers."""
+    return CustomerSnapshot(
+        customer_id,
+        True,
+        facts.kind,
+        facts.entries,
+        facts.categories,
+        facts.contract_events,
+        facts.order_times,
+        suppressions_by_channel(listed),
     )
 
 

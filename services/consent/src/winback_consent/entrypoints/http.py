@@ -10,11 +10,10 @@ import structlog
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from winback_consent.domain.model import DecisionRequest, Policy
+from winback_consent.domain.model import Decision, DecisionRequest, Policy
 from winback_consent.service_layer import customers
-from winback_consent.service_layer.decisions import DecisionCommand, DecisionOutcome, decide_many
+from winback_consent.service_layer.decisions import DecisionCommand, DecisionOutcome, SnapshotReads, decide_many
 from winback_shared.db.relay import OutboxRelay
 from winback_shared.events.envelope import CustomerId
 from winback_shared.events.inbound import Channel
@@ -65,35 +64,45 @@ class VerifyAnswer(BaseModel):
     detail: str | None = None
 
 
-def _answer(outcome: DecisionOutcome) -> dict[str, Any]:
-    d = outcome.decision
-    return {
-        "allowed": d.allowed,
-        "basis": d.basis,
-        "reason": d.reason,
-        "evidence_ids": list(d.evidence_ids),
-        "decided_at": outcome.decided_at.isoformat(),
-    }
+def _answers(outcomes: list[DecisionOutcome]) -> list[str]:
+    """Each answer as a JSON object; equal decisions of one request share their text (built once)."""
+    texts: dict[tuple[Decision, datetime], str] = {}
+    out = []
+    for o in outcomes:
+        key = (o.decision, o.decided_at)
+        text = texts.get(key)
+        if text is None:
+            d = o.decision
+            answer = {
+                "allowed": d.allowed,
+                "basis": d.basis,
+                "reason": d.reason,
+                "evidence_ids": list(d.evidence_ids),
+                "decided_at": o.decided_at.isoformat(),
+            }
+            text = texts[key] = json.dumps(answer, separators=(",", ":"))
+        out.append(text)
+    return out
 
 
-def _json(content: Any) -> Response:
+def _json(content: bytes | str) -> Response:
     # Answers are built from the domain's own values: no second validation pass on the hot path.
-    return Response(json.dumps(content, separators=(",", ":")), media_type="application/json")
+    return Response(content, media_type="application/json")
 
 
-def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, reads: AsyncEngine) -> APIRouter:
+def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, reads: SnapshotReads) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["consent"])
 
-    def _command(body: DecisionBody) -> DecisionCommand:
-        at = body.at or runtime.clock.now()
+    def _command(body: DecisionBody, now: datetime) -> DecisionCommand:
         request = DecisionRequest(
-            body.customer_id, body.channel.value, at, body.purpose, body.content, body.offer_category
+            body.customer_id, body.channel.value, body.at or now, body.purpose, body.content, body.offer_category
         )
         return DecisionCommand(request, body.dispatch, body.request_id)
 
-    async def _decide(bodies: list[DecisionBody]) -> list[dict[str, Any]]:
+    async def _decide(bodies: list[DecisionBody]) -> list[str]:
         try:
-            commands = [_command(b) for b in bodies]
+            now = runtime.clock.now()
+            commands = [_command(b, now) for b in bodies]
             outcomes = await decide_many(runtime.sessions, runtime.clock, policy, commands, reads=reads)
         except Exception as exc:
             # Fail closed: the caller treats a 503 as DENY; an error never turns into an ALLOW.
@@ -101,7 +110,7 @@ def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, re
             raise ProblemError(
                 503, "the decision could not be made; treat it as DENY and retry later", headers={"Retry-After": "1"}
             ) from exc
-        return [_answer(o) for o in outcomes]
+        return _answers(outcomes)
 
     @router.post("/decisions", response_model=DecisionAnswer, responses={503: {"description": "fail closed: DENY"}})
     async def post_decision(body: DecisionBody, _: Annotated[str, OPS]) -> Response:
@@ -112,7 +121,8 @@ def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, re
     @router.post("/decisions:batch", response_model=DecisionAnswers, responses={503: {"description": "fail closed"}})
     async def post_decisions(body: DecisionBatch, _: Annotated[str, OPS]) -> Response:
         """Up to 1,000 decisions in one transaction; answers in request order."""
-        return _json({"items": await _decide(body.items) if body.items else []})
+        answers = await _decide(body.items) if body.items else []
+        return _json(f'{{"items":[{",".join(answers)}]}}')
 
     @router.get("/customers/{customer_id}/consents")
     async def get_consents(customer_id: str, _: Annotated[str, OPS]) -> dict[str, Any]:

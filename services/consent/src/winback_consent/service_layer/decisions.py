@@ -4,19 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter as Counter_
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import repository
 from winback_consent.domain.decisions import decide
 from winback_consent.domain.ledger import LedgerDraft
-from winback_consent.domain.model import Decision, DecisionRequest, Policy
+from winback_consent.domain.model import CustomerSnapshot, Decision, DecisionRequest, Policy
 from winback_consent.service_layer.ledger import append_drafts
 from winback_shared.clock import Clock
+
+# Snapshots of the given customers, read outside any transaction (the decisions' hot path).
+SnapshotReads = Callable[[Iterable[str]], Awaitable[dict[str, CustomerSnapshot]]]
 
 DECISIONS = Counter("winback_consent_decisions_total", "Consent decisions", ["allowed", "basis_or_reason"])
 
@@ -61,18 +64,17 @@ async def decide_many(
     policy: Policy,
     commands: Sequence[DecisionCommand],
     *,
-    reads: AsyncEngine | None = None,
+    reads: SnapshotReads | None = None,
 ) -> list[DecisionOutcome]:
     """Decide each command; dispatching ALLOWs append their `use` before the answer is returned.
 
-    `reads` is an autocommit engine for decisions that write nothing (one statement, no BEGIN/COMMIT).
+    `reads` serves decisions that write nothing (one autocommit statement, no BEGIN/COMMIT).
     """
     decided_at = clock.now()
     if any(c.dispatch for c in commands) or reads is None:
         decisions = await _decide_and_record(sessions, policy, commands, decided_at)
     else:
-        async with reads.connect() as conn:
-            snapshots = await repository.load_snapshots(conn, (c.request.customer_id for c in commands))
+        snapshots = await reads(c.request.customer_id for c in commands)
         decisions = [decide(snapshots[c.request.customer_id], c.request, policy) for c in commands]
     for (allowed, label), n in Counter_((d.allowed, d.basis or d.reason or "") for d in decisions).items():
         DECISIONS.labels(str(allowed).lower(), label).inc(n)
