@@ -20,7 +20,7 @@ CONSUMED: dict[str, frozenset[str]] = {
     "risk": frozenset({"winback.events"}),
     "consent": frozenset({"winback.events"}),
     "campaign": frozenset({"winback.events", "winback.risk"}),
-    "metrics": frozenset({"winback.risk", "winback.campaign", "winback.actions"}),
+    "metrics": frozenset({"winback.events", "winback.risk", "winback.campaign", "winback.actions"}),
 }
 CONSUMERS: tuple[str, ...] = tuple(CONSUMED)
 

@@ -147,7 +147,7 @@ async def test_kpis_count_churn_returns_and_actions_once(metrics: str, kafka_boo
         assert answer["cost_total"] == "8.15"  # e-mail 0.05 + SMS 0.10 + phone 8.00, the duplicate once
         assert answer["cost_per_winback"] == "8.15"
         assert answer["days_to_winback"] == {"mean": 15.0, "median": 15.0}
-        assert answer["lost_revenue"] == "0"
+        assert answer["lost_revenue"] == "0.00"
         assert answer["from"] is None and answer["to"] is None
 
         # Enrolled in pb-other without any action of it: in that playbook's cohort, at no cost.

@@ -44,7 +44,7 @@ def test_rate_and_cost_per_winback_are_null_when_undefined() -> None:
     assert answer["cost_total"] == "0.00"
     assert answer["cost_per_winback"] is None
     assert answer["days_to_winback"] == {"mean": None, "median": None}
-    assert answer["lost_revenue"] == "0"
+    assert answer["lost_revenue"] == "0.00"
 
 
 def test_money_is_exact_decimal() -> None:
@@ -91,12 +91,16 @@ def test_retention_counts_only_returns_old_enough_and_rechurn_is_complement() ->
 def test_churn_reasons_most_frequent_first() -> None:
     episodes = [Episode(T0, churn_reason="price")] * 3 + [Episode(T0, churn_reason="service"), Episode(T0)]
     reasons = compute_kpis(episodes, [], NOW)["churn_reasons"]
-    assert reasons[0] == {"reason": "price", "count": 3, "share": 0.6}
+    assert reasons[0] == {"reason": "price", "count": 3, "share": 0.6, "themes": []}
     assert {r["reason"] for r in reasons} == {"price", "service", "unknown"}
 
 
-def test_fields_not_computable_yet_are_present_as_null() -> None:
+def test_undefined_fields_are_null_and_money_is_zero() -> None:
     answer = compute_kpis([], [], NOW)
-    for name in ("recovered_revenue", "roi", "clv_before", "clv_after", "nps_won_back", "uplift", "response_rates"):
-        assert name in answer
+    for name in ("roi", "clv_before", "clv_after", "nps_won_back", "csat_won_back"):
         assert answer[name] is None
+    assert (answer["recovered_revenue"], answer["lost_revenue"]) == ("0.00", "0.00")
+    assert answer["response_rates"] == {"channel": {}, "template": {}, "variant": {}}
+    assert answer["uplift"]["overall"]["ci_low"] is None
+    assert answer["uplift"]["by_playbook"] == {}
+    assert answer["retention_after_winback"] == {"90": None, "180": None, "365": None}

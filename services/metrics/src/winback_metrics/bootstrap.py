@@ -7,7 +7,7 @@ from functools import partial
 
 from fastapi import FastAPI
 
-from winback_metrics.entrypoints.http import build_router
+from winback_metrics.entrypoints.http import build_dashboard_router, build_router
 from winback_metrics.service_layer.handlers import apply_batch
 from winback_metrics.settings import MetricsSettings
 from winback_shared.events.envelope import CloudEvent
@@ -17,14 +17,18 @@ from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_metrics:migrations"
-TOPICS = (Topic.RISK.value, Topic.CAMPAIGN.value, Topic.ACTIONS.value)
+TOPICS = (Topic.EVENTS.value, Topic.RISK.value, Topic.CAMPAIGN.value, Topic.ACTIONS.value)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
     assert isinstance(settings, MetricsSettings)
     runtime = ServiceRuntime(settings)
     apply = partial(
-        apply_batch, runtime.sessions, channel_costs=settings.channel_costs, default_cost=settings.default_channel_cost
+        apply_batch,
+        runtime.sessions,
+        channel_costs=settings.channel_costs,
+        default_cost=settings.default_channel_cost,
+        margin_share=settings.margin_share_when_missing,
     )
 
     async def handle(events: Sequence[CloudEvent]) -> None:
@@ -33,7 +37,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime.add_consumer(group_id="winback-metrics", topics=TOPICS, handler=handle)
     return create_app(
         runtime,
-        [build_router(runtime)],
+        [build_router(runtime), build_dashboard_router()],
         title="winback metrics",
         description="Did win-back pay, and what did we learn: KPIs computed from event times.",
     )

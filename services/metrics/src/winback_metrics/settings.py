@@ -17,3 +17,5 @@ class MetricsSettings(ServiceSettings):
     }
     # Channels without a configured price (messenger, fax, automated_call) cost this.
     default_channel_cost: Decimal = Decimal("0.00")
+    # Orders without a margin count this share of their amount as margin for `roi` (1 = revenue basis).
+    margin_share_when_missing: Decimal = Decimal("1")

@@ -2,19 +2,51 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
 from pydantic import AwareDatetime, BaseModel
 
 from winback_shared.clock import AdjustableClock, ClockMovedBackwards
 from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError, install_problem_handlers
 from winback_shared.runtime import ServiceRuntime
+
+HTTP_SECONDS = Histogram(
+    "winback_http_request_seconds", "HTTP request latency by route template", ["service", "method", "route", "status"]
+)
+
+
+class _Latency:
+    """Pure ASGI middleware (no BaseHTTPMiddleware: that costs a task per request) timing every request."""
+
+    def __init__(self, app: Any, service: str) -> None:
+        self._app, self._service = app, service
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self._app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), [500]
+
+        async def _send(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self._app(scope, receive, _send)
+        finally:
+            # The route template, never the raw path: ids in paths would explode the label set.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            HTTP_SECONDS.labels(self._service, scope["method"], route, str(status[0])).observe(
+                time.perf_counter() - started
+            )
 
 
 class ClockMove(BaseModel):
@@ -85,6 +117,7 @@ def create_app(runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: 
     app.state.runtime = runtime
     app.state.api_keys = runtime.settings.api_key_roles()
     install_problem_handlers(app)
+    app.add_middleware(_Latency, service=runtime.settings.service_name)
     app.include_router(_ops_routes())
     app.include_router(_clock_routes())
     for router in routers:

@@ -1,12 +1,13 @@
-"""Reading a churn cohort: its episodes (with return and next churn) and its action tallies.
+"""Reading a churn cohort as sums over its episodes' roll-ups (adapters/episode_refresh.py).
 
-Each episode's window runs from its churn to the customer's return or next churn, whichever
+An episode's window runs from its churn to the customer's return or next churn, whichever
 comes first; actions in that window are the episode's win-back effort. Everything is keyed
 by event time, so a replay of the same history gives the same answer.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,94 +15,251 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_metrics.domain.cohort import CohortFilter
-from winback_metrics.domain.kpis import ActionTally, Episode
+from winback_metrics.domain.kpis import (
+    RETENTION_HORIZONS_DAYS,
+    ActionTally,
+    CohortSummary,
+    PlaybookGroups,
+    ReasonCount,
+    ResponseRow,
+    Survival,
+)
+from winback_metrics.domain.uplift import Group
 
 # The SQL below is assembled from these fixed fragments only; every value is a bound parameter.
-_IN_WINDOW = (
-    "{t}.customer_id = w.customer_id AND {t}.{at} >= w.churned_at AND (w.window_end IS NULL OR {t}.{at} < w.window_end)"
-)
+ACTION_DIMENSIONS = ("playbook_id", "channel", "variant")
 
 
-def _period(column: str, cohort: CohortFilter) -> str:
+def _period(column: str, cohort: CohortFilter) -> list[str]:
     clauses = []
     if cohort.period.start is not None:
         clauses.append(f"{column} >= :period_start")
     if cohort.period.end is not None:
         clauses.append(f"{column} < :period_end")
-    return " AND ".join(clauses) or "TRUE"
+    return clauses
 
 
 def _action_match(cohort: CohortFilter) -> str:
-    clauses = [f"a.{name} = :{name}" for name in ("playbook_id", "channel", "variant") if getattr(cohort, name)]
+    clauses = [f"a.{name} = :{name}" for name in ACTION_DIMENSIONS if getattr(cohort, name)]
     return " AND ".join(clauses) or "TRUE"
 
 
-def _scope(cohort: CohortFilter) -> str:
+def _scope(cohort: CohortFilter) -> list[str]:
     if not cohort.narrows_actions:
-        return "TRUE"
+        return []
     matching_action = (
-        f"EXISTS (SELECT 1 FROM metrics.actions a WHERE {_IN_WINDOW.format(t='a', at='occurred_at')}"
-        f" AND {_action_match(cohort)})"
+        f"EXISTS (SELECT 1 FROM metrics.actions a WHERE a.episode_id = e.episode_id AND {_action_match(cohort)})"
     )
     if cohort.channel is not None:
-        return matching_action
+        return [matching_action]
     enrolment_match = " AND ".join(
-        [f"en.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
+        [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     )
     matching_enrolment = (
-        f"EXISTS (SELECT 1 FROM metrics.enrollments en WHERE {_IN_WINDOW.format(t='en', at='enrolled_at')}"
-        f" AND {enrolment_match})"
+        f"EXISTS (SELECT 1 FROM metrics.enrollments n WHERE n.episode_id = e.episode_id AND {enrolment_match})"
     )
-    return f"({matching_action} OR {matching_enrolment})"
+    return [f"({matching_action} OR {matching_enrolment})"]
 
 
-def _cohort_cte(cohort: CohortFilter) -> str:
-    episode_filters = [_period("ep.churned_at", cohort)]
-    episode_filters += [f"ep.{name} = :{name}" for name in ("segment", "value_tier") if getattr(cohort, name)]
-    return f"""
-WITH customers AS (
-    SELECT DISTINCT customer_id FROM metrics.churn_episodes WHERE {_period("churned_at", cohort)}
-), ep AS (
-    SELECT e.customer_id, e.churned_at, e.churn_reason, e.segment, e.value_tier,
-           LEAD(e.churned_at) OVER (PARTITION BY e.customer_id ORDER BY e.churned_at) AS next_churn_at
-    FROM metrics.churn_episodes e JOIN customers USING (customer_id)
-), cohort AS (
-    SELECT ep.*,
-           (SELECT min(r.returned_at) FROM metrics.returns r
-             WHERE r.customer_id = ep.customer_id AND r.returned_at > ep.churned_at
-               AND (ep.next_churn_at IS NULL OR r.returned_at < ep.next_churn_at)) AS won_back_at
-    FROM ep WHERE {" AND ".join(episode_filters)}
-), windows AS (
-    SELECT cohort.*, COALESCE(won_back_at, next_churn_at) AS window_end FROM cohort
-), scoped AS (
-    SELECT w.* FROM windows w WHERE {_scope(cohort)}
-)"""
+def cohort_cte(cohort: CohortFilter) -> str:
+    """`WITH scoped AS (...)`: the cohort's episodes."""
+    filters = _period("e.churned_at", cohort)
+    filters += [f"e.{name} = :{name}" for name in ("segment", "value_tier") if getattr(cohort, name)]
+    filters += _scope(cohort)
+    return f"WITH scoped AS (SELECT e.* FROM metrics.churn_episodes e WHERE {' AND '.join(filters) or 'TRUE'})"
 
 
-def _params(cohort: CohortFilter) -> dict[str, Any]:
-    params: dict[str, Any] = {"period_start": cohort.period.start, "period_end": cohort.period.end}
+def params_of(cohort: CohortFilter, now: datetime | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"period_start": cohort.period.start, "period_end": cohort.period.end, "now": now}
     for name in ("playbook_id", "channel", "variant", "segment", "value_tier"):
         params[name] = getattr(cohort, name)
     return {k: v for k, v in params.items() if v is not None}
 
 
-async def load_cohort(session: AsyncSession, cohort: CohortFilter) -> tuple[list[Episode], list[ActionTally]]:
-    """The cohort's episodes and its actions tallied by status and reason, from one snapshot."""
-    cte = _cohort_cte(cohort)
-    params = _params(cohort)
-    episode_rows = await session.execute(
-        text(f"{cte} SELECT churned_at, won_back_at, next_churn_at, churn_reason FROM scoped"), params
+def _survival_columns() -> str:
+    columns = []
+    for h in RETENTION_HORIZONS_DAYS:
+        horizon = f"won_back_at + interval '{h} days'"
+        columns.append(f"count(*) FILTER (WHERE {horizon} <= :now) AS old_{h}")
+        still_active = f"(next_churn_at IS NULL OR next_churn_at > {horizon})"
+        columns.append(f"count(*) FILTER (WHERE {horizon} <= :now AND {still_active}) AS active_{h}")
+    return ", ".join(columns)
+
+
+_DAYS = "extract(epoch FROM won_back_at - churned_at) / 86400.0"
+_CONTACTED = "NOT holdout AND triggered > 0"
+
+_SUMMARY = f"""
+SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_at_churn), 0) AS lost_revenue,
+       avg({_DAYS}) AS days_mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY {_DAYS}) AS days_median,
+       COALESCE(sum(recovered_revenue) FILTER (WHERE won_back_at IS NOT NULL), 0) AS recovered_revenue,
+       COALESCE(sum(recovered_margin) FILTER (WHERE won_back_at IS NOT NULL), 0) AS recovered_margin,
+       avg(value_at_churn) FILTER (WHERE won_back_at IS NOT NULL) AS clv_before,
+       avg(value_after) FILTER (WHERE won_back_at IS NOT NULL) AS clv_after,
+       {_survival_columns()},
+       COALESCE(sum(nps_answers), 0) AS nps_answers, COALESCE(sum(nps_promoters), 0) AS nps_promoters,
+       COALESCE(sum(nps_detractors), 0) AS nps_detractors,
+       COALESCE(sum(csat_answers), 0) AS csat_answers, COALESCE(sum(csat_satisfied), 0) AS csat_satisfied,
+       count(*) FILTER (WHERE {_CONTACTED}) AS contacted,
+       count(won_back_at) FILTER (WHERE {_CONTACTED}) AS contacted_won,
+       count(*) FILTER (WHERE holdout) AS holdout, count(won_back_at) FILTER (WHERE holdout) AS holdout_won,
+       count(*) FILTER (WHERE enrolled) AS f_enrolled,
+       count(*) FILTER (WHERE enrolled AND triggered > 0) AS f_contacted,
+       count(*) FILTER (WHERE enrolled AND triggered > 0 AND responded) AS f_responded,
+       count(won_back_at) FILTER (WHERE enrolled AND triggered > 0 AND responded) AS f_won_back
+FROM scoped"""
+
+# Themes come from the latest texts of each reason: enough for the top themes, bounded in cost.
+THEME_TEXTS = 5_000
+_REASONS = f"""
+SELECT COALESCE(churn_reason, cancel_reason_code, 'unknown') AS reason, count(*) AS n,
+       (array_agg(cancel_text ORDER BY churned_at DESC, episode_id) FILTER (WHERE cancel_text IS NOT NULL))
+           [1:{THEME_TEXTS}] AS texts
+FROM scoped GROUP BY 1"""
+
+
+def stamped(cohort: CohortFilter, alias: str) -> str:
+    """The cohort as a filter on the episode keys stamped onto actions or enrolments (no join)."""
+    filters = [f"{alias}.ep_churned_at IS NOT NULL", *_period(f"{alias}.ep_churned_at", cohort)]
+    filters += [f"{alias}.ep_{name} = :{name}" for name in ("segment", "value_tier") if getattr(cohort, name)]
+    return " AND ".join(filters)
+
+
+def _actions_sql(cohort: CohortFilter) -> str:
+    # One pass, one hash key: PostgreSQL can split a plain GROUP BY over parallel workers (grouping
+    # sets it cannot); the few result rows are summed per status, channel, template and variant in Python.
+    return f"""
+SELECT a.status, a.reason, a.channel, a.template, a.variant, count(*) AS n, COALESCE(sum(a.cost), 0) AS cost,
+       count(*) FILTER (WHERE a.delivered) AS delivered, count(*) FILTER (WHERE a.opened) AS opened,
+       count(*) FILTER (WHERE a.clicked) AS clicked, count(*) FILTER (WHERE a.replied) AS replied,
+       count(*) FILTER (WHERE a.ep_won) AS converted
+FROM metrics.actions a
+WHERE {stamped(cohort, "a")} AND {_action_match(cohort)}
+GROUP BY a.status, a.reason, a.channel, a.template, a.variant"""
+
+
+def _channel_winbacks_sql(cohort: CohortFilter) -> str:
+    # Won-back episodes reached per channel: only won-back episodes are joined, a small share.
+    return f"""
+SELECT channel, count(*) AS won_back FROM (
+    SELECT a.channel, a.episode_id
+    FROM metrics.actions a
+    WHERE a.ep_won AND a.status = 'triggered' AND {stamped(cohort, "a")} AND {_action_match(cohort)}
+    GROUP BY a.channel, a.episode_id
+) reached GROUP BY channel"""
+
+
+def _playbooks_sql(cohort: CohortFilter) -> str:
+    enrolment_match = " AND ".join(
+        [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     )
-    episodes = [Episode(r.churned_at, r.won_back_at, r.next_churn_at, r.churn_reason) for r in episode_rows]
-    tally_rows = await session.execute(
-        text(
-            f"""{cte}
-SELECT a.status, a.reason, count(*) AS n, COALESCE(sum(a.cost), 0) AS cost
-FROM scoped w JOIN metrics.actions a ON {_IN_WINDOW.format(t="a", at="occurred_at")}
-WHERE {_action_match(cohort)}
-GROUP BY a.status, a.reason"""
-        ),
-        params,
+    # Inner GROUP BY (hashable) instead of DISTINCT: one row per playbook and episode.
+    return f"""
+SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won FROM (
+    SELECT a.playbook_id, false AS holdout, bool_or(a.ep_won) AS won
+    FROM metrics.actions a
+    WHERE NOT a.ep_holdout AND a.status = 'triggered' AND {stamped(cohort, "a")} AND {_action_match(cohort)}
+    GROUP BY a.playbook_id, a.episode_id
+    UNION ALL
+    SELECT n.playbook_id, true AS holdout, bool_or(n.ep_won) AS won
+    FROM metrics.enrollments n
+    WHERE n.holdout AND {stamped(cohort, "n")} AND {enrolment_match or "TRUE"}
+    GROUP BY n.playbook_id, n.episode_id
+) g GROUP BY playbook_id, holdout"""
+
+
+def _decimal(value: Any) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+async def load_summary(session: AsyncSession, cohort: CohortFilter, now: datetime) -> CohortSummary:
+    """The cohort's sums, reasons and texts."""
+    cte, params = cohort_cte(cohort), params_of(cohort, now)
+    row = (await session.execute(text(f"{cte} {_SUMMARY}"), params)).one()
+    reasons = await session.execute(text(f"{cte} {_REASONS}"), params)
+    return CohortSummary(
+        churned=row.churned,
+        won_back=row.won_back,
+        lost_revenue=Decimal(row.lost_revenue),
+        days_mean=None if row.days_mean is None else float(row.days_mean),
+        days_median=None if row.days_median is None else float(row.days_median),
+        recovered_revenue=Decimal(row.recovered_revenue),
+        recovered_margin=Decimal(row.recovered_margin),
+        clv_before=_decimal(row.clv_before),
+        clv_after=_decimal(row.clv_after),
+        survival={h: Survival(getattr(row, f"old_{h}"), getattr(row, f"active_{h}")) for h in RETENTION_HORIZONS_DAYS},
+        nps=(int(row.nps_answers), int(row.nps_promoters), int(row.nps_detractors)),
+        csat=(int(row.csat_answers), int(row.csat_satisfied)),
+        contacted=Group(row.contacted, row.contacted_won),
+        holdout=Group(row.holdout, row.holdout_won),
+        funnel=(row.f_enrolled, row.f_contacted, row.f_responded, row.f_won_back),
+        reasons=[ReasonCount(r.reason, r.n, tuple(r.texts or ())) for r in reasons],
     )
-    tallies = [ActionTally(r.status, r.reason, int(r.n), Decimal(r.cost)) for r in tally_rows]
-    return episodes, tallies
+
+
+OUTCOMES = ("delivered", "opened", "clicked", "replied", "converted")
+
+
+async def load_actions(session: AsyncSession, cohort: CohortFilter) -> tuple[list[ActionTally], list[ResponseRow]]:
+    """Action tallies by status and reason, and response rows by channel, template and variant."""
+    params = params_of(cohort)
+    winbacks = {r.channel: int(r.won_back) for r in await session.execute(text(_channel_winbacks_sql(cohort)), params)}
+    tallies: dict[tuple[str, str | None], list[Any]] = {}
+    groups: dict[tuple[str, str], list[Any]] = {}
+    for r in await session.execute(text(_actions_sql(cohort)), params):
+        tally = tallies.setdefault((r.status, r.reason), [0, Decimal("0")])
+        tally[0] += int(r.n)
+        tally[1] += Decimal(r.cost)
+        if r.status != "triggered":
+            continue
+        for dimension in ("channel", "template", "variant"):
+            group = groups.setdefault(
+                (dimension, getattr(r, dimension) or "none"), [0, Decimal("0"), dict.fromkeys(OUTCOMES, 0)]
+            )
+            group[0] += int(r.n)
+            group[1] += Decimal(r.cost)
+            for outcome in OUTCOMES:
+                group[2][outcome] += int(getattr(r, outcome))
+    responses = [
+        ResponseRow(dim, key, n, outcomes, cost, winbacks.get(key, 0) if dim == "channel" else 0)
+        for (dim, key), (n, cost, outcomes) in groups.items()
+    ]
+    return [ActionTally(status, reason, n, cost) for (status, reason), (n, cost) in tallies.items()], responses
+
+
+async def load_playbooks(session: AsyncSession, cohort: CohortFilter) -> dict[str, PlaybookGroups]:
+    rows = await session.execute(text(_playbooks_sql(cohort)), params_of(cohort))
+    groups: dict[str, dict[bool, Group]] = {}
+    for r in rows:
+        groups.setdefault(r.playbook_id, {})[r.holdout] = Group(int(r.n), int(r.won))
+    empty = Group(0, 0)
+    return {pb: PlaybookGroups(g.get(False, empty), g.get(True, empty)) for pb, g in groups.items()}
+
+
+_BY_RETURN_MONTH = f"""
+SELECT to_char(won_back_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*) AS won_back, {_survival_columns()}
+FROM scoped WHERE won_back_at IS NOT NULL GROUP BY 1 ORDER BY 1"""
+
+_BY_CHURN_MONTH = """
+SELECT to_char(churned_at AT TIME ZONE 'UTC', 'YYYY-MM') AS month, count(*) AS churned, count(won_back_at) AS won_back
+FROM scoped GROUP BY 1 ORDER BY 1"""
+
+
+async def load_cohorts(
+    session: AsyncSession, cohort: CohortFilter, now: datetime
+) -> tuple[list[tuple[str, int, dict[int, Survival]]], list[tuple[str, int, int]]]:
+    """Won-back customers by month of return with their survival, and churns by month with their returns."""
+    cte, params = cohort_cte(cohort), params_of(cohort, now)
+    by_return = [
+        (
+            r.month,
+            int(r.won_back),
+            {h: Survival(getattr(r, f"old_{h}"), getattr(r, f"active_{h}")) for h in RETENTION_HORIZONS_DAYS},
+        )
+        for r in await session.execute(text(f"{cte} {_BY_RETURN_MONTH}"), params)
+    ]
+    by_churn = [
+        (r.month, int(r.churned), int(r.won_back))
+        for r in await session.execute(text(f"{cte} {_BY_CHURN_MONTH}"), params_of(cohort))
+    ]
+    return by_return, by_churn

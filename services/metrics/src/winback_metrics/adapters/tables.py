@@ -6,10 +6,13 @@ from sqlalchemy import (
     Column,
     DateTime,
     Identity,
+    Integer,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -17,9 +20,24 @@ from winback_shared.db.engine import make_metadata
 from winback_shared.db.inbox import processed_events_table
 
 SCHEMA = "metrics"
+MONEY = Numeric(18, 6)
+# Outcomes of campaign.response kept as flags on the action (response_rates, funnel).
+RESPONSE_FLAGS = ("delivered", "opened", "clicked", "replied", "reached")
 metadata = make_metadata(SCHEMA)
 
 processed_events = processed_events_table(metadata)
+
+
+def _stamp_columns() -> list[Column]:  # type: ignore[type-arg]
+    """The episode's cohort keys, copied onto its actions and enrolments (refreshed with the episode)."""
+    return [
+        Column("ep_churned_at", DateTime(timezone=True), nullable=True),
+        Column("ep_won", Boolean, nullable=False, server_default="false"),
+        Column("ep_holdout", Boolean, nullable=False, server_default="false"),
+        Column("ep_segment", String(32), nullable=True),
+        Column("ep_value_tier", String(8), nullable=True),
+    ]
+
 
 # One row per churn: a customer who churns again after a win-back starts a new episode.
 churn_episodes = Table(
@@ -32,6 +50,28 @@ churn_episodes = Table(
     Column("winback_eligible", Boolean, nullable=False),
     Column("segment", String(32), nullable=True),
     Column("value_tier", String(8), nullable=True),
+    # Roll-ups below are derived from the raw facts by adapters/episode_refresh.py (revision 0002).
+    Column("prev_churn_at", DateTime(timezone=True), nullable=True),
+    Column("next_churn_at", DateTime(timezone=True), nullable=True),
+    Column("won_back_at", DateTime(timezone=True), nullable=True),
+    Column("window_end", DateTime(timezone=True), nullable=True),
+    Column("value_at_churn", MONEY, nullable=True),
+    Column("value_after", MONEY, nullable=True),
+    Column("recovered_revenue", MONEY, nullable=False, server_default="0"),
+    Column("recovered_margin", MONEY, nullable=False, server_default="0"),
+    Column("triggered", Integer, nullable=False, server_default="0"),
+    Column("suppressed", Integer, nullable=False, server_default="0"),
+    Column("cost", Numeric(14, 4), nullable=False, server_default="0"),
+    Column("enrolled", Boolean, nullable=False, server_default="false"),
+    Column("holdout", Boolean, nullable=False, server_default="false"),
+    Column("responded", Boolean, nullable=False, server_default="false"),
+    Column("nps_answers", Integer, nullable=False, server_default="0"),
+    Column("nps_promoters", Integer, nullable=False, server_default="0"),
+    Column("nps_detractors", Integer, nullable=False, server_default="0"),
+    Column("csat_answers", Integer, nullable=False, server_default="0"),
+    Column("csat_satisfied", Integer, nullable=False, server_default="0"),
+    Column("cancel_reason_code", String(32), nullable=True),
+    Column("cancel_text", Text, nullable=True),
     UniqueConstraint("customer_id", "churned_at"),
 )
 
@@ -59,6 +99,9 @@ actions = Table(
     Column("enrollment_id", String(256), nullable=False),
     Column("cost", Numeric(14, 4), nullable=False),
     Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("episode_id", BigInteger, nullable=True),
+    *[Column(outcome, Boolean, nullable=False, server_default="false") for outcome in RESPONSE_FLAGS],
+    *_stamp_columns(),
 )
 
 enrollments = Table(
@@ -72,4 +115,70 @@ enrollments = Table(
     Column("enroll_reason", String(256), nullable=True),
     Column("exited_at", DateTime(timezone=True), nullable=True),
     Column("exit_reason", String(256), nullable=True),
+    Column("episode_id", BigInteger, nullable=True),
+    Column("holdout", Boolean, nullable=False, server_default="false"),
+    *_stamp_columns(),
+)
+
+orders = Table(
+    "orders",
+    metadata,
+    Column("customer_id", String(128), nullable=False),
+    Column("order_id", String(256), nullable=False),
+    Column("placed_at", DateTime(timezone=True), nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("margin", MONEY, nullable=True),
+    PrimaryKeyConstraint("customer_id", "order_id"),
+)
+
+# Keyed by the event's (source, id): an order may be returned in several parts.
+order_returns = Table(
+    "order_returns",
+    metadata,
+    Column("event_key", String(800), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("order_id", String(256), nullable=False),
+    Column("returned_at", DateTime(timezone=True), nullable=False),
+    Column("amount", MONEY, nullable=True),
+)
+
+surveys = Table(
+    "surveys",
+    metadata,
+    Column("event_key", String(800), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("survey", String(8), nullable=False),
+    Column("score", SmallInteger, nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per action and outcome: a second "opened" of the same e-mail is not a second open.
+responses = Table(
+    "responses",
+    metadata,
+    Column("action_id", String(256), nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("responded_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("action_id", "outcome"),
+)
+
+cancellations = Table(
+    "cancellations",
+    metadata,
+    Column("event_key", String(800), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("cancelled_at", DateTime(timezone=True), nullable=False),
+    Column("reason_code", String(32), nullable=True),
+    Column("reason_text", Text, nullable=True),
+)
+
+# Predicted 12-month value of a customer as of a moment (from risk's events).
+customer_values = Table(
+    "customer_values",
+    metadata,
+    Column("customer_id", String(128), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("clv_12m", MONEY, nullable=False),
+    PrimaryKeyConstraint("customer_id", "at"),
 )

@@ -8,13 +8,25 @@ from datetime import datetime
 from decimal import Decimal
 
 from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.inbound import (
+    CampaignResponse,
+    ContractCancelled,
+    OrderPlaced,
+    OrderReturned,
+    SurveyAnswered,
+)
 from winback_shared.events.produced import (
     ActionSuppressed,
     ActionTriggered,
     CampaignEnrolled,
     CampaignExited,
+    CustomerRiskAssessed,
     CustomerStatusChanged,
 )
+
+# Risk's events carry no CLV amount in the v1 contract; an extra field with one of these names
+# (extra data fields are kept, events.md) is read as the predicted 12-month value at that moment.
+CLV_FIELDS = ("predicted_clv_12m", "clv_12m")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +68,58 @@ class Enrollment:
     variant: str | None
     reason: str | None
     at: datetime
+    holdout: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Order:
+    customer_id: str
+    order_id: str
+    placed_at: datetime
+    amount: Decimal
+    margin: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class OrderReturn:
+    event_key: str
+    customer_id: str
+    order_id: str
+    returned_at: datetime
+    amount: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class Survey:
+    event_key: str
+    customer_id: str
+    survey: str
+    score: int
+    answered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    action_id: str
+    outcome: str
+    customer_id: str
+    responded_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Cancellation:
+    event_key: str
+    customer_id: str
+    cancelled_at: datetime
+    reason_code: str | None
+    reason_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerValue:
+    customer_id: str
+    at: datetime
+    clv_12m: Decimal
 
 
 @dataclass(slots=True)
@@ -65,6 +129,21 @@ class Facts:
     actions: list[Action] = field(default_factory=list)
     enrolled: list[Enrollment] = field(default_factory=list)
     exited: list[Enrollment] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
+    order_returns: list[OrderReturn] = field(default_factory=list)
+    surveys: list[Survey] = field(default_factory=list)
+    responses: list[Response] = field(default_factory=list)
+    cancellations: list[Cancellation] = field(default_factory=list)
+    values: list[CustomerValue] = field(default_factory=list)
+
+    def customer_ids(self) -> set[str]:
+        """Customers whose episode roll-ups this batch may change."""
+        ids: set[str] = set()
+        for items in (self.churns, self.returns, self.actions, self.enrolled, self.exited, self.orders):
+            ids.update(item.customer_id for item in items)
+        for others in (self.order_returns, self.surveys, self.responses, self.cancellations, self.values):
+            ids.update(item.customer_id for item in others)
+        return ids
 
 
 def action_cost(channel: str, costs: Mapping[str, Decimal], default: Decimal) -> Decimal:
@@ -76,12 +155,61 @@ def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def event_key(event: CloudEvent) -> str:
+    """The event's `(source, id)` as one unambiguous string."""
+    source, event_id = event.identity
+    return f"{len(source)}:{source}{event_id}"
+
+
+def clv_of(extra: Mapping[str, object] | None) -> Decimal | None:
+    """A CLV amount sent as an extra data field, if any and if it is a finite number."""
+    for name in CLV_FIELDS:
+        raw = (extra or {}).get(name)
+        if isinstance(raw, bool) or raw is None:
+            continue
+        try:
+            value = Decimal(str(raw))
+        except ArithmeticError:
+            continue
+        if value.is_finite():
+            return value
+    return None
+
+
+def _holdout(extra: Mapping[str, object] | None) -> bool:
+    # campaign marks the control group with `holdout: true`; absent means contacted as usual.
+    return (extra or {}).get("holdout") is True
+
+
+def _inbound_facts(event: CloudEvent, facts: Facts) -> None:
+    if isinstance(event, OrderPlaced):
+        o = event.data
+        # Amounts are in the order's currency; metrics assumes one currency (EUR) throughout.
+        facts.orders.append(Order(o.customer_id, o.order_id, event.time, o.amount, o.margin))
+    elif isinstance(event, OrderReturned):
+        r = event.data
+        facts.order_returns.append(OrderReturn(event_key(event), r.customer_id, r.order_id, event.time, r.amount))
+    elif isinstance(event, SurveyAnswered):
+        v = event.data
+        facts.surveys.append(Survey(event_key(event), v.customer_id, v.survey, v.score, event.time))
+    elif isinstance(event, CampaignResponse):
+        c = event.data
+        facts.responses.append(Response(c.action_id, c.outcome, c.customer_id, event.time))
+    elif isinstance(event, ContractCancelled):
+        k = event.data
+        code = None if k.reason_code is None else k.reason_code.value
+        facts.cancellations.append(Cancellation(event_key(event), k.customer_id, event.time, code, k.reason_text))
+
+
 def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default_cost: Decimal) -> Facts:
     """Sort a batch into facts; event types metrics does not measure are skipped."""
     facts = Facts()
     for event in events:
         if isinstance(event, CustomerStatusChanged):
             d = event.data
+            value = clv_of(d.model_extra)
+            if value is not None:
+                facts.values.append(CustomerValue(d.customer_id, d.at, value))
             if d.to == "churned":
                 facts.churns.append(
                     Churn(d.customer_id, d.at, d.churn_reason, d.winback_eligible, d.segment, d.value_tier)
@@ -127,5 +255,15 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
         elif isinstance(event, CampaignEnrolled | CampaignExited):
             e = event.data
             target = facts.enrolled if isinstance(event, CampaignEnrolled) else facts.exited
-            target.append(Enrollment(e.enrollment_id, e.customer_id, e.playbook_id, e.variant, e.reason, event.time))
+            holdout = _holdout(e.model_extra)
+            target.append(
+                Enrollment(e.enrollment_id, e.customer_id, e.playbook_id, e.variant, e.reason, event.time, holdout)
+            )
+        elif isinstance(event, CustomerRiskAssessed):
+            a = event.data
+            value = clv_of(a.model_extra)
+            if value is not None:
+                facts.values.append(CustomerValue(a.customer_id, a.as_of, value))
+        else:
+            _inbound_facts(event, facts)
     return facts

@@ -1,0 +1,300 @@
+"""The spec's worked example reproduced from events, uplift against a holdout, and replays changing nothing."""
+
+from __future__ import annotations
+
+import functools
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.polling import eventually
+from winback_cli.servers import free_port
+from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.inbound import (
+    CampaignResponse,
+    ContractCancelled,
+    OrderPlaced,
+    OrderReturned,
+    SurveyAnswered,
+)
+from winback_shared.events.produced import (
+    ActionTriggered,
+    CampaignEnrolled,
+    CustomerRiskAssessed,
+    CustomerStatusChanged,
+)
+from winback_shared.events.topics import Topic
+from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
+
+pytestmark = pytest.mark.integration
+
+OPS = {"Authorization": "Bearer dev-admin-key"}
+Q1 = datetime(2024, 1, 1, 8, tzinfo=UTC)  # the worked example's quarter
+Q3 = datetime(2024, 7, 1, 8, tzinfo=UTC)  # the holdout experiment's quarter
+DAY = timedelta(days=1)
+
+
+@pytest.fixture(scope="module")
+def metrics(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    port = free_port()
+    spec = ServiceSpec("metrics", port)
+    env = service_env(bootstrap=kafka_bootstrap, database_url=database_url, port=port, extra={"WINBACK_ENV": "test"})
+    migrate(spec, env)
+    process = ServiceProcess(spec, port, env, log_path=Path(tmp_path_factory.mktemp("metrics")) / "metrics.log")
+    process.start()
+    try:
+        process.wait_ready()
+        yield process.url
+    finally:
+        process.stop()
+
+
+def _status(customer: str, to: str, at: datetime, **extra: Any) -> CustomerStatusChanged:
+    data = {"customer_id": customer, "from": "churned" if to == "won_back" else "lapsed", "to": to, "at": at, **extra}
+    return CustomerStatusChanged.new(source="/risk", time=at, data=data)
+
+
+def _value(customer: str, at: datetime, clv: str) -> CustomerRiskAssessed:
+    # The CLV rides along as an extra data field (events.md keeps unknown fields).
+    data = {"customer_id": customer, "risk_score": 0.5, "as_of": at, "predicted_clv_12m": clv}
+    return CustomerRiskAssessed.new(source="/risk", time=at, data=data)
+
+
+def _action(action: str, customer: str, channel: str, at: datetime, playbook: str = "pb-main") -> ActionTriggered:
+    data = {
+        "action_id": action,
+        "customer_id": customer,
+        "channel": channel,
+        "template": f"{channel}-t1",
+        "variant": "A" if int(customer.rsplit("-", 1)[1]) % 2 else "B",
+        "playbook_id": playbook,
+        "enrollment_id": f"en-{playbook}-{customer}",
+    }
+    return ActionTriggered.new(source="/campaign", time=at, data=data)
+
+
+@functools.cache
+def worked_example() -> tuple[list[CloudEvent], list[CloudEvent], list[CloudEvent], list[CloudEvent]]:
+    """100 lost in Q1 2024; 625 phone calls (5,000 EUR); 20 back after 20 or 40 days; 5 of them lost again."""
+    risk: list[CloudEvent] = []
+    actions: list[CloudEvent] = []
+    events: list[CloudEvent] = []
+    for i in range(100):
+        customer = f"ex-{i}"
+        churned = Q1 + (i % 80) * DAY
+        won_back = i < 20
+        risk.append(_value(customer, churned - DAY, "300" if won_back else "200"))
+        risk.append(_status(customer, "churned", churned, churn_reason="price" if i % 4 else "service"))
+        if i % 4 == 0:
+            text = "Der Service war unfreundlich" if i % 8 else "Kundenservice nicht erreichbar, Service unfreundlich"
+            events.append(_cancelled(customer, churned - 2 * DAY, text))
+        calls = 7 if i < 25 else 6
+        actions += [
+            _action(f"ex-{i}-{n}", customer, "phone", churned + (n + 1) * timedelta(hours=5)) for n in range(calls)
+        ]
+        if not won_back:
+            continue
+        back = churned + (20 if i % 2 else 40) * DAY
+        risk.append(_status(customer, "won_back", back))
+        risk.append(_value(customer, back + DAY, "400"))
+        events.append(OrderPlaced.new(source="/shop", time=back, data=_order(customer, "o1", "150", "50")))
+        if i < 5:  # lost again 100 days after the return: active at 90 days, not at 180 or 365
+            risk.append(_status(customer, "churned", back + 100 * DAY, churn_reason="price"))
+        if i < 10:  # NPS after the return: 5 promoters, 2 detractors, 3 passives
+            events.append(_survey(customer, "nps", [10, 9, 10, 9, 9, 3, 6, 7, 8, 7][i], back + 5 * DAY))
+        if i < 4:
+            events.append(_survey(customer, "csat", [5, 4, 4, 2][i], back + 6 * DAY))
+    # Noise that must not count: a survey before the return, an order of a customer never won back.
+    events.append(_survey("ex-0", "nps", 0, Q1 + DAY))
+    events.append(OrderPlaced.new(source="/shop", time=Q1 + 10 * DAY, data=_order("ex-50", "o9", "999", "100")))
+    # 50 EUR of ex-1's return order came back: revenue 150 -> 100, margin 50 -> 33.33.
+    returned = {"customer_id": "ex-1", "order_id": "o1", "amount": "50"}
+    events.append(OrderReturned.new(source="/shop", time=Q1 + 60 * DAY, data=returned))
+    # Responses to the first call of the first ten customers.
+    for i in range(10):
+        data = {"customer_id": f"ex-{i}", "action_id": f"ex-{i}-0", "outcome": "reached"}
+        events.append(
+            CampaignResponse.new(source="/callcentre", time=Q1 + (i % 80) * DAY + 6 * timedelta(hours=1), data=data)
+        )
+    return risk, actions, events, []
+
+
+def _order(customer: str, order: str, amount: str, margin: str) -> dict[str, Any]:
+    return {"customer_id": customer, "order_id": order, "amount": amount, "margin": margin}
+
+
+def _survey(customer: str, survey: str, score: int, at: datetime) -> SurveyAnswered:
+    return SurveyAnswered.new(
+        source="/survey", time=at, data={"customer_id": customer, "survey": survey, "score": score}
+    )
+
+
+def _cancelled(customer: str, at: datetime, text: str) -> ContractCancelled:
+    data = {"customer_id": customer, "contract_id": f"k-{customer}", "reason_code": "service", "reason_text": text}
+    return ContractCancelled.new(source="/billing", time=at, data=data)
+
+
+def holdout_experiment() -> tuple[list[CloudEvent], list[CloudEvent], list[CloudEvent]]:
+    """Q3 2024: 40 contacted (16 won back) and 20 held out (2 won back) by playbook pb-exp."""
+    risk: list[CloudEvent] = []
+    campaign: list[CloudEvent] = []
+    actions: list[CloudEvent] = []
+    for i in range(60):
+        customer = f"hx-{i}"
+        churned = Q3 + (i % 30) * DAY
+        holdout = i >= 40
+        risk.append(_status(customer, "churned", churned, churn_reason="budget"))
+        data = {"customer_id": customer, "playbook_id": "pb-exp", "enrollment_id": f"en-pb-exp-{customer}"}
+        campaign.append(CampaignEnrolled.new(source="/campaign", time=churned + DAY, data={**data, "holdout": holdout}))
+        if not holdout:
+            actions.append(_action(f"hx-{i}-0", customer, "email", churned + 2 * DAY, playbook="pb-exp"))
+        if (not holdout and i < 16) or (holdout and i < 42):
+            risk.append(_status(customer, "won_back", churned + 10 * DAY))
+    return risk, campaign, actions
+
+
+async def _publish(bootstrap: str, batches: list[tuple[Topic, list[CloudEvent]]]) -> None:
+    publisher = EventPublisher(bootstrap)
+    try:
+        for topic, events in batches:
+            await publisher.publish([OutgoingRecord.of(topic.value, e) for e in events])
+    finally:
+        await publisher.close()
+
+
+async def _get(client: httpx.AsyncClient, path: str, **params: str) -> Any:
+    response = await client.get(path, params=params, headers=OPS)
+    assert response.status_code == 200, response.text
+    return response.json() if path != "/v1/kpis.csv" else response.text
+
+
+Q1_PARAMS = {"from": "2024-01-01", "to": "2024-03-31"}
+
+
+def _complete(answer: dict[str, Any]) -> bool:
+    return (
+        answer["churned"] == 100
+        and answer["won_back"] == 20
+        and answer["actions"]["triggered"] == 625
+        and answer["recovered_revenue"] == "2950.00"
+        and answer["nps_won_back"] is not None
+        and answer["csat_won_back"] is not None
+        and answer["clv_after"] == "400.00"
+        and answer["response_rates"]["channel"].get("phone", {}).get("triggered") == 625
+        and answer["churn_reasons"][-1]["themes"] != []
+        and answer["response_rates"]["channel"]["phone"]["opened"] is not None
+    )
+
+
+async def test_the_spec_worked_example_from_events(metrics: str, kafka_bootstrap: str) -> None:
+    risk, actions, events, _ = worked_example()
+    await _publish(kafka_bootstrap, [(Topic.RISK, risk), (Topic.ACTIONS, actions), (Topic.EVENTS, events)])
+    async with httpx.AsyncClient(base_url=metrics, timeout=20) as client:
+        answer = await eventually(lambda: _get(client, "/v1/kpis", **Q1_PARAMS), _complete, timeout_s=60)
+
+        assert answer["churned"] == 100
+        assert answer["won_back"] == 20
+        assert answer["winback_rate"] == 0.2
+        assert answer["cost_total"] == "5000.00"
+        assert answer["cost_per_winback"] == "250.00"
+        assert answer["clv_before"] == "300.00"
+        assert answer["clv_after"] == "400.00"
+        assert answer["lost_revenue"] == "22000.00"  # 20 x 300 + 80 x 200
+        assert answer["days_to_winback"] == {"mean": 30.0, "median": 30.0}
+        assert answer["retention_after_winback"] == {"90": 1.0, "180": 0.75, "365": 0.75}
+        assert answer["rechurn_rate"] == {"90": 0.0, "180": 0.25, "365": 0.25}
+        # 20 orders of 150 EUR after the return, 50 EUR of one returned; margin 50 each, 16.67 of it returned.
+        assert answer["recovered_revenue"] == "2950.00"
+        assert answer["recovered_margin"] == "983.33"
+        assert answer["roi"] == pytest.approx((983.333333 - 5000) / 5000, abs=1e-5)
+        assert answer["nps_won_back"] == 30.0
+        assert answer["csat_won_back"] == 0.75
+        phone = answer["response_rates"]["channel"]["phone"]
+        assert phone["triggered"] == 625
+        assert phone["delivered"] == 0.0 and phone["opened"] == 0.0
+        # Actions of won-back episodes: 20 customers with 7 calls each (all of them are among the first 25).
+        assert phone["converted"] == round(140 / 625, 6)
+        assert set(answer["response_rates"]["variant"]) == {"A", "B"}
+        assert answer["cost_by_channel"]["phone"] == {"cost": "5000.00", "won_back": 20, "cost_per_winback": "250.00"}
+        reasons = {r["reason"]: r for r in answer["churn_reasons"]}
+        assert (reasons["price"]["count"], reasons["service"]["count"]) == (75, 25)
+        assert reasons["service"]["themes"][0] == {"theme": "service unfreundlich", "count": 25}
+        # No holdout in this quarter: the uplift has a contacted rate only.
+        assert answer["uplift"]["overall"]["contacted"] == 100
+        assert answer["uplift"]["overall"]["ci_low"] is None
+
+        funnel = await _get(client, "/v1/funnel", **Q1_PARAMS)
+        # Enrolled (the calls carry their enrolment) -> called -> reached (10) -> back (all ten were among the 20).
+        assert funnel["churned"] == 100
+        assert [(s["count"], s["rate_from_previous"]) for s in funnel["stages"]] == [
+            (100, 1.0),
+            (100, 1.0),
+            (10, 0.1),
+            (10, 1.0),
+        ]
+
+        cohorts = await _get(client, "/v1/cohorts", **Q1_PARAMS)
+        assert sum(c["won_back"] for c in cohorts["cohorts"]) == 20
+        assert {c["month"] for c in cohorts["churn_months"]} == {"2024-01", "2024-02", "2024-03"}
+        assert sum(c["churned"] for c in cohorts["churn_months"]) == 100
+
+        csv = await _get(client, "/v1/kpis.csv", **Q1_PARAMS)
+        lines = csv.splitlines()
+        assert lines[0] == "metric,value"
+        assert "winback_rate,0.2" in lines and "cost_per_winback,250.00" in lines
+        assert "retention_after_winback.365,0.75" in lines
+
+
+async def test_uplift_against_the_holdout_group(metrics: str, kafka_bootstrap: str) -> None:
+    risk, campaign, actions = holdout_experiment()
+    await _publish(kafka_bootstrap, [(Topic.RISK, risk), (Topic.CAMPAIGN, campaign), (Topic.ACTIONS, actions)])
+    params = {"from": "2024-07-01", "to": "2024-09-30"}
+    async with httpx.AsyncClient(base_url=metrics, timeout=20) as client:
+        answer = await eventually(
+            lambda: _get(client, "/v1/kpis", **params),
+            lambda a: (
+                a["uplift"]["overall"]["holdout"] == 20
+                and a["uplift"]["overall"]["contacted"] == 40
+                and a["won_back"] == 18
+            ),
+            timeout_s=60,
+        )
+        overall = answer["uplift"]["overall"]
+        assert (overall["contacted_rate"], overall["holdout_rate"], overall["uplift"]) == (0.4, 0.1, 0.3)
+        assert overall["ci_low"] < 0.3 < overall["ci_high"]
+        assert overall["ci_low"] > 0  # 16/40 against 2/20 is a real difference
+        assert overall["p_value"] < 0.05
+        assert answer["uplift"]["by_playbook"]["pb-exp"] == overall
+        funnel = await _get(client, "/v1/funnel", **params)
+        assert [s["count"] for s in funnel["stages"]] == [60, 40, 0, 0]
+
+
+async def _duplicates(client: httpx.AsyncClient) -> float:
+    text = (await client.get("/metrics")).text
+    line = next(x for x in text.splitlines() if x.startswith("winback_metrics_events_duplicate_total "))
+    return float(line.split()[1])
+
+
+async def test_replaying_the_history_in_another_order_changes_nothing(metrics: str, kafka_bootstrap: str) -> None:
+    async with httpx.AsyncClient(base_url=metrics, timeout=20) as client:
+        before = await eventually(lambda: _get(client, "/v1/kpis", **Q1_PARAMS), _complete, timeout_s=60)
+        seen = await _duplicates(client)
+        risk, actions, events, _ = worked_example()  # the same event objects: same (source, id)
+        shuffled = [list(batch) for batch in (risk, actions, events)]
+        for batch in shuffled:
+            random.Random(7).shuffle(batch)
+        await _publish(
+            kafka_bootstrap, [(Topic.EVENTS, shuffled[2]), (Topic.ACTIONS, shuffled[1]), (Topic.RISK, shuffled[0])]
+        )
+        total = sum(len(b) for b in shuffled)
+        await eventually(lambda: _duplicates(client), lambda n: n >= seen + total, timeout_s=60)
+        after = await _get(client, "/v1/kpis", **Q1_PARAMS)
+        assert after == before
+        assert Decimal(after["cost_total"]) == Decimal("5000.00")
