@@ -2,17 +2,20 @@
 
 Starts an embedded PostgreSQL (fsync off), a Tansu broker and the REAL consent service (one
 uvicorn process); loads consent's customers through its own consumer handler; inserts the
-campaign fixture (customers, enrolments, one pending e-mail step each) with COPY; then runs the
-campaign scheduler in this process (batches of `--batch`, one consent `decisions:batch` call with
-`dispatch: true` per batch) until nothing is due, and the outbox relay until every action is
-published on `winback.actions`. Baseline in the same run: raw `decisions:batch` calls of the
-same size with `dispatch: true` against the same consent service (the ceiling for the scheduler).
+campaign fixture (customers, enrolments, one pending e-mail step each) with COPY into two
+databases; then runs the campaign scheduler in this process (`Scheduler.drain()`: batches of
+`--batch`, `--pipeline` rounds in flight, one consent `decisions:batch` call with `dispatch: true`
+per round) until nothing is due: first against an in-process ALLOW-everything consent (the
+campaign side alone), then against the real consent service, followed by the outbox relay until
+every action is published on `winback.actions`. Baseline in the same run, before and after: raw
+`decisions:batch` calls of the same size with `dispatch: true` against the same consent service.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -139,12 +142,24 @@ async def load_campaign(dsn: str, n: int, consent_customers: int) -> float:
 class StrippingConsent(ConsentClient):
     """Asks consent for `bench-i`, the consent customer behind campaign customer `bench-i#k`."""
 
+    waited_s = 0.0
+    decisions = 0
+
     async def decide(self, requests: Any) -> Any:
         from winback_campaign.domain.actions import ConsentRequest
 
-        return await super().decide(
-            [ConsentRequest(r.request_id, r.customer_id.split("#")[0], r.channel, r.offer_category) for r in requests]
-        )
+        started = time.perf_counter()
+        try:
+            return await super().decide(
+                [
+                    ConsentRequest(r.request_id, r.customer_id.split("#")[0], r.channel, r.offer_category)
+                    for r in requests
+                ]
+            )
+        finally:
+            # The time consent took to answer the scheduler's own calls (its rate under this load).
+            self.waited_s += time.perf_counter() - started
+            self.decisions += len(requests)
 
 
 async def baseline(url: str, batch: int, rounds: int, consent_customers: int) -> float:
@@ -167,44 +182,51 @@ async def baseline(url: str, batch: int, rounds: int, consent_customers: int) ->
         return rounds * batch / (time.perf_counter() - started)
 
 
+class AllowAll:
+    """Consent stand-in answering ALLOW at once: the campaign side's own rate, without consent's cost."""
+
+    async def decide(self, requests: Any) -> Any:
+        from winback_campaign.domain.actions import ConsentDecision
+
+        await asyncio.sleep(0)
+        return {r.request_id: ConsentDecision(True, "express_consent", None, ("bench-evidence",)) for r in requests}
+
+    async def close(self) -> None:
+        return None
+
+
 async def run_scheduler(
-    database_url: str, consent_url: str, bootstrap: str, args: argparse.Namespace
+    database_url: str, consent: Any, bootstrap: str | None, args: argparse.Namespace
 ) -> dict[str, Any]:
-    engine = create_engine(database_url, pool_size=2 + args.workers)
+    engine = create_engine(database_url, pool_size=2 + args.pipeline)
     sessions = create_sessionmaker(engine)
     scheduler = Scheduler(
         sessions=sessions,
         clock=FixedClock(T0 + timedelta(minutes=1)),
-        consent=StrippingConsent(consent_url, KEY, timeout_s=120),
+        consent=consent,
         sender=SenderIdentity("Bench GmbH", "Weg 1, 10115 Berlin", "hi@bench.example", "https://bench.example/u"),
-        config=SchedulerConfig(batch_size=args.batch),
+        config=SchedulerConfig(batch_size=args.batch, pipeline_depth=args.pipeline),
     )
+    # As the service does after start-up: the import-time heap is not rescanned by every collection.
+    gc.collect()
+    gc.freeze()
     started = time.perf_counter()
-
-    async def loop() -> int:
-        # Several loops are several replicas: FOR UPDATE SKIP LOCKED hands each its own rows, so one
-        # round's database writes overlap another round's wait for consent.
-        done = 0
-        while n := await scheduler.run_once():
-            done += n
-        return done
-
-    settled = sum(await asyncio.gather(*(loop() for _ in range(args.workers))))
+    # drain(): `pipeline` rounds in flight; round k+1 asks consent while round k writes.
+    settled = await scheduler.drain()
     scheduler_s = time.perf_counter() - started
-    publisher = EventPublisher(bootstrap, linger_ms=20)
-    relay = OutboxRelay(service="campaign", sessions=sessions, table=outbox, publisher=publisher, batch_size=5000)
-    published, started = 0, time.perf_counter()
-    while n := await relay.publish_pending():
-        published += n
-    relay_s = time.perf_counter() - started
-    await publisher.close()
+    await consent.close()
+    result: dict[str, Any] = {"settled": settled, "scheduler_s": round(scheduler_s, 1)}
+    if bootstrap is not None:
+        publisher = EventPublisher(bootstrap, linger_ms=20)
+        relay = OutboxRelay(service="campaign", sessions=sessions, table=outbox, publisher=publisher, batch_size=5000)
+        published, started = 0, time.perf_counter()
+        while n := await relay.publish_pending():
+            published += n
+        result |= {"published": published, "relay_s": round(time.perf_counter() - started, 1)}
+        await publisher.close()
     await engine.dispose()
-    return {
-        "settled": settled,
-        "scheduler_s": round(scheduler_s, 1),
-        "published": published,
-        "relay_s": round(relay_s, 1),
-    }
+    gc.unfreeze()
+    return result
 
 
 def main() -> None:
@@ -214,7 +236,8 @@ def main() -> None:
     parser.add_argument("--consent-customers", type=int, default=20_000, help="customers loaded into consent")
     parser.add_argument("--batch", type=int, default=1000, help="due steps per scheduler round (consent max 1,000)")
     parser.add_argument("--baseline-rounds", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=1, help="scheduler loops in this process (replicas)")
+    parser.add_argument("--pipeline", type=int, default=2, help="scheduler rounds in flight (SchedulerConfig)")
+    parser.add_argument("--skip-alone", action="store_true", help="skip the campaign-alone run (AllowAll consent)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="campaign-bench-") as tmp:
         tmp_dir = Path(tmp)
@@ -225,9 +248,10 @@ def main() -> None:
         pg.start()
         broker.start()
         try:
-            for name in ("consent_bench", "campaign_bench"):
+            for name in ("consent_bench", "campaign_bench", "campaign_alone"):
                 pg.create_database(name)
             consent_db, campaign_db = pg.url_for("consent_bench"), pg.url_for("campaign_bench")
+            alone_db = pg.url_for("campaign_alone")
             asyncio.run(ensure_topics(broker.bootstrap, ALL_TOPICS))
             spec = ServiceSpec("consent", free_port())
             env = service_env(
@@ -237,16 +261,25 @@ def main() -> None:
                 extra={"WINBACK_API_KEYS": f"{KEY}:ops", "WINBACK_LOG_LEVEL": "WARNING"},
             )
             migrate(spec, env)
-            upgrade(campaign_db, MIGRATIONS)
             consent_load_s = asyncio.run(load_consent(consent_db, args.consent_customers))
-            dsn = campaign_db.replace("postgresql+asyncpg://", "postgresql://")
-            campaign_load_s = asyncio.run(load_campaign(dsn, args.customers, args.consent_customers))
+            campaign_load_s = 0.0
+            for db in (campaign_db, *(() if args.skip_alone else (alone_db,))):
+                upgrade(db, MIGRATIONS)
+                dsn = db.replace("postgresql+asyncpg://", "postgresql://")
+                campaign_load_s += asyncio.run(load_campaign(dsn, args.customers, args.consent_customers))
             print(f"loaded consent {consent_load_s:.0f} s, campaign {campaign_load_s:.0f} s", file=sys.stderr)
+            alone: dict[str, Any] = {}
+            if not args.skip_alone:
+                alone = asyncio.run(run_scheduler(alone_db, AllowAll(), None, args))
+                print(f"campaign alone: {alone}", file=sys.stderr)
             service = ServiceProcess(spec, spec.port, env, log_path=tmp_dir / "consent.log")
             service.start()
             service.wait_ready()
             base = asyncio.run(baseline(service.url, args.batch, args.baseline_rounds, args.consent_customers))
-            result = asyncio.run(run_scheduler(campaign_db, service.url, broker.bootstrap, args))
+            consent = StrippingConsent(service.url, KEY, timeout_s=120)
+            result = asyncio.run(run_scheduler(campaign_db, consent, broker.bootstrap, args))
+            base_after = asyncio.run(baseline(service.url, args.batch, args.baseline_rounds, args.consent_customers))
+            in_run = consent.decisions / consent.waited_s
             rate = result["settled"] / result["scheduler_s"]
             end_to_end = result["settled"] / (result["scheduler_s"] + result["relay_s"])
             report = {
@@ -254,13 +287,17 @@ def main() -> None:
                 "scheduler_steps_per_s": round(rate),
                 "end_to_end_steps_per_s": round(end_to_end),
                 "baseline_consent_batch_dispatch_decisions_per_s": round(base),
+                "baseline_after_run_decisions_per_s": round(base_after),
                 "ratio_scheduler_to_baseline": round(rate / base, 3),
+                "consent_in_run_decisions_per_s": round(in_run),
+                "ratio_scheduler_to_consent_in_run": round(rate / in_run, 3),
+                "campaign_alone_steps_per_s": round(alone["settled"] / alone["scheduler_s"]) if alone else None,
                 "extrapolated_1m_minutes": round(1_000_000 / end_to_end / 60, 1),
                 "conditions": {
                     "customers": args.customers,
                     "consent_customers": args.consent_customers,
                     "batch": args.batch,
-                    "workers": args.workers,
+                    "pipeline": args.pipeline,
                     "consent_load_s": round(consent_load_s),
                     "campaign_load_s": round(campaign_load_s),
                     "loadavg_after": os.getloadavg(),

@@ -1,7 +1,15 @@
 """Campaign configuration (environment prefix WINBACK_)."""
 
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+
+from winback_campaign.domain.actions import ADDRESS_FIELD
 from winback_campaign.domain.builtin_playbooks import PlaybookSet
-from winback_shared.settings import ServiceSettings
+from winback_shared.settings import ConfigurationError, ServiceSettings
+
+# Public, so only for development and tests: production must bring its own secret.
+DEV_WEBHOOK_SECRET = "winback-dev-webhook-secret"
 
 
 class CampaignSettings(ServiceSettings):
@@ -14,6 +22,8 @@ class CampaignSettings(ServiceSettings):
     replay_window_days: int = 7
     scheduler_interval_s: float = 0.5
     scheduler_batch_size: int = 200
+    # Rounds in flight at once: the next round's consent call overlaps this round's writes.
+    scheduler_pipeline_depth: int = Field(2, ge=1, le=8)
     # Consent unreachable: retry with exponential backoff up to this pause.
     consent_retry_max_s: float = 15.0
     # How long an e-mail step waits for the customer's address before it is suppressed.
@@ -30,3 +40,29 @@ class CampaignSettings(ServiceSettings):
     cap_per_month: int = 3
     # Which shipped playbooks are the defaults: `immediate` only for demos and end-to-end tests.
     playbook_set: PlaybookSet = "default"
+    # WINBACK_WEBHOOKS='{"email": "https://...", "sms": "https://..."}': each triggered action of a
+    # channel is also POSTed there, signed with WINBACK_WEBHOOK_SECRET (X-Winback-Signature).
+    webhooks: dict[str, str] = Field(default_factory=dict)
+    webhook_secret: str = DEV_WEBHOOK_SECRET
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    webhook_max_attempts: int = Field(8, ge=1)
+    # Exponential backoff between attempts: first pause, then doubled, never longer than the maximum.
+    webhook_backoff_s: float = Field(2.0, gt=0)
+    webhook_backoff_max_s: float = Field(600.0, gt=0)
+    webhook_batch_size: int = Field(50, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _webhooks(self) -> "CampaignSettings":
+        for channel, url in self.webhooks.items():
+            if channel not in ADDRESS_FIELD:
+                known = ", ".join(sorted(ADDRESS_FIELD))
+                raise ConfigurationError(f"WINBACK_WEBHOOKS: unknown channel {channel!r} (one of {known})")
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.netloc:
+                raise ConfigurationError(f"WINBACK_WEBHOOKS: the {channel} URL is not an http(s) URL")
+        weak = self.webhook_secret == DEV_WEBHOOK_SECRET or len(self.webhook_secret) < 16
+        if self.is_production and self.webhooks and weak:
+            raise ConfigurationError(
+                "WINBACK_WEBHOOK_SECRET must be set to a secret of at least 16 characters in production"
+            )
+        return self

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, func, literal_column, or_, select, update
+from sqlalchemy import String, and_, any_, bindparam, cast, func, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,6 +17,7 @@ from winback_campaign.domain.enrolment import EnrolmentPlan, PastEnrolment, Stat
 PROFILE_FIELDS = ("name", "email", "language", "kind", "phone", "postal_address", "account_manager", "time_zone")
 # Set-valued fields: a new value is added to what is stored.
 SET_FIELDS = ("categories", "wishes")
+IDS = bindparam("ids", type_=ARRAY(String))
 STATUS_FIELDS = ("status", "status_at", "churn_reason", "segment", "value_tier", "winback_eligible")
 
 
@@ -262,8 +263,10 @@ async def complete_finished(session: AsyncSession, enrollment_ids: Iterable[str]
     pending = select(enrollment_steps.c.enrollment_id).where(
         enrollment_steps.c.enrollment_id == enrollments.c.enrollment_id, enrollment_steps.c.status == "pending"
     )
+    # One array parameter instead of an expanded IN list of a whole round's ids.
     await session.execute(
         update(enrollments)
-        .where(enrollments.c.enrollment_id.in_(ids), enrollments.c.status == "active", ~pending.exists())
-        .values(status="completed", ended_at=now)
+        .where(enrollments.c.enrollment_id == any_(IDS), enrollments.c.status == "active", ~pending.exists())
+        .values(status="completed", ended_at=now),
+        {"ids": ids},
     )

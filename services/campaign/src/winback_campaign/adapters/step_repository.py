@@ -3,16 +3,87 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments
+from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments, outbox
 from winback_campaign.domain.actions import DueStep
 from winback_campaign.domain.templates import Recipient
+from winback_shared.db.outbox import OutboxMessage
+
+# Bulk writes bind one array per column (INSERT/UPDATE ... FROM unnest): a multi-row VALUES or an
+# executemany costs more in Python than PostgreSQL spends writing (bench/campaign/README.md).
+RECENT_CONTACTS = text(
+    f"SELECT customer_id, created_at FROM {actions.fullname} "
+    "WHERE customer_id = ANY(CAST(:ids AS varchar[])) AND status = 'triggered' AND created_at > :since"
+)
+JSON_ACTION_COLUMNS = ("content", "recipient", "consent")
+ACTION_COLUMNS = (
+    "action_id",
+    "customer_id",
+    "enrollment_id",
+    "step_id",
+    "playbook_id",
+    "status",
+    "channel",
+    "template",
+    "variant",
+    "offer",
+    "reason",
+    *JSON_ACTION_COLUMNS,
+    "due_at",
+)
+INSERT_ACTIONS = text(
+    f"INSERT INTO {actions.fullname} ({', '.join(ACTION_COLUMNS)}, created_at) "
+    f"SELECT {', '.join(f'CAST({c} AS jsonb)' if c in JSON_ACTION_COLUMNS else c for c in ACTION_COLUMNS)}, "
+    "CAST(:created_at AS timestamptz) FROM unnest("
+    + ", ".join(
+        f"CAST(:{c} AS {'timestamptz' if c == 'due_at' else 'text' if c in JSON_ACTION_COLUMNS else 'varchar'}[])"
+        for c in ACTION_COLUMNS
+    )
+    + f") AS u({', '.join(ACTION_COLUMNS)}) ON CONFLICT DO NOTHING"
+)
+SETTLE_STEPS = text(
+    f"UPDATE {enrollment_steps.fullname} AS s SET status = u.status, reason = u.reason, action_id = u.action "
+    "FROM unnest(CAST(:enrollment AS varchar[]), CAST(:step AS varchar[]), CAST(:status AS varchar[]), "
+    "CAST(:reason AS varchar[]), CAST(:action AS varchar[])) AS u(enrollment, step, status, reason, action) "
+    "WHERE s.enrollment_id = u.enrollment AND s.step_id = u.step"
+)
+# WITH ORDINALITY: identities are drawn in the given order, so events keep their order on the topic.
+INSERT_OUTBOX = text(
+    f"INSERT INTO {outbox.fullname} (topic, key, event_type, payload) SELECT u.topic, u.key, u.event_type, u.payload "
+    "FROM unnest(CAST(:topic AS varchar[]), CAST(:key AS varchar[]), CAST(:event_type AS varchar[]), "
+    "CAST(:payload AS bytea[])) WITH ORDINALITY AS u(topic, key, event_type, payload, n) ORDER BY u.n"
+)
+
+
+@dataclass(slots=True)
+class ActionColumns:
+    """Rows of `actions` as one list per column (JSON columns already serialised)."""
+
+    created_at: datetime
+    action_id: list[str] = field(default_factory=list)
+    customer_id: list[str] = field(default_factory=list)
+    enrollment_id: list[str] = field(default_factory=list)
+    step_id: list[str] = field(default_factory=list)
+    playbook_id: list[str] = field(default_factory=list)
+    status: list[str] = field(default_factory=list)
+    channel: list[str] = field(default_factory=list)
+    template: list[str] = field(default_factory=list)
+    variant: list[str | None] = field(default_factory=list)
+    offer: list[str | None] = field(default_factory=list)
+    reason: list[str | None] = field(default_factory=list)
+    content: list[str | None] = field(default_factory=list)
+    recipient: list[str | None] = field(default_factory=list)
+    consent: list[str | None] = field(default_factory=list)
+    due_at: list[datetime] = field(default_factory=list)
+
+    def params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in (*ACTION_COLUMNS, "created_at")}
 
 
 async def claim_due_steps(
@@ -99,15 +170,10 @@ async def recent_contacts(
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    a = actions
-    rows = await session.execute(
-        select(a.c.customer_id, a.c.created_at).where(
-            a.c.customer_id.in_(ids), a.c.status == "triggered", a.c.created_at > since
-        )
-    )
+    rows = await session.execute(RECENT_CONTACTS, {"ids": ids, "since": since})
     out: dict[str, list[datetime]] = {}
-    for r in rows:
-        out.setdefault(r.customer_id, []).append(r.created_at)
+    for customer_id, created_at in rows:
+        out.setdefault(customer_id, []).append(created_at)
     return out
 
 
@@ -127,28 +193,31 @@ async def reschedule(session: AsyncSession, moves: Sequence[tuple[str, str, date
     )
 
 
-async def record_actions(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> None:
+async def record_actions(session: AsyncSession, rows: ActionColumns) -> None:
     """Insert actions; an action id seen before is left alone (one action per enrolment and step)."""
-    if rows:
-        await session.execute(insert(actions).on_conflict_do_nothing(), list(rows))
+    if rows.action_id:
+        await session.execute(INSERT_ACTIONS, rows.params())
 
 
 async def settle_steps(session: AsyncSession, outcomes: Sequence[tuple[str, str, str, str | None, str]]) -> None:
     """Set (enrollment_id, step_id) -> status, reason, action id for each outcome."""
     if not outcomes:
         return
-    s = enrollment_steps
-    stmt = (
-        update(s)
-        .where(and_(s.c.enrollment_id == bindparam("b_enrollment"), s.c.step_id == bindparam("b_step")))
-        .values(status=bindparam("b_status"), reason=bindparam("b_reason"), action_id=bindparam("b_action"))
+    enrollment, step, status, reason, action = (list(column) for column in zip(*outcomes, strict=True))
+    await session.execute(
+        SETTLE_STEPS, {"enrollment": enrollment, "step": step, "status": status, "reason": reason, "action": action}
     )
-    # Core executemany on the session's connection: one prepared statement for all outcomes.
-    connection = await session.connection()
-    await connection.execute(
-        stmt,
-        [
-            {"b_enrollment": eid, "b_step": sid, "b_status": status, "b_reason": reason, "b_action": action_id}
-            for eid, sid, status, reason, action_id in outcomes
-        ],
-    )
+
+
+async def enqueue_outbox(session: AsyncSession, messages: Sequence[OutboxMessage]) -> None:
+    """The outbox rows in the given order (the relay publishes by id), one array statement."""
+    if messages:
+        await session.execute(
+            INSERT_OUTBOX,
+            {
+                "topic": [m.topic for m in messages],
+                "key": [m.key for m in messages],
+                "event_type": [m.event_type for m in messages],
+                "payload": [m.payload for m in messages],
+            },
+        )

@@ -1,14 +1,18 @@
 """Campaign's tables (schema `campaign`)."""
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     DateTime,
+    Identity,
     Index,
     Integer,
+    LargeBinary,
     PrimaryKeyConstraint,
     String,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -97,7 +101,14 @@ enrollment_steps = Table(
     Column("action_id", String(64)),
     Column("assignee", String(32)),
     PrimaryKeyConstraint("enrollment_id", "step_id"),
-    Index("ix_enrollment_steps_due", "due_at", postgresql_where=text("status = 'pending'")),
+    # Migration 0003: in the claim's order, so a round reads its LIMIT rows instead of sorting every due step.
+    Index(
+        "ix_enrollment_steps_due_order",
+        "due_at",
+        "enrollment_id",
+        "position",
+        postgresql_where=text("status = 'pending'"),
+    ),
 )
 
 actions = Table(
@@ -122,4 +133,24 @@ actions = Table(
     Index("ix_actions_created", "created_at", "action_id"),
     Index("ix_actions_customer", "customer_id", "created_at"),
     Index("ix_actions_enrollment", "enrollment_id", "created_at"),
+)
+
+# Migration 0003: one row per triggered action whose channel has a webhook, written with the action.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", BigInteger, Identity(always=True), primary_key=True),
+    Column("action_id", String(64), nullable=False, unique=True),
+    Column("channel", String(32), nullable=False),
+    Column("url", Text, nullable=False),
+    # The exact bytes POSTed and signed: the action.triggered event as published.
+    Column("payload", LargeBinary, nullable=False),
+    Column("status", String(16), nullable=False),  # pending | delivered | dead
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+    Index("ix_webhook_deliveries_status", "status", "delivery_id"),
 )

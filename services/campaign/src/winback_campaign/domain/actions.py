@@ -95,9 +95,10 @@ def settle(
     *,
     sender: SenderIdentity,
     default_language: str,
+    action_id: str | None = None,
 ) -> ActionOutcome:
     """Trigger on ALLOW, suppress on DENY; no decision means the channel has no address."""
-    action_id = action_id_for(step.enrollment_id, step.step_id)
+    action_id = action_id or action_id_for(step.enrollment_id, step.step_id)
     if decision is None:
         return ActionOutcome(action_id, step, "suppressed", "no_address", None, None, None, False)
     if not decision.allowed:

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 from fastapi.encoders import jsonable_encoder
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.service_layer import views
+from winback_campaign.service_layer import views, webhooks
 from winback_campaign.service_layer.playbooks import InvalidPlaybook, PlaybookService, VersionConflict
 from winback_campaign.service_layer.preview import PreviewProblem, preview
 from winback_campaign.service_layer.unsubscribe import UnknownLink, Unsubscriber
@@ -111,5 +111,37 @@ def build_router(
         except UnknownLink as exc:
             raise ProblemError(404, str(exc)) from exc
         return {"status": "unsubscribed", "message": "You will receive no more advertising from us."}
+
+    return router
+
+
+def build_webhook_router(sessions: async_sessionmaker[AsyncSession], clock: Clock) -> APIRouter:
+    """The webhook deliveries (ops): what waits, what arrived, what was dead-lettered; retry by hand."""
+    router = APIRouter(prefix="/v1/webhook-deliveries", tags=["webhooks"])
+
+    @router.get("")
+    async def list_deliveries(
+        _: Reader,
+        status: Literal["pending", "delivered", "dead"] | None = None,
+        action_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+        cursor: Annotated[str | None, Query(max_length=18)] = None,
+    ) -> Any:
+        """Deliveries newest first; `?status=dead` is the dead-letter list."""
+        if cursor is not None and not cursor.isdigit():
+            raise ProblemError(400, f"cursor {cursor!r} is not valid")
+        before = int(cursor) if cursor is not None else None
+        page = await webhooks.deliveries_page(sessions, status=status, action_id=action_id, limit=limit, before=before)
+        return jsonable_encoder(page)
+
+    @router.post("/{delivery_id}/retry")
+    async def retry_delivery(_: Manager, delivery_id: Annotated[int, Path(ge=1, le=2**63 - 1)]) -> Any:
+        """Due now again; a dead delivery gets the full number of attempts. 409 once it was accepted."""
+        try:
+            return jsonable_encoder(await webhooks.retry(sessions, clock, delivery_id))
+        except webhooks.UnknownDelivery as exc:
+            raise ProblemError(404, str(exc)) from exc
+        except webhooks.AlreadyDelivered as exc:
+            raise ProblemError(409, str(exc)) from exc
 
     return router

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,9 +13,8 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository, step_repository
+from winback_campaign.adapters import enrolment_repository, step_repository, webhook_repository
 from winback_campaign.adapters.consent_client import ConsentClient, ConsentUnavailable
-from winback_campaign.adapters.tables import outbox
 from winback_campaign.domain.actions import ActionOutcome, ConsentRequest, DueStep, has_address, settle
 from winback_campaign.domain.batch import ActiveEnrolment
 from winback_campaign.domain.ids import action_id_for
@@ -23,7 +23,7 @@ from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import OutboxMessage
 from winback_shared.events.produced import ActionSuppressedData, ActionTriggeredData
 from winback_shared.kafka.consumer import is_transient
 
@@ -44,6 +44,10 @@ class SchedulerConfig:
     address_grace: timedelta = timedelta(hours=24)
     default_language: str = "de"
     cap: FrequencyCap = field(default_factory=FrequencyCap)
+    # Channel -> webhook URL: a triggered action of that channel gets a delivery row (same transaction).
+    webhooks: Mapping[str, str] = field(default_factory=dict)
+    # Rounds in flight at once in this process: round k+1 asks consent while round k writes.
+    pipeline_depth: int = 2
 
 
 class Scheduler:
@@ -66,6 +70,12 @@ class Scheduler:
         self._config = config
         self._on_committed = on_committed
         self._wakeup = asyncio.Event()
+        # One consent call at a time: the pipeline overlaps it with another round's writes, not
+        # with another consent call (consent serialises a customer's ledger appends anyway).
+        self._consent_turn = asyncio.Lock()
+        # Customers of this process's rounds in flight: their other steps wait for the next round,
+        # whose cap check then sees this contact (one contact per customer per round, across rounds).
+        self._in_flight: set[str] = set()
 
     def wake(self) -> None:
         """Something may have become due (a clock move, a new enrolment): do not wait a poll."""
@@ -73,46 +83,77 @@ class Scheduler:
 
     async def run_once(self) -> int:
         """Settle one batch of due steps; raises ConsentUnavailable after rolling everything back."""
-        async with self._sessions.begin() as session:
-            now = self._clock.now()
-            due = await step_repository.claim_due_steps(
-                session, now=now, address_grace=self._config.address_grace, limit=self._config.batch_size
-            )
-            if not due:
-                return 0
-            contacts = await step_repository.recent_contacts(session, {d.customer_id for d in due}, now - CAP_WINDOW)
-            plan = plan_round(due, contacts, now, self._config.cap)
-            askable = [d for d in plan.send if has_address(d)]
-            # The transaction (and the step locks) stays open while consent answers: a crash
-            # or an outage here rolls back, so a step is never settled without its decision.
-            decisions = await self._consent.decide([_consent_request(d) for d in askable])
-            outcomes = [
-                settle(
-                    d,
-                    decisions.get(action_id_for(d.enrollment_id, d.step_id)) if has_address(d) else None,
-                    sender=self._sender,
-                    default_language=self._config.default_language,
+        mine: set[str] = set()
+        try:
+            async with self._sessions.begin() as session:
+                now = self._clock.now()
+                claimed = await step_repository.claim_due_steps(
+                    session, now=now, address_grace=self._config.address_grace, limit=self._config.batch_size
                 )
-                for d in plan.send
-            ]
-            await step_repository.reschedule(
-                session, [(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves]
-            )
-            await self._write(session, outcomes, now)
+                if not claimed:
+                    return 0
+                # No await between the check and the reservation: rounds of this loop cannot interleave here.
+                due = [d for d in claimed if d.customer_id not in self._in_flight]
+                mine = {d.customer_id for d in due}
+                self._in_flight |= mine
+                contacts = await step_repository.recent_contacts(session, mine, now - CAP_WINDOW)
+                plan = plan_round(due, contacts, now, self._config.cap)
+                ids = {id(d): action_id_for(d.enrollment_id, d.step_id) for d in plan.send}
+                askable = [d for d in plan.send if has_address(d)]
+                # The transaction (and the step locks) stays open while consent answers: a crash
+                # or an outage here rolls back, so a step is never settled without its decision.
+                async with self._consent_turn:
+                    decisions = await self._consent.decide([_consent_request(d, ids[id(d)]) for d in askable])
+                outcomes = [
+                    settle(
+                        d,
+                        decisions.get(ids[id(d)]) if has_address(d) else None,
+                        sender=self._sender,
+                        default_language=self._config.default_language,
+                        action_id=ids[id(d)],
+                    )
+                    for d in plan.send
+                ]
+                await step_repository.reschedule(
+                    session, [(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves]
+                )
+                await self._write(session, outcomes, now)
+        finally:
+            self._in_flight -= mine
         for outcome in outcomes:
             ACTIONS.labels(outcome.status, outcome.step.channel).inc()
         for _, _, reason in plan.moves:
             MOVED.labels(reason).inc()
         for callback in self._on_committed:
             callback()
-        return len(due)
+        return len(claimed)
+
+    async def drain(self) -> int:
+        """Settle everything due now with the whole pipeline (tools and benchmarks); returns steps handled."""
+
+        async def rounds() -> int:
+            done = 0
+            while n := await self.run_once():
+                done += n
+            return done
+
+        return sum(await asyncio.gather(*(rounds() for _ in range(max(1, self._config.pipeline_depth)))))
 
     async def _write(self, session: AsyncSession, outcomes: Sequence[ActionOutcome], now: datetime) -> None:
-        await step_repository.record_actions(session, [_action_row(o, now) for o in outcomes])
+        rows = step_repository.ActionColumns(created_at=now)
+        messages: list[OutboxMessage] = []
+        hooks: list[tuple[str, str, str, bytes]] = []
+        for o in outcomes:
+            _add_action(rows, o)
+            message = _action_event(o, now)
+            messages.append(message)
+            url = self._config.webhooks.get(o.step.channel) if o.status == "triggered" else None
+            if url is not None:
+                hooks.append((o.action_id, o.step.channel, url, message.payload))
+        await step_repository.record_actions(session, rows)
         await step_repository.settle_steps(
             session, [(o.step.enrollment_id, o.step.step_id, o.status, o.reason, o.action_id) for o in outcomes]
         )
-        messages: list[OutboxMessage] = [_action_event(o, now) for o in outcomes]
         exits: dict[str, ActionOutcome] = {}
         for o in outcomes:
             if o.exits_enrolment:
@@ -126,29 +167,34 @@ class Scheduler:
         await enrolment_repository.complete_finished(
             session, {o.step.enrollment_id for o in outcomes} - exits.keys(), now
         )
-        await enqueue(session, outbox, messages)
+        await step_repository.enqueue_outbox(session, messages)
+        # Same transaction as the action: a delivery exists exactly when the action does.
+        await webhook_repository.add(session, hooks, now)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Loop until stopped; consent or database outages are retried with backoff."""
-        backoff = 0.5
+        """`pipeline_depth` round loops until stopped; consent or database outages are retried with backoff."""
         try:
-            while not stop.is_set():
-                try:
-                    settled = await self.run_once()
-                    backoff = 0.5
-                except Exception as exc:
-                    if not isinstance(exc, ConsentUnavailable) and not is_transient(exc):
-                        raise
-                    if isinstance(exc, ConsentUnavailable):
-                        CONSENT_FAILURES.inc()
-                    log.warning("scheduler_round_failed", error=str(exc)[:500], retry_in_s=backoff)
-                    await _wait(stop, None, backoff)
-                    backoff = min(backoff * 2, self._config.retry_max_s)
-                    continue
-                if settled < self._config.batch_size:
-                    await _wait(stop, self._wakeup, self._config.interval_s)
+            await asyncio.gather(*(self._loop(stop) for _ in range(max(1, self._config.pipeline_depth))))
         finally:
             await self._consent.close()
+
+    async def _loop(self, stop: asyncio.Event) -> None:
+        backoff = 0.5
+        while not stop.is_set():
+            try:
+                settled = await self.run_once()
+                backoff = 0.5
+            except Exception as exc:
+                if not isinstance(exc, ConsentUnavailable) and not is_transient(exc):
+                    raise
+                if isinstance(exc, ConsentUnavailable):
+                    CONSENT_FAILURES.inc()
+                log.warning("scheduler_round_failed", error=str(exc)[:500], retry_in_s=backoff)
+                await _wait(stop, None, backoff)
+                backoff = min(backoff * 2, self._config.retry_max_s)
+                continue
+            if settled < self._config.batch_size:
+                await _wait(stop, self._wakeup, self._config.interval_s)
 
 
 async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: float) -> None:
@@ -162,32 +208,31 @@ async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: fl
         wakeup.clear()
 
 
-def _consent_request(step: DueStep) -> ConsentRequest:
-    return ConsentRequest(
-        action_id_for(step.enrollment_id, step.step_id), step.customer_id, step.channel, step.offer_category
-    )
+def _consent_request(step: DueStep, action_id: str) -> ConsentRequest:
+    return ConsentRequest(action_id, step.customer_id, step.channel, step.offer_category)
 
 
-def _action_row(o: ActionOutcome, now: datetime) -> dict[str, Any]:
+def _add_action(rows: step_repository.ActionColumns, o: ActionOutcome) -> None:
     s = o.step
-    return {
-        "action_id": o.action_id,
-        "customer_id": s.customer_id,
-        "enrollment_id": s.enrollment_id,
-        "step_id": s.step_id,
-        "playbook_id": s.playbook_id,
-        "status": o.status,
-        "channel": s.channel,
-        "template": s.template,
-        "variant": s.variant,
-        "offer": s.offer,
-        "reason": o.reason,
-        "content": o.content,
-        "recipient": o.recipient,
-        "consent": o.consent,
-        "due_at": s.due_at,
-        "created_at": now,
-    }
+    rows.action_id.append(o.action_id)
+    rows.customer_id.append(s.customer_id)
+    rows.enrollment_id.append(s.enrollment_id)
+    rows.step_id.append(s.step_id)
+    rows.playbook_id.append(s.playbook_id)
+    rows.status.append(o.status)
+    rows.channel.append(s.channel)
+    rows.template.append(s.template)
+    rows.variant.append(s.variant)
+    rows.offer.append(s.offer)
+    rows.reason.append(o.reason)
+    rows.content.append(_json(o.content))
+    rows.recipient.append(_json(o.recipient))
+    rows.consent.append(_json(o.consent))
+    rows.due_at.append(s.due_at)
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _action_event(o: ActionOutcome, now: datetime) -> OutboxMessage:
