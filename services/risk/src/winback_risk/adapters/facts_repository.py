@@ -7,7 +7,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Row, any_, func, or_, select, text
+from sqlalchemy import any_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_risk.adapters.repository import IDS
@@ -73,17 +73,11 @@ def _day_start(day: Any) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _summary(row: Row[Any]) -> OrderSummary:
+def _summary(row: Sequence[Any]) -> OrderSummary:
+    # Positional: the columns of `order_summaries` after customer_id, in OrderSummary's order.
+    _, occasions, count, first_at, last_at, first_day, last_day, revenue, margin, has_margin = row
     return OrderSummary(
-        occasions=row.occasions,
-        orders=row.orders,
-        first_order_at=row.first_at,
-        last_order_at=row.last_at,
-        first_day_at=_day_start(row.first_day),
-        last_day_at=_day_start(row.last_day),
-        revenue=row.revenue,
-        margin=row.margin,
-        has_margin=row.has_margin,
+        occasions, count, first_at, last_at, _day_start(first_day), _day_start(last_day), revenue, margin, has_margin
     )
 
 
@@ -113,7 +107,7 @@ async def order_summaries(
     if as_of is not None:
         query = query.where(o.ordered_at <= as_of)
     rows = (await session.execute(query, {"ids": list(customer_ids)})).all()
-    return {row.customer_id: _summary(row) for row in rows}
+    return {row[0]: _summary(row) for row in rows}
 
 
 async def signals_of(

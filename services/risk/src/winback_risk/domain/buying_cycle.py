@@ -19,16 +19,23 @@ class BuyingCycle:
 
 
 def buying_cycle(
-    orders: int, first_order_at: datetime | None, last_order_at: datetime | None, as_of: datetime
+    orders: int,
+    first_order_at: datetime | None,
+    last_order_at: datetime | None,
+    as_of: datetime,
+    *,
+    occasions: int | None = None,
 ) -> BuyingCycle:
     """Mean gap between orders, days since the last one, and how overdue that is (1.0 = on time).
 
     The mean interval needs two orders at distinct times; the overdue ratio needs a positive
-    interval. Otherwise those fields are None rather than a made-up number.
+    interval. Otherwise those fields are None rather than a made-up number. `occasions`, when
+    given, is the count the rhythm divides by (purchase occasions) while `orders` is shown.
     """
+    count = orders if occasions is None else occasions
     mean: float | None = None
-    if orders >= 2 and first_order_at is not None and last_order_at is not None and last_order_at > first_order_at:
-        mean = (last_order_at - first_order_at).total_seconds() / SECONDS_PER_DAY / (orders - 1)
+    if count >= 2 and first_order_at is not None and last_order_at is not None and last_order_at > first_order_at:
+        mean = (last_order_at - first_order_at).total_seconds() / SECONDS_PER_DAY / (count - 1)
     since: float | None = None
     if last_order_at is not None:
         since = max((as_of - last_order_at).total_seconds() / SECONDS_PER_DAY, 0.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -45,11 +46,17 @@ class Signal:
     label: str | None = None
 
 
-def order_of(event: CloudEvent) -> OrderFact | None:
-    if not isinstance(event, OrderPlaced):
-        return None
-    d = event.data
-    return OrderFact(d.customer_id, d.order_id, event.time, d.amount, d.margin)
+def facts_of_batch(events: Iterable[CloudEvent]) -> tuple[list[OrderFact], list[Signal]]:
+    """The orders and the signals of a batch, in event order (one pass; orders are most events)."""
+    orders: list[OrderFact] = []
+    signals: list[Signal] = []
+    for event in events:
+        if isinstance(event, OrderPlaced):
+            d = event.data
+            orders.append(OrderFact(d.customer_id, d.order_id, event.time, d.amount, d.margin))
+        elif (signal := signal_of(event)) is not None:
+            signals.append(signal)
+    return orders, signals
 
 
 def signal_of(event: CloudEvent) -> Signal | None:

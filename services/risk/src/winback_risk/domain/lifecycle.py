@@ -28,6 +28,7 @@ INELIGIBLE_REASONS = frozenset({"company_initiated", "insolvency", "fraud"})
 RETURN_TYPES = frozenset({"order.placed", "contract.renewed", "contract.started"})
 CHURNABLE: frozenset[Status] = frozenset({"active", "at_risk", "lapsed", "won_back"})
 RECOVERABLE: frozenset[Status] = frozenset({"churned", "lapsed"})
+_ZERO = Decimal(0)
 
 
 def churn_reason_of(reason_code: str | None) -> str:
@@ -72,9 +73,10 @@ def record_facts(state: CustomerState, event: CloudEvent) -> None:
     if isinstance(event, CustomerUpserted) and (state.last_event_time is None or t >= state.last_event_time):
         state.kind = event.data.kind
     elif isinstance(event, OrderPlaced):
+        data = event.data
         state.orders += 1
-        state.revenue += event.data.amount
-        state.margin += event.data.margin or Decimal(0)
+        state.revenue += data.amount
+        state.margin += data.margin or _ZERO
         state.first_order_at = _earlier(state.first_order_at, t)
         state.last_order_at = _later(state.last_order_at, t)
     elif isinstance(event, OrderReturned) and event.data.amount is not None:
@@ -171,8 +173,13 @@ def by_customer(events: Iterable[CloudEvent]) -> dict[str, list[CloudEvent]]:
 
 def apply_batch(states: dict[str, CustomerState], events: Sequence[CloudEvent]) -> list[StatusChange]:
     """Fold a batch into `states` (missing customers are created); returns all status changes."""
+    return apply_groups(states, by_customer(events))
+
+
+def apply_groups(states: dict[str, CustomerState], groups: dict[str, list[CloudEvent]]) -> list[StatusChange]:
+    """`apply_batch` of events already grouped by `by_customer`."""
     changes: list[StatusChange] = []
-    for customer_id, group in by_customer(events).items():
+    for customer_id, group in groups.items():
         state = states.setdefault(customer_id, CustomerState(customer_id=customer_id))
         for event in group:
             changes.extend(apply_event(state, event))

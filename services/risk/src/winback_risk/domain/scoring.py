@@ -143,6 +143,9 @@ def classify(
     return ("won_back" if facts.base_status == "won_back" else "active"), ()
 
 
+Scored = tuple[float, float, float]  # p_alive, expected orders, 12-month CLV of one customer with orders
+
+
 def assess_many(
     facts: Sequence[CustomerFacts],
     model: PopulationModel,
@@ -152,49 +155,125 @@ def assess_many(
     *,
     value_basis: str = "revenue",
 ) -> list[Assessment]:
-    """Assess customers at as_of (one for all, or one each); the buying-cycle model runs once (numpy)."""
+    """Assess customers at as_of (one for all, or one each); the buying-cycle model runs once (numpy).
+
+    Customers without signals (most of an order stream) take `assess_plain`, which gives the
+    same result as `assess_one` without evaluating eight driver rules on nothing.
+    """
     moments = [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
     summaries, has = summaries_of(facts, moments, value_basis)
-    scores = cycle_scores(model, summaries, float(horizon_days)) if summaries.size else None
-    index = np.cumsum(has) - 1
-    out: list[Assessment] = []
-    for i, f in enumerate(facts):
-        o, moment = f.orders, moments[i]
-        # The rhythm counts purchase occasions (same-day orders once), the display counts orders.
-        cycle = buying_cycle(o.occasions, o.first_order_at, o.last_order_at, moment)
-        cycle = BuyingCycle(o.orders, o.first_order_at, o.last_order_at, cycle.mean_interval_days,
-                            cycle.days_since_last_order, cycle.overdue_ratio)  # fmt: skip
-        alive = expected = clv = None
-        drivers = signal_drivers(f.signals, moment)
-        if scores is not None and has[i]:
-            j = int(index[i])
-            alive, expected, clv = float(scores.p_alive[j]), float(scores.expected_orders[j]), float(scores.clv_12m[j])
-            overdue = f" ({cycle.overdue_ratio:g}x own interval)" if cycle.overdue_ratio is not None else ""
-            drivers.append(Driver("buying_cycle", c.cycle_weight * (1.0 - alive), f"p_alive {alive:.2f}{overdue}"))
-        risk, driver_list = combine(drivers)
-        live = has_live_contract(f.signals, moment)
-        status, reasons = classify(f, cycle, alive, risk, live, c)
-        tier = value_tier(clv, model.tier_cutoffs) if clv is not None else ("C" if model.tier_cutoffs else None)
-        reason, evidence = f.churn_reason, None
-        if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
-            reason, evidence = infer_churn_reason(drivers, f.signals, moment)
-        probability = winback_probability(
-            reason, eligible=f.winback_eligible, occasions=o.occasions,
-            live_usage=any(s.kind == "usage" for s in f.signals),
-            failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
-        )  # fmt: skip
-        out.append(
-            Assessment(
-                customer_id=f.customer_id, as_of=moment, horizon_days=horizon_days, status=status,
-                status_reasons=reasons, risk_score=risk, drivers=driver_list,
-                p_alive=None if alive is None else round(alive, 4),
-                expected_orders=None if expected is None else round(expected, 4),
-                cycle=cycle, predicted_clv_12m=None if clv is None else round(clv, 2), value_tier=tier,
-                churn_reason=reason, churn_evidence=evidence, winback_probability=probability,
-                segment=segment_of(tier, probability, c.segment_high_tiers, c.segment_probability),
-            )
-        )  # fmt: skip
-    return out
+    scored: list[Scored | None] = [None] * len(facts)
+    if summaries.size:
+        # Plain floats once for the batch: indexing numpy scalars per customer costs more than the scoring.
+        scores = cycle_scores(model, summaries, float(horizon_days))
+        rows = zip(scores.p_alive.tolist(), scores.expected_orders.tolist(), scores.clv_12m.tolist(), strict=True)
+        for i, row in zip(np.flatnonzero(has).tolist(), rows, strict=True):
+            scored[i] = row
+    return [
+        (assess_one if f.signals else assess_plain)(f, m, s, model, horizon_days, c)
+        for f, m, s in zip(facts, moments, scored, strict=True)
+    ]
+
+
+def _cycle(o: OrderSummary, moment: datetime) -> BuyingCycle:
+    # The rhythm counts purchase occasions (same-day orders once), the display counts orders.
+    return buying_cycle(o.orders, o.first_order_at, o.last_order_at, moment, occasions=o.occasions)
+
+
+def _cycle_driver(cycle: BuyingCycle, alive: float, c: RiskConfig) -> Driver:
+    overdue = f" ({cycle.overdue_ratio:g}x own interval)" if cycle.overdue_ratio is not None else ""
+    return Driver("buying_cycle", c.cycle_weight * (1.0 - alive), f"p_alive {alive:.2f}{overdue}")
+
+
+def _tier(clv: float | None, model: PopulationModel) -> str | None:
+    return value_tier(clv, model.tier_cutoffs) if clv is not None else ("C" if model.tier_cutoffs else None)
+
+
+def assess_one(
+    f: CustomerFacts, moment: datetime, scored: Scored | None, model: PopulationModel, horizon_days: int, c: RiskConfig
+) -> Assessment:
+    """One customer's assessment from facts and the model's scores (None: no orders)."""
+    o = f.orders
+    cycle = _cycle(o, moment)
+    alive = clv = None
+    drivers = signal_drivers(f.signals, moment)
+    if scored is not None:
+        alive, _, clv = scored
+        drivers.append(_cycle_driver(cycle, alive, c))
+    risk, driver_list = combine(drivers)
+    live = has_live_contract(f.signals, moment)
+    status, reasons = classify(f, cycle, alive, risk, live, c)
+    tier = _tier(clv, model)
+    reason, evidence = f.churn_reason, None
+    if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
+        reason, evidence = infer_churn_reason(drivers, f.signals, moment)
+    probability = winback_probability(
+        reason, eligible=f.winback_eligible, occasions=o.occasions,
+        live_usage=any(s.kind == "usage" for s in f.signals),
+        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
+    )  # fmt: skip
+    return _assessment(f, moment, horizon_days, status, reasons, risk, driver_list, scored, cycle, tier, reason,
+                       evidence, probability, c)  # fmt: skip
+
+
+def assess_plain(
+    f: CustomerFacts, moment: datetime, scored: Scored | None, model: PopulationModel, horizon_days: int, c: RiskConfig
+) -> Assessment:
+    """`assess_one` for a customer without signals: the buying cycle is the only possible driver."""
+    o = f.orders
+    cycle = _cycle(o, moment)
+    alive = clv = None
+    risk, driver_list = 0.0, []
+    if scored is not None:
+        alive, _, clv = scored
+        driver = _cycle_driver(cycle, alive, c)
+        if driver.weight > 0:
+            # combine() of one driver: the score is its noisy-OR, the contribution all of it.
+            strength = -math.log1p(-min(driver.weight, 0.999))
+            score = 1.0 - math.exp(-strength)
+            risk = round(score, 4)
+            driver_list = [{"factor": driver.factor, "contribution": round(score * strength / strength, 4),
+                            "detail": driver.detail}]  # fmt: skip
+    status, reasons = classify(f, cycle, alive, risk, False, c)
+    tier = _tier(clv, model)
+    reason, evidence = f.churn_reason, None
+    if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
+        # No pointing driver without signals (what infer_churn_reason gives then).
+        reason, evidence = UNKNOWN_REASON, {"inferred": True, "evidence": []}
+    probability = winback_probability(
+        reason, eligible=f.winback_eligible, occasions=o.occasions, live_usage=False,
+        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
+    )  # fmt: skip
+    return _assessment(f, moment, horizon_days, status, reasons, risk, driver_list, scored, cycle, tier, reason,
+                       evidence, probability, c)  # fmt: skip
+
+
+def _assessment(
+    f: CustomerFacts,
+    moment: datetime,
+    horizon_days: int,
+    status: Status,
+    reasons: tuple[str, ...],
+    risk: float,
+    drivers: list[dict[str, Any]],
+    scored: Scored | None,
+    cycle: BuyingCycle,
+    tier: str | None,
+    reason: str | None,
+    evidence: dict[str, Any] | None,
+    probability: float,
+    c: RiskConfig,
+) -> Assessment:
+    alive, expected, clv = scored if scored is not None else (None, None, None)
+    return Assessment(
+        customer_id=f.customer_id, as_of=moment, horizon_days=horizon_days, status=status,
+        status_reasons=reasons, risk_score=risk, drivers=drivers,
+        p_alive=None if alive is None else round(alive, 4),
+        expected_orders=None if expected is None else round(expected, 4),
+        cycle=cycle, predicted_clv_12m=None if clv is None else round(clv, 2), value_tier=tier,
+        churn_reason=reason, churn_evidence=evidence, winback_probability=probability,
+        segment=segment_of(tier, probability, c.segment_high_tiers, c.segment_probability),
+    )  # fmt: skip
 
 
 def moved_materially(before: float | None, after: float, c: RiskConfig) -> bool:

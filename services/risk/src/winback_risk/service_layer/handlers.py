@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox, processed_events
 from winback_risk.domain.customer import StatusChange
-from winback_risk.domain.facts import order_of, signal_of
-from winback_risk.domain.lifecycle import apply_batch
+from winback_risk.domain.facts import facts_of_batch
+from winback_risk.domain.lifecycle import apply_groups, by_customer
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import RiskConfig
 from winback_risk.service_layer import assessment
@@ -89,11 +89,13 @@ async def apply_events(
         fresh = await claim_unprocessed(session, processed_events, events)
         if not fresh:
             return BatchResult(0, 0)
-        customer_ids = sorted({e.customer_id for e in fresh if e.customer_id is not None})
+        groups = by_customer(fresh)
+        customer_ids = sorted(groups)
         states = await repository.load_for_update(session, customer_ids)
-        changes = apply_batch(states, fresh)
-        await facts_repository.insert_orders(session, [o for o in map(order_of, fresh) if o is not None])
-        await facts_repository.insert_signals(session, [s for s in map(signal_of, fresh) if s is not None])
+        changes = apply_groups(states, groups)
+        order_facts, signal_facts = facts_of_batch(fresh)
+        await facts_repository.insert_orders(session, order_facts)
+        await facts_repository.insert_signals(session, signal_facts)
         touched = [states[c] for c in customer_ids]
         assessed = []
         if scoring is not None:
