@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import AwareDatetime, Field
@@ -29,6 +30,9 @@ class RiskAssessedData(CustomerEventData):
     expected_orders: float | None = None
     horizon_days: int = 90
     as_of: AwareDatetime
+    # Value at the time of the assessment, so metrics can report value lost and recovered.
+    predicted_clv_12m: Decimal | None = None
+    value_tier: str | None = None
 
 
 class ConsentChangedData(CustomerEventData):

@@ -261,7 +261,9 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
             )
         elif isinstance(event, CustomerRiskAssessed):
             a = event.data
-            value = clv_of(a.model_extra)
+            # Declared on risk_assessed since risk sends it; older producers may send it as an extra field.
+            declared = {} if a.predicted_clv_12m is None else {"predicted_clv_12m": a.predicted_clv_12m}
+            value = clv_of({**(a.model_extra or {}), **declared})
             if value is not None:
                 facts.values.append(CustomerValue(a.customer_id, a.as_of, value))
         else:

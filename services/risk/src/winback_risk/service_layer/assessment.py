@@ -69,6 +69,8 @@ def risk_assessed_event(a: Assessment, source: str, horizon_days: int) -> Custom
             "expected_orders": a.expected_orders,
             "horizon_days": horizon_days,
             "as_of": a.as_of,
+            "predicted_clv_12m": None if a.predicted_clv_12m is None else f"{a.predicted_clv_12m:.2f}",
+            "value_tier": a.value_tier,
         },
     )
 
