@@ -10,6 +10,7 @@ from prometheus_client import Counter
 from sqlalchemy import Table, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from winback_shared.aio import wait_any
 from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 
 log = structlog.get_logger(__name__)
@@ -78,21 +79,10 @@ class OutboxRelay:
             except Exception as exc:
                 RELAY_ERRORS.labels(self._service).inc()
                 log.warning("outbox_relay_failed", error=str(exc), retry_in_s=backoff)
-                await _sleep_or_stop(stop, backoff)
+                await wait_any(stop, seconds=backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             if sent == self._batch_size:
                 continue
             self._wakeup.clear()
-            waiter = asyncio.ensure_future(self._wakeup.wait())
-            stopper = asyncio.ensure_future(stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=self._poll_interval_s, return_when=asyncio.FIRST_COMPLETED)
-            waiter.cancel()
-            stopper.cancel()
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
+            await wait_any(self._wakeup, stop, seconds=self._poll_interval_s)

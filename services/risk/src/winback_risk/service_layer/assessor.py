@@ -7,7 +7,6 @@ Pages of customers, one transaction each, ordered by id (no deadlocks with the c
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox
 from winback_risk.service_layer import assessment
 from winback_risk.service_layer.handlers import Scoring, status_changed_event
+from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
 from winback_shared.db.outbox import OutboxMessage, enqueue
 from winback_shared.events.topics import Topic
@@ -91,5 +91,4 @@ class Assessor:
                 published = await self._run_once(now)
                 self._last = now
                 log.info("customers_assessed", at=now.isoformat(), published=published)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), min(self._interval.total_seconds(), 5.0))
+            await wait_any(self._wakeup, stop, seconds=min(self._interval.total_seconds(), 5.0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -13,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository
 from winback_risk.domain.model.population import PRIOR, PopulationModel, Summaries, fit_population
+from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
 
 log = structlog.get_logger(__name__)
@@ -98,5 +98,4 @@ class Refitter:
                 except Exception as exc:  # too few customers yet, or a failed optimisation: retry next round
                     log.info("model_fit_skipped", reason=str(exc))
             self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), self._poll_s)
+            await wait_any(self._wakeup, stop, seconds=self._poll_s)
