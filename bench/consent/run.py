@@ -321,7 +321,8 @@ class ProfiledService(ServiceProcess):
             super().start(detach=detach)
             return
         out = open(self.log_path or os.devnull, "ab")  # noqa: SIM115
-        command = [sys.executable, str(Path(__file__).with_name("profile_service.py")), str(self.profile)]
+        profiler = Path(__file__).parent.parent / "profile_service.py"
+        command = [sys.executable, str(profiler), "consent", str(self.profile)]
         self.proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
 
