@@ -27,7 +27,7 @@ CONSUMERS: tuple[str, ...] = tuple(CONSUMED)
 SECRET_NAME = "winback-secrets"
 _EVERY_SERVICE_SECRETS = frozenset({"WINBACK_API_KEYS", "WINBACK_DATABASE_URL"})
 SECRET_KEYS: dict[str, frozenset[str]] = {name: _EVERY_SERVICE_SECRETS for name in SERVICES} | {
-    "campaign": _EVERY_SERVICE_SECRETS | {"WINBACK_CONSENT_API_KEY"},
+    "campaign": _EVERY_SERVICE_SECRETS | {"WINBACK_CONSENT_API_KEY", "WINBACK_OPT_OUT_SECRET"},
     "consent": _EVERY_SERVICE_SECRETS | {"WINBACK_CONSENT_HASH_KEY"},
 }
 

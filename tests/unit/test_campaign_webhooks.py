@@ -59,7 +59,11 @@ def test_webhooks_configuration_is_checked(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_production_refuses_the_dev_webhook_secret() -> None:
-    production: dict[str, Any] = {"env": "production", "api_keys": "a-production-key:ops"}
+    production: dict[str, Any] = {
+        "env": "production",
+        "api_keys": "a-production-key:ops",
+        "opt_out_secret": "a-long-production-opt-out-secret",
+    }
     hooks = {"email": "https://hooks.example/email"}
     with pytest.raises(ValidationError, match="WINBACK_WEBHOOK_SECRET"):
         CampaignSettings(**production, webhooks=hooks)
@@ -68,3 +72,13 @@ def test_production_refuses_the_dev_webhook_secret() -> None:
     assert CampaignSettings(**production, webhooks=hooks, webhook_secret="a-long-production-secret").webhooks == hooks
     # Without webhooks the secret is never used.
     assert CampaignSettings(**production).webhook_secret == DEV_WEBHOOK_SECRET
+
+
+def test_production_refuses_a_weak_opt_out_secret() -> None:
+    """A known key would let anyone forge opt-out links for other customers."""
+    production: dict[str, Any] = {"env": "production", "api_keys": "a-production-key:ops"}
+    with pytest.raises(ValidationError, match="WINBACK_OPT_OUT_SECRET"):
+        CampaignSettings(**production)
+    with pytest.raises(ValidationError, match="WINBACK_OPT_OUT_SECRET"):
+        CampaignSettings(**production, opt_out_secret="short")
+    assert CampaignSettings(**production, opt_out_secret="a-long-production-opt-out-secret").is_production

@@ -9,6 +9,7 @@ from winback_campaign.domain.builtin_playbooks import PlaybookSet
 from winback_shared.settings import ConfigurationError, ServiceSettings
 
 # Public, so only for development and tests: production must bring its own secret.
+DEV_OPT_OUT_SECRET = "dev-opt-out-secret"
 DEV_WEBHOOK_SECRET = "winback-dev-webhook-secret"
 
 
@@ -34,7 +35,7 @@ class CampaignSettings(ServiceSettings):
     sender_email: str = "service@example.com"
     # The public unsubscribe endpoint of this service as customers reach it; links carry a MAC.
     opt_out_base_url: str = "http://127.0.0.1:8003/v1/unsubscribe"
-    opt_out_secret: str = "dev-opt-out-secret"
+    opt_out_secret: str = DEV_OPT_OUT_SECRET
     # Policy: at most this many advertising contacts per customer in 7 and in 30 days.
     cap_per_week: int = 1
     cap_per_month: int = 3
@@ -60,6 +61,9 @@ class CampaignSettings(ServiceSettings):
             parts = urlsplit(url)
             if parts.scheme not in ("http", "https") or not parts.netloc:
                 raise ConfigurationError(f"WINBACK_WEBHOOKS: the {channel} URL is not an http(s) URL")
+        if self.is_production and (self.opt_out_secret == DEV_OPT_OUT_SECRET or len(self.opt_out_secret) < 16):
+            # A known key would let anyone forge opt-out links and unsubscribe other customers.
+            raise ConfigurationError("WINBACK_OPT_OUT_SECRET must be a secret of at least 16 characters in production")
         weak = self.webhook_secret == DEV_WEBHOOK_SECRET or len(self.webhook_secret) < 16
         if self.is_production and self.webhooks and weak:
             raise ConfigurationError(
