@@ -105,8 +105,8 @@ SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_a
        count(*) FILTER (WHERE holdout) AS holdout, count(won_back_at) FILTER (WHERE holdout) AS holdout_won,
        count(*) FILTER (WHERE enrolled) AS f_enrolled,
        count(*) FILTER (WHERE enrolled AND triggered > 0) AS f_contacted,
-       count(*) FILTER (WHERE enrolled AND triggered > 0 AND responded) AS f_responded,
-       count(won_back_at) FILTER (WHERE enrolled AND triggered > 0 AND responded) AS f_won_back
+       count(*) FILTER (WHERE enrolled AND triggered > 0 AND (responded OR won_back_at IS NOT NULL)) AS f_responded,
+       count(won_back_at) FILTER (WHERE enrolled AND triggered > 0) AS f_won_back
 FROM scoped"""
 
 # Themes come from the latest texts of each reason: enough for the top themes, bounded in cost.
