@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import pstats
@@ -29,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import uvloop
 
 from winback_cli.servers import EmbeddedPostgres, TansuBroker, free_port, prepare_dir_for_system_user
@@ -114,6 +116,14 @@ def tree_cpu_seconds(pid: int) -> float:
     return total
 
 
+def cpu_pressure_us() -> float:
+    """Total time some runnable task waited for a CPU (PSI), 0 where the kernel does not report it."""
+    try:
+        return float(Path("/proc/pressure/cpu").read_text().split("total=", 1)[1].split()[0])
+    except (OSError, IndexError):
+        return 0.0
+
+
 def machine_busy_seconds() -> tuple[float, float]:
     """(busy CPU seconds of the whole machine, wall seconds) from /proc/stat and the clock."""
     values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
@@ -128,21 +138,24 @@ class Meter:
         self.service_pid, self.pg_pid = service_pid, pg_pid
         self.start = self._read()
 
-    def _read(self) -> tuple[float, float, float, tuple[float, float]]:
+    def _read(self) -> tuple[float, float, float, tuple[float, float], float]:
         return (
             tree_cpu_seconds(self.service_pid),
             tree_cpu_seconds(self.pg_pid),
             time.process_time(),
             machine_busy_seconds(),
+            cpu_pressure_us(),
         )
 
     def per(self, count: int, unit: str) -> dict[str, float]:
-        (s0, p0, c0, (m0, w0)), (s1, p1, c1, (m1, w1)) = self.start, self._read()
+        (s0, p0, c0, (m0, w0), q0), (s1, p1, c1, (m1, w1), q1) = self.start, self._read()
         return {
             f"service_cpu_ms_per_{unit}": round(1000 * (s1 - s0) / count, 4),
             f"postgres_cpu_ms_per_{unit}": round(1000 * (p1 - p0) / count, 4),
             f"client_cpu_ms_per_{unit}": round(1000 * (c1 - c0) / count, 4),
             "machine_busy_cores": round((m1 - m0) / (w1 - w0), 2),
+            # Share of the phase in which some runnable task waited for a CPU (Linux PSI "some").
+            "cpu_wait_pct": round(100 * (q1 - q0) / 1e6 / (w1 - w0), 1),
         }
 
 
@@ -180,8 +193,13 @@ class Connection:
         self.writer.close()
 
 
-async def fixed_rate(url: str, requests: list[bytes], rate: float, connections: int = 32) -> dict[str, float]:
-    """Open loop: request i is due at start + i/rate; latency counts from that moment."""
+async def fixed_rate(
+    url: str, requests: list[bytes], rate: float, connections: int = 32, slow: list[tuple[float, float]] | None = None
+) -> dict[str, float]:
+    """Open loop: request i is due at start + i/rate; latency counts from that moment.
+
+    `slow` collects (due time, latency) of requests over 10 ms, to match them with the service's stalls.
+    """
     host, port = url.removeprefix("http://").split(":")
     pool = [await Connection.open(host, int(port)) for _ in range(connections)]
     queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
@@ -193,7 +211,9 @@ async def fixed_rate(url: str, requests: list[bytes], rate: float, connections: 
         while (item := await queue.get()) is not None:
             due, raw = item
             status, _ = await conn.send(raw)
-            latencies.append(time.perf_counter() - due)
+            latencies.append(latency := time.perf_counter() - due)
+            if slow is not None and latency > 0.010:
+                slow.append((due, latency))
             errors += status != 200
 
     workers = [asyncio.create_task(worker(c)) for c in pool]
@@ -270,8 +290,10 @@ def domain_rate(rng: random.Random) -> float:
     return len(requests) / (time.perf_counter() - t)
 
 
-async def measure(url: str, pid: int, pg_pid: int, args: argparse.Namespace) -> dict[str, Any]:
+async def measure(url: str, pid: int, pg_pid: int, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
     n, rate, seconds = args.customers, args.rate, args.seconds
+    settled = await settle(database_url) if args.settle else {}
+    print(f"settled: {settled}", file=sys.stderr)
     rng = random.Random(7)
     total = int(rate * seconds)
     decisions = [Connection.encode("POST", "/v1/decisions", body(n, rng)) for _ in range(total)]
@@ -285,9 +307,16 @@ async def measure(url: str, pid: int, pg_pid: int, args: argparse.Namespace) -> 
     healthz |= meter.per(total, "request")
     print(f"healthz: {healthz}", file=sys.stderr)
     meter = Meter(pid, pg_pid)
-    single = await fixed_rate(url, decisions, rate)
+    slow: list[tuple[float, float]] = []
+    window = time.monotonic()
+    housekeeping = await pg_housekeeping(database_url)
+    single = await fixed_rate(url, decisions, rate, slow=slow)
     single |= meter.per(total, "request")
+    after = await pg_housekeeping(database_url)
+    single["pg_housekeeping_during"] = {k: after[k] - housekeeping[k] for k in after}  # type: ignore[assignment]
     print(f"single: {single}", file=sys.stderr)
+    if args.probe is not None:
+        report_stalls(args.probe, (window, time.monotonic()), slow)
     meter = Meter(pid, pg_pid)
     batch = await batches(url, n, args.batches, rng, args.batch_connections)
     batch |= meter.per(1_000 * args.batches, "decision")
@@ -298,6 +327,7 @@ async def measure(url: str, pid: int, pg_pid: int, args: argparse.Namespace) -> 
         "single": single,
         "batch": batch,
         "domain_decisions_per_s": round(domain),
+        "settled": settled,
         "ratios": {
             "single_p99_over_healthz_p99": round(single["p99_ms"] / healthz["p99_ms"], 2),
             "single_p50_over_healthz_p50": round(single["p50_ms"] / healthz["p50_ms"], 2),
@@ -309,20 +339,112 @@ async def measure(url: str, pid: int, pg_pid: int, args: argparse.Namespace) -> 
     }
 
 
+def dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://")
+
+
+async def settle(database_url: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """Wait for the load's side work (the relay draining the outbox), then vacuum and checkpoint.
+
+    Otherwise the relay publishing ~11,000 consent.changed events, autovacuum of the freshly
+    written tables or a checkpoint can compete with the measured phases.
+    """
+    conn = await asyncpg.connect(dsn(database_url))
+    try:
+        started = time.monotonic()
+        backlog = await conn.fetchval("SELECT count(*) FROM consent.outbox")
+        left = backlog
+        for _ in range(int(timeout_s / 0.5)):
+            if not (left := await conn.fetchval("SELECT count(*) FROM consent.outbox")):
+                break
+            await asyncio.sleep(0.5)
+        await conn.execute("VACUUM (ANALYZE)")
+        await conn.execute("CHECKPOINT")
+        return {"outbox_backlog": backlog, "outbox_left": left, "settle_s": round(time.monotonic() - started, 1)}
+    finally:
+        await conn.close()
+
+
+async def pg_housekeeping(database_url: str) -> dict[str, int]:
+    """Counters of PostgreSQL work that can stall queries: autovacuum/autoanalyze runs and checkpoints."""
+    conn = await asyncpg.connect(dsn(database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT sum(autovacuum_count)::int AS autovacuum, sum(autoanalyze_count)::int AS autoanalyze,"
+            " (SELECT (num_timed + num_requested)::int FROM pg_stat_checkpointer) AS checkpoints"
+            " FROM pg_stat_user_tables"
+        )
+        return dict(row)
+    finally:
+        await conn.close()
+
+
+CLIENT_GC: list[tuple[float, float]] = []  # (monotonic end, ms) of this client's own collections
+
+
+def probe_client_gc() -> None:
+    """The client's own collections can delay sends and reads too: record them."""
+    started = [0.0]
+
+    def on_gc(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            started[0] = time.perf_counter()
+        elif (ms := 1000 * (time.perf_counter() - started[0])) >= 1:
+            CLIENT_GC.append((time.perf_counter(), ms))
+
+    gc.callbacks.append(on_gc)
+
+
+def report_stalls(probe: Path, window: tuple[float, float], slow: list[tuple[float, float]]) -> None:
+    """The service's collections and loop lags during a phase, next to the client's slow requests."""
+    events = []
+    for line in probe.read_text().splitlines():
+        at, kind, ms, detail = line.split("\t")
+        if window[0] <= float(at) <= window[1]:
+            events.append((float(at), kind, float(ms), detail))
+    for kind in ("gc", "lag"):
+        mine = [e[2] for e in events if e[1] == kind]
+        print(
+            f"{kind}: {len(mine)} events, total {sum(mine):.0f} ms, max {max(mine, default=0):.1f} ms", file=sys.stderr
+        )
+    for gen in range(3):
+        mine = [e[2] for e in events if e[1] == "gc" and e[3].startswith(f"gen={gen}")]
+        print(f"  gen {gen}: {len(mine)} >= 1 ms, max {max(mine, default=0):.1f} ms", file=sys.stderr)
+    print(f"slow requests (> 10 ms): {len(slow)}", file=sys.stderr)
+    client_gc = [(at, ms) for at, ms in CLIENT_GC if window[0] <= at <= window[1]]
+    print(
+        f"client gc >= 1 ms: {len(client_gc)}, max {max((m for _, m in client_gc), default=0):.1f} ms", file=sys.stderr
+    )
+    for due, latency in sorted(slow, key=lambda s: -s[1])[:5]:
+        near = [f"{e[1]} {e[2]:.1f} ms {e[3]} at {e[0] - due:+.3f} s" for e in events if -0.05 < e[0] - due < 0.3]
+        near += [f"client gc {ms:.1f} ms at {at - due:+.3f} s" for at, ms in client_gc if -0.05 < at - due < 0.3]
+        print(f"  worst at {due - window[0]:.2f} s: {1000 * latency:.0f} ms; {near[:6]}", file=sys.stderr)
+    # Each stall: the first slow request of a cluster and the probe events around it.
+    last = -1.0
+    for due, latency in sorted(slow):
+        if due - last > 0.5:
+            near = [f"{e[1]} {e[2]:.1f} ms {e[3]} at {e[0] - due:+.3f} s" for e in events if abs(e[0] - due) < 0.5]
+            print(f"  stall at {due - window[0]:.2f} s: {1000 * latency:.0f} ms; {near[:6]}", file=sys.stderr)
+        last = due
+
+
 class ProfiledService(ServiceProcess):
     """The service process, optionally under cProfile (stats are written on graceful stop)."""
 
-    def __init__(self, *args: Any, profile: Path | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, profile: Path | None = None, probe: Path | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.profile = profile
+        self.profile, self.probe = profile, probe
 
     def start(self, *, detach: bool = False) -> None:
-        if self.profile is None:
+        if self.profile is None and self.probe is None:
             super().start(detach=detach)
             return
         out = open(self.log_path or os.devnull, "ab")  # noqa: SIM115
-        profiler = Path(__file__).parent.parent / "profile_service.py"
-        command = [sys.executable, str(profiler), "consent", str(self.profile)]
+        if self.probe is not None:
+            command = [sys.executable, str(Path(__file__).parent / "probe_service.py"), str(self.probe)]
+        else:
+            profiler = Path(__file__).parent.parent / "profile_service.py"
+            command = [sys.executable, str(profiler), "consent", str(self.profile)]
         self.proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
 
 
@@ -337,6 +459,10 @@ def main() -> None:
     parser.add_argument("--batches", type=int, default=30)
     parser.add_argument("--batch-connections", type=int, default=1, help="batches in flight at once")
     parser.add_argument("--profile", type=Path, help="run the service under cProfile, write its stats here")
+    parser.add_argument(
+        "--no-settle", dest="settle", action="store_false", help="measure without draining the outbox and vacuuming"
+    )
+    parser.add_argument("--probe", type=Path, help="log the service's GC pauses and loop lags here, report stalls")
     args = parser.parse_args()
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
@@ -366,14 +492,18 @@ def main() -> None:
             print(f"loading {args.customers} customers", file=sys.stderr)
             load_s = asyncio.run(load(database_url, args.customers))
             print(f"loaded in {load_s:.1f} s; measuring", file=sys.stderr)
-            service = ProfiledService(spec, spec.port, env, log_path=tmp_dir / "consent.log", profile=args.profile)
+            service = ProfiledService(
+                spec, spec.port, env, log_path=tmp_dir / "consent.log", profile=args.profile, probe=args.probe
+            )
             service.start()
             service.wait_ready()
             assert service.proc is not None
             pg_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
             load_measuring = os.getloadavg()
+            if args.probe is not None:
+                probe_client_gc()
             # The client runs on uvloop too: it shares the machine's two cores with the service.
-            result = uvloop.run(measure(service.url, service.proc.pid, pg_pid, args))
+            result = uvloop.run(measure(service.url, service.proc.pid, pg_pid, database_url, args))
             result["conditions"] = {
                 "customers": args.customers,
                 "rate": args.rate,
