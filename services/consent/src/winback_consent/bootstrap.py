@@ -15,11 +15,9 @@ from winback_consent.entrypoints.http import build_router
 from winback_consent.entrypoints.privacy_http import build_privacy_router
 from winback_consent.service_layer.consume import apply_events
 from winback_consent.settings import ConsentSettings
-from winback_shared.db.relay import OutboxRelay
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
-from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
@@ -60,14 +58,7 @@ async def freeze_startup_objects(stop: asyncio.Event) -> None:
 def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) -> FastAPI:
     assert isinstance(settings, ConsentSettings)
     runtime = runtime or ServiceRuntime(settings)
-    relay = OutboxRelay(
-        service=settings.service_name,
-        sessions=runtime.sessions,
-        table=outbox,
-        publisher=runtime.publisher,
-        batch_size=settings.outbox_batch_size,
-        poll_interval_s=settings.outbox_poll_interval_s,
-    )
+    relay = runtime.add_outbox_relay(outbox)
 
     hash_key = settings.hash_key
 
@@ -75,20 +66,7 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
         if await apply_events(runtime.sessions, runtime.clock, events, hash_key):
             relay.wake()
 
-    consumer = BatchConsumer(
-        service=settings.service_name,
-        bootstrap=settings.kafka_bootstrap,
-        group_id=GROUP_ID,
-        topics=[Topic.EVENTS.value],
-        handler=handle,
-        dead_letters=runtime.publisher,
-        max_records=settings.consumer_max_records,
-        max_attempts=settings.consumer_max_attempts,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-    )
-    runtime.add_worker("consumer", consumer.run)
-    runtime.add_worker("outbox-relay", relay.run)
+    runtime.add_consumer(group_id=GROUP_ID, topics=[Topic.EVENTS.value], handler=handle)
     runtime.add_worker("gc-freeze", freeze_startup_objects)
     return create_app(
         runtime,

@@ -14,7 +14,6 @@ from winback_ingest.service_layer.inbound import forward_inbound
 from winback_ingest.settings import IngestSettings
 from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
-from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
@@ -34,19 +33,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             runtime.sessions, runtime.publisher, records, publish_timeout_s=settings.publish_timeout_s
         )
 
-    inbound = BatchConsumer(
-        service=settings.service_name,
-        bootstrap=settings.kafka_bootstrap,
-        group_id="winback-ingest",
-        topics=[Topic.INBOUND.value],
-        record_handler=on_inbound,
-        dead_letters=runtime.publisher,
-        max_records=settings.consumer_max_records,
-        max_attempts=settings.consumer_max_attempts,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-    )
-    runtime.add_worker("inbound-consumer", inbound.run)
+    runtime.add_consumer(group_id="winback-ingest", topics=[Topic.INBOUND.value], record_handler=on_inbound)
     # Validating a 1,000-event batch allocates hundreds of thousands of objects; with the
     # default thresholds the collector rescans the long-lived start-up heap again and again.
     # Freezing that heap and collecting young objects less often: see bench/ingest/README.md.

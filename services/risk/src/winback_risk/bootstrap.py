@@ -15,11 +15,9 @@ from winback_risk.service_layer.assessor import Assessor, assess_all
 from winback_risk.service_layer.handlers import Scoring, apply_events
 from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_now
 from winback_risk.settings import RiskSettings
-from winback_shared.db.relay import OutboxRelay
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
-from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
@@ -29,14 +27,7 @@ MIGRATIONS = "winback_risk:migrations"
 def build_app(settings: ServiceSettings) -> FastAPI:
     assert isinstance(settings, RiskSettings)
     runtime = ServiceRuntime(settings)
-    relay = OutboxRelay(
-        service=settings.service_name,
-        sessions=runtime.sessions,
-        table=outbox,
-        publisher=runtime.publisher,
-        batch_size=settings.outbox_batch_size,
-        poll_interval_s=settings.outbox_poll_interval_s,
-    )
+    relay = runtime.add_outbox_relay(outbox)
 
     holder = ModelHolder()
     config = settings.risk_config()
@@ -65,22 +56,9 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             page_size=settings.assess_page_size, on_published=relay.wake,
         )  # fmt: skip
 
-    consumer = BatchConsumer(
-        service=settings.service_name,
-        bootstrap=settings.kafka_bootstrap,
-        group_id=settings.consumer_group,
-        topics=[Topic.EVENTS.value],
-        handler=handle,
-        dead_letters=runtime.publisher,
-        max_records=settings.consumer_max_records,
-        max_attempts=settings.consumer_max_attempts,
-        session_timeout_ms=settings.consumer_session_timeout_ms,
-        heartbeat_interval_ms=settings.consumer_heartbeat_interval_ms,
-    )
+    consumer = runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
     assessor = Assessor(assess, runtime.clock, settings.assess_interval_s, caught_up=lambda: consumer.lag == 0)
     refitter = Refitter(fit, runtime.clock, holder, settings.model_refit_interval_s, poll_s=settings.model_poll_s)
-    runtime.add_worker("events-consumer", consumer.run)
-    runtime.add_worker("outbox-relay", relay.run)
     runtime.add_worker("assessor", assessor.run)
     runtime.add_worker("model-refitter", refitter.run)
     runtime.on_clock_moved(assessor.wake)
