@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, String, bindparam, case, func, literal, select, text, update
+from sqlalchemy import Row, Select, String, bindparam, func, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -32,66 +33,96 @@ def _chunks(rows: Sequence[dict[str, Any]]) -> Iterable[Sequence[dict[str, Any]]
         yield rows[start : start + CHUNK]
 
 
+_KNOWN = (
+    "INSERT INTO consent.customers AS c (customer_id, known_since) "
+    "SELECT u.id, u.at FROM unnest(CAST(:ids AS text[]), CAST(:at AS timestamptz[])) AS u(id, at) ORDER BY u.id "
+    "ON CONFLICT (customer_id) DO UPDATE SET known_since = LEAST(c.known_since, EXCLUDED.known_since)"
+)
+_KNOWN_REVIVING = text(f"{_KNOWN}, erased_at = NULL")
+_KNOWN_KEEPING_ERASURE = text(_KNOWN)
+
+
 async def ensure_known(session: AsyncSession, known: dict[str, datetime], *, revive: bool = True) -> None:
     """Any customer event makes the customer known; `known_since` keeps the earliest event time.
 
     With `revive`, an erased customer counts as known again (a new event about them arrived).
     """
-    rows = [{"customer_id": c, "known_since": t} for c, t in sorted(known.items())]
-    for chunk in _chunks(rows):
-        stmt = insert(customers).values(list(chunk))
-        changes: dict[str, Any] = {"known_since": func.least(customers.c.known_since, stmt.excluded.known_since)}
-        if revive:
-            changes["erased_at"] = None
-        stmt = stmt.on_conflict_do_update(index_elements=[customers.c.customer_id], set_=changes)
-        await session.execute(stmt)
+    if known:
+        ids = sorted(known)
+        statement = _KNOWN_REVIVING if revive else _KNOWN_KEEPING_ERASURE
+        await session.execute(statement, {"ids": ids, "at": [known[c] for c in ids]})
+
+
+# "Later values win per field: an older event only fills fields still empty", for one row per
+# customer. A field's hash follows whichever value the field keeps.
+_NEWER = "(c.profile_at IS NULL OR EXCLUDED.profile_at >= c.profile_at)"
+_CONTACT_FIELDS = (
+    ("email", "email_hash"),
+    ("phone", "phone_hash"),
+    ("fax", "fax_hash"),
+    ("postal_address", "postal_hash"),
+)
+
+
+def _pick(name: str) -> str:
+    newer, older = f"COALESCE(EXCLUDED.{name}, c.{name})", f"COALESCE(c.{name}, EXCLUDED.{name})"
+    return f"{name} = CASE WHEN {_NEWER} THEN {newer} ELSE {older} END"
+
+
+def _pick_hash(name: str, hashed: str) -> str:
+    takes_new = f"CASE WHEN {_NEWER} THEN EXCLUDED.{name} IS NOT NULL ELSE c.{name} IS NULL END"
+    return f"{hashed} = CASE WHEN {takes_new} THEN EXCLUDED.{hashed} ELSE c.{hashed} END"
+
+
+_UPSERT_PROFILES = text(
+    "INSERT INTO consent.customers AS c (customer_id, kind, email, phone, fax, postal_address, email_hash, "
+    "phone_hash, fax_hash, postal_hash, profile_at, known_since) "
+    "SELECT u.customer_id, u.kind, u.email, u.phone, u.fax, CAST(u.postal AS jsonb), u.email_hash, u.phone_hash, "
+    "u.fax_hash, u.postal_hash, u.at, u.at FROM unnest(CAST(:customer_id AS text[]), CAST(:kind AS text[]), "
+    "CAST(:email AS text[]), CAST(:phone AS text[]), CAST(:fax AS text[]), CAST(:postal AS text[]), "
+    "CAST(:email_hash AS text[]), CAST(:phone_hash AS text[]), CAST(:fax_hash AS text[]), "
+    "CAST(:postal_hash AS text[]), CAST(:at AS timestamptz[])) AS u(customer_id, kind, email, phone, fax, postal, "
+    "email_hash, phone_hash, fax_hash, postal_hash, at) ORDER BY u.customer_id "
+    "ON CONFLICT (customer_id) DO UPDATE SET "
+    f"kind = CASE WHEN {_NEWER} THEN EXCLUDED.kind ELSE c.kind END, "
+    + ", ".join(_pick(name) for name, _ in _CONTACT_FIELDS)
+    + ", "
+    + ", ".join(_pick_hash(name, hashed) for name, hashed in _CONTACT_FIELDS)
+    + ", profile_at = GREATEST(c.profile_at, EXCLUDED.profile_at)"
+)
+
+
+def _profile_rounds(profiles: Sequence[ProfileUpdate]) -> list[list[ProfileUpdate]]:
+    """Round k holds each customer's k-th update in batch order: a statement may touch a row only once."""
+    rounds: list[list[ProfileUpdate]] = []
+    seen: dict[str, int] = {}
+    for p in profiles:
+        k = seen.get(p.customer_id, 0)
+        seen[p.customer_id] = k + 1
+        if k == len(rounds):
+            rounds.append([])
+        rounds[k].append(p)
+    return rounds
 
 
 async def upsert_profiles(session: AsyncSession, profiles: Sequence[ProfileUpdate]) -> None:
-    """Later values win per field: an older event only fills fields still empty."""
-    for p in profiles:  # usually few per batch; per-row order matters for "later wins"
-        stmt = insert(customers).values(
-            customer_id=p.customer_id,
-            kind=p.kind,
-            email=p.email,
-            phone=p.phone,
-            fax=p.fax,
-            postal_address=p.postal_address,
-            email_hash=p.hashes.email,
-            phone_hash=p.hashes.phone,
-            fax_hash=p.hashes.fax,
-            postal_hash=p.hashes.postal,
-            profile_at=p.at,
-            known_since=p.at,
-        )
-        newer = (customers.c.profile_at.is_(None)) | (stmt.excluded.profile_at >= customers.c.profile_at)
-
-        def pick(name: str, newer: Any = newer, stmt: Any = stmt) -> Any:
-            col, new = customers.c[name], stmt.excluded[name]
-            return case((newer, func.coalesce(new, col)), else_=func.coalesce(col, new))
-
-        def pick_hash(name: str, hashed: str, newer: Any = newer, stmt: Any = stmt) -> ColumnElement[Any]:
-            # The hash follows whichever value `pick` keeps for its field.
-            col, new = customers.c[hashed], stmt.excluded[hashed]
-            takes_new = case((newer, stmt.excluded[name].is_not(None)), else_=customers.c[name].is_(None))
-            return case((takes_new, new), else_=col)
-
+    """Later values win per field; one array statement per round (usually one per batch)."""
+    for batch in _profile_rounds(profiles):
         await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[customers.c.customer_id],
-                set_={
-                    "kind": case((newer, stmt.excluded.kind), else_=customers.c.kind),
-                    "email": pick("email"),
-                    "phone": pick("phone"),
-                    "fax": pick("fax"),
-                    "postal_address": pick("postal_address"),
-                    "email_hash": pick_hash("email", "email_hash"),
-                    "phone_hash": pick_hash("phone", "phone_hash"),
-                    "fax_hash": pick_hash("fax", "fax_hash"),
-                    "postal_hash": pick_hash("postal_address", "postal_hash"),
-                    "profile_at": func.greatest(customers.c.profile_at, stmt.excluded.profile_at),
-                },
-            )
+            _UPSERT_PROFILES,
+            {
+                "customer_id": [p.customer_id for p in batch],
+                "kind": [p.kind for p in batch],
+                "email": [p.email for p in batch],
+                "phone": [p.phone for p in batch],
+                "fax": [p.fax for p in batch],
+                "postal": [None if p.postal_address is None else json.dumps(p.postal_address) for p in batch],
+                "email_hash": [p.hashes.email for p in batch],
+                "phone_hash": [p.hashes.phone for p in batch],
+                "fax_hash": [p.hashes.fax for p in batch],
+                "postal_hash": [p.hashes.postal for p in batch],
+                "at": [p.at for p in batch],
+            },
         )
 
 
@@ -118,6 +149,21 @@ async def add_contract_events(session: AsyncSession, rows: Sequence[tuple[str, C
         )
 
 
+_CREATE_HEADS = text(
+    "INSERT INTO consent.ledger_heads (customer_id, seq, hash) "
+    "SELECT u.id, 0, :genesis FROM unnest(CAST(:ids AS text[])) AS u(id) ORDER BY u.id ON CONFLICT DO NOTHING"
+)
+_CREATE_KNOWN_HEADS = text(
+    "INSERT INTO consent.ledger_heads (customer_id, seq, hash) "
+    "SELECT c.customer_id, 0, :genesis FROM consent.customers c WHERE c.customer_id = ANY(CAST(:ids AS text[])) "
+    "ORDER BY c.customer_id ON CONFLICT DO NOTHING"
+)
+_LOCK_HEADS = text(
+    "SELECT customer_id, seq, hash FROM consent.ledger_heads WHERE customer_id = ANY(CAST(:ids AS text[])) "
+    "ORDER BY customer_id FOR UPDATE"
+)
+
+
 async def lock_heads(
     session: AsyncSession, customer_ids: Iterable[str], *, known_only: bool = False
 ) -> dict[str, ChainHead]:
@@ -129,50 +175,54 @@ async def lock_heads(
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    if known_only:
-        source = select(customers.c.customer_id, literal(0), literal(GENESIS_HASH)).where(
-            customers.c.customer_id.in_(ids)
-        )
-        create = insert(ledger_heads).from_select(["customer_id", "seq", "hash"], source)
-    else:
-        create = insert(ledger_heads).values([{"customer_id": c, "seq": 0, "hash": GENESIS_HASH} for c in ids])
-    await session.execute(create.on_conflict_do_nothing())
-    rows = await session.execute(
-        select(ledger_heads)
-        .where(ledger_heads.c.customer_id.in_(ids))
-        .order_by(ledger_heads.c.customer_id)
-        .with_for_update()
-    )
+    create = _CREATE_KNOWN_HEADS if known_only else _CREATE_HEADS
+    await session.execute(create, {"ids": ids, "genesis": GENESIS_HASH})
+    rows = await session.execute(_LOCK_HEADS, {"ids": ids})
     return {r.customer_id: ChainHead(r.seq, r.hash) for r in rows}
 
 
+_INSERT_ENTRIES = text(
+    "INSERT INTO consent.ledger (id, customer_id, seq, entry_type, occurred_at, recorded_at, payload, "
+    "source_event, request_id, prev_hash, hash) "
+    "SELECT u.id, u.customer_id, u.seq, u.entry_type, u.occurred_at, u.recorded_at, CAST(u.payload AS jsonb), "
+    "u.source_event, u.request_id, u.prev_hash, u.hash FROM unnest(CAST(:id AS text[]), CAST(:customer_id AS text[]), "
+    "CAST(:seq AS int[]), CAST(:entry_type AS text[]), CAST(:occurred_at AS timestamptz[]), "
+    "CAST(:recorded_at AS timestamptz[]), CAST(:payload AS text[]), CAST(:source_event AS text[]), "
+    "CAST(:request_id AS text[]), CAST(:prev_hash AS text[]), CAST(:hash AS text[])) "
+    "AS u(id, customer_id, seq, entry_type, occurred_at, recorded_at, payload, source_event, request_id, prev_hash, "
+    "hash)"
+)
+_MOVE_HEADS = text(
+    "UPDATE consent.ledger_heads h SET seq = u.seq, hash = u.hash "
+    "FROM unnest(CAST(:ids AS text[]), CAST(:seq AS int[]), CAST(:hash AS text[])) AS u(id, seq, hash) "
+    "WHERE h.customer_id = u.id"
+)
+
+
 async def append_entries(session: AsyncSession, entries: Sequence[LedgerEntry], heads: dict[str, ChainHead]) -> None:
-    """Insert chained entries and move the heads; the caller holds the head locks."""
+    """Insert chained entries and move the heads (one array statement each); the caller holds the head locks."""
     if not entries:
         return
-    await session.execute(insert(ledger), [_entry_row(e) for e in entries])
     await session.execute(
-        update(ledger_heads)
-        .where(ledger_heads.c.customer_id == bindparam("cid"))
-        .values(seq=bindparam("new_seq"), hash=bindparam("new_hash")),
-        [{"cid": c, "new_seq": h.seq, "new_hash": h.hash} for c, h in heads.items()],
+        _INSERT_ENTRIES,
+        {
+            "id": [e.id for e in entries],
+            "customer_id": [e.customer_id for e in entries],
+            "seq": [e.seq for e in entries],
+            "entry_type": [e.entry_type for e in entries],
+            "occurred_at": [e.occurred_at for e in entries],
+            "recorded_at": [e.recorded_at for e in entries],
+            "payload": [json.dumps(e.payload) for e in entries],
+            "source_event": [e.source_event for e in entries],
+            "request_id": [e.request_id for e in entries],
+            "prev_hash": [e.prev_hash for e in entries],
+            "hash": [e.hash for e in entries],
+        },
     )
-
-
-def _entry_row(e: LedgerEntry) -> dict[str, Any]:
-    return {
-        "id": e.id,
-        "customer_id": e.customer_id,
-        "seq": e.seq,
-        "entry_type": e.entry_type,
-        "occurred_at": e.occurred_at,
-        "recorded_at": e.recorded_at,
-        "payload": e.payload,
-        "source_event": e.source_event,
-        "request_id": e.request_id,
-        "prev_hash": e.prev_hash,
-        "hash": e.hash,
-    }
+    ids = sorted(heads)
+    await session.execute(
+        _MOVE_HEADS, {"ids": ids, "seq": [heads[c].seq for c in ids], "hash": [heads[c].hash for c in ids]}
+    )
 
 
 def _entry(r: Row[Any]) -> LedgerEntry:

@@ -32,7 +32,8 @@ customers = Table(
     Column("email", String(320)),
     Column("phone", String(64)),
     Column("fax", String(64)),
-    Column("postal_address", JSONB),
+    # SQL NULL for "no address" (not JSON null), so COALESCE in the profile merge can fill it.
+    Column("postal_address", JSONB(none_as_null=True)),
     Column("profile_at", DateTime(timezone=True)),
     Column("known_since", DateTime(timezone=True), nullable=False),
     Column("erased_at", DateTime(timezone=True)),
