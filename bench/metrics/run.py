@@ -16,9 +16,11 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -221,7 +223,9 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=1_000_000)
     parser.add_argument("--orders", type=int, default=7_900_000, help="order rows (the bulk of the events)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--hold", action="store_true", help="keep the database up after the run (EXPLAIN by hand)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the servers on `kill` too
     with tempfile.TemporaryDirectory(prefix="metrics-bench-") as tmp:
         tmp_dir = Path(tmp)
         tmp_dir.chmod(0o755)
@@ -265,7 +269,10 @@ def main() -> None:
                     "loadavg_after": os.getloadavg(),
                 },
             }
-            print(json.dumps(report, indent=2))
+            print(json.dumps(report, indent=2), flush=True)
+            if args.hold:
+                print(f"holding: {dsn} (Ctrl-C or SIGTERM ends)", file=sys.stderr, flush=True)
+                threading.Event().wait()
         finally:
             if service is not None:
                 service.stop()
