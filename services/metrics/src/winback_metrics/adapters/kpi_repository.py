@@ -7,7 +7,7 @@ by event time, so a replay of the same history gives the same answer.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
@@ -76,6 +76,9 @@ def cohort_cte(cohort: CohortFilter) -> str:
 
 def params_of(cohort: CohortFilter, now: datetime | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"period_start": cohort.period.start, "period_end": cohort.period.end, "now": now}
+    # UTC days of the bounds, for the per-day roll-up (used only when the bounds are whole days).
+    for name, bound in (("start_day", cohort.period.start), ("end_day", cohort.period.end)):
+        params[name] = None if bound is None else bound.astimezone(UTC).date()
     for name in ("playbook_id", "channel", "variant", "segment", "value_tier"):
         params[name] = getattr(cohort, name)
     return {k: v for k, v in params.items() if v is not None}
@@ -121,7 +124,18 @@ THEME_TEXTS = 5_000
 _REASON = "COALESCE(e.churn_reason, e.cancel_reason_code, 'unknown')"
 
 
+# One pass over the cohort, sorting it: for cohorts narrowed by action dimensions, whose EXISTS
+# filter would otherwise run once per candidate text of each reason.
+_REASONS_SORTED = f"""
+SELECT COALESCE(churn_reason, cancel_reason_code, 'unknown') AS reason, count(*) AS n,
+       (array_agg(cancel_text ORDER BY churned_at DESC, episode_id) FILTER (WHERE cancel_text IS NOT NULL))
+           [1:{THEME_TEXTS}] AS texts
+FROM scoped GROUP BY 1"""
+
+
 def _reasons_sql(cohort: CohortFilter) -> str:
+    if cohort.narrows_actions:
+        return f"{cohort_cte(cohort)} {_REASONS_SORTED}"
     where = cohort_where(cohort)
     return f"""
 SELECT c.reason, c.n, t.texts FROM (
@@ -142,7 +156,34 @@ def stamped(cohort: CohortFilter, alias: str) -> str:
     return " AND ".join(filters)
 
 
+def _on_day_boundaries(cohort: CohortFilter) -> bool:
+    bounds = [b for b in (cohort.period.start, cohort.period.end) if b is not None]
+    return all(b.utcoffset() is not None and b.astimezone(UTC).time() == time() for b in bounds)
+
+
+def _rollup_sql(cohort: CohortFilter) -> str:
+    # metrics.action_rollup (migration 0004): the same tallies pre-aggregated per churn day, kept
+    # equal to metrics.actions by triggers. Usable when the period falls on whole UTC days.
+    filters = []
+    if cohort.period.start is not None:
+        filters.append("a.churn_day >= :start_day")
+    if cohort.period.end is not None:
+        filters.append("a.churn_day < :end_day")
+    filters += [f"a.ep_{name} = :{name}" for name in ("segment", "value_tier") if getattr(cohort, name)]
+    filters.append(_action_match(cohort))
+    return f"""
+SELECT a.status, a.reason, a.channel, a.template, a.variant, sum(a.n) AS n, COALESCE(sum(a.cost), 0) AS cost,
+       sum(a.delivered) AS delivered, sum(a.opened) AS opened, sum(a.clicked) AS clicked,
+       sum(a.replied) AS replied, COALESCE(sum(a.n) FILTER (WHERE a.ep_won), 0) AS converted
+FROM metrics.action_rollup a
+WHERE {" AND ".join(filters)}
+GROUP BY a.status, a.reason, a.channel, a.template, a.variant
+HAVING sum(a.n) > 0"""
+
+
 def _actions_sql(cohort: CohortFilter) -> str:
+    if _on_day_boundaries(cohort):
+        return _rollup_sql(cohort)
     # One pass, one hash key: PostgreSQL can split a plain GROUP BY over parallel workers (grouping
     # sets it cannot); the few result rows are summed per status, channel, template and variant in Python.
     return f"""
@@ -170,13 +211,22 @@ def _playbooks_sql(cohort: CohortFilter) -> str:
     enrolment_match = " AND ".join(
         [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     )
-    # Inner GROUP BY (hashable) instead of DISTINCT: one row per playbook and episode.
-    return f"""
-SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won FROM (
+    if cohort.channel is None and cohort.variant is None:
+        # metrics.playbook_contacts (migration 0004): already one row per contacted episode and playbook.
+        playbook = "AND c.playbook_id = :playbook_id" if cohort.playbook_id else ""
+        contacted = f"""
+    SELECT c.playbook_id, false AS holdout, c.ep_won AS won
+    FROM metrics.playbook_contacts c
+    WHERE c.triggered > 0 AND {stamped(cohort, "c")} {playbook}"""
+    else:
+        # Inner GROUP BY (hashable) instead of DISTINCT: one row per playbook and episode.
+        contacted = f"""
     SELECT a.playbook_id, false AS holdout, bool_or(a.ep_won) AS won
     FROM metrics.actions a
     WHERE NOT a.ep_holdout AND a.status = 'triggered' AND {stamped(cohort, "a")} AND {_action_match(cohort)}
-    GROUP BY a.playbook_id, a.episode_id
+    GROUP BY a.playbook_id, a.episode_id"""
+    return f"""
+SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won FROM ({contacted}
     UNION ALL
     SELECT n.playbook_id, true AS holdout, bool_or(n.ep_won) AS won
     FROM metrics.enrollments n

@@ -182,3 +182,7 @@ customer_values = Table(
     Column("clv_12m", MONEY, nullable=False),
     PrimaryKeyConstraint("customer_id", "at"),
 )
+
+# Also in the schema, written only by triggers on `actions` (migration 0004) and read by
+# kpi_repository: `action_rollup` (actions per churn day and dimension) and `playbook_contacts`
+# (triggered actions per non-holdout episode and playbook).
