@@ -83,6 +83,17 @@ async def load_consent(database_url: str, n: int) -> float:
     return time.perf_counter() - started
 
 
+async def wait_outbox_drained(dsn: str) -> float:
+    started = time.perf_counter()
+    connection = await asyncpg.connect(dsn)
+    try:
+        while await connection.fetchval("SELECT EXISTS (SELECT 1 FROM consent.outbox)"):  # noqa: ASYNC110
+            await asyncio.sleep(1)  # polling another process's table: there is no event to wait on
+    finally:
+        await connection.close()
+    return time.perf_counter() - started
+
+
 async def load_campaign(dsn: str, n: int, consent_customers: int) -> float:
     """COPY the fixture: campaign customer i is consent customer i mod `consent_customers`."""
     started = time.perf_counter()
@@ -210,20 +221,40 @@ async def run_scheduler(
     # As the service does after start-up: the import-time heap is not rescanned by every collection.
     gc.collect()
     gc.freeze()
+    result: dict[str, Any] = {}
+    published = 0
+    done = asyncio.Event()
+
+    async def relay_alongside() -> None:
+        # As in the service: the outbox relay publishes while the scheduler is still settling steps.
+        nonlocal published
+        assert bootstrap is not None
+        publisher = EventPublisher(bootstrap, linger_ms=20)
+        relay = OutboxRelay(service="campaign", sessions=sessions, table=outbox, publisher=publisher, batch_size=5000)
+        try:
+            while True:
+                n = await relay.publish_pending()
+                published += n
+                if n == 0:
+                    if done.is_set():
+                        return
+                    await asyncio.sleep(0.05)
+        finally:
+            await publisher.close()
+
     started = time.perf_counter()
+    relaying = asyncio.create_task(relay_alongside()) if bootstrap is not None else None
     # drain(): `pipeline` rounds in flight; round k+1 asks consent while round k writes.
     settled = await scheduler.drain()
     scheduler_s = time.perf_counter() - started
+    done.set()
     await consent.close()
-    result: dict[str, Any] = {"settled": settled, "scheduler_s": round(scheduler_s, 1)}
-    if bootstrap is not None:
-        publisher = EventPublisher(bootstrap, linger_ms=20)
-        relay = OutboxRelay(service="campaign", sessions=sessions, table=outbox, publisher=publisher, batch_size=5000)
-        published, started = 0, time.perf_counter()
-        while n := await relay.publish_pending():
-            published += n
-        result |= {"published": published, "relay_s": round(time.perf_counter() - started, 1)}
-        await publisher.close()
+    result |= {"settled": settled, "scheduler_s": round(scheduler_s, 1)}
+    if relaying is not None:
+        await relaying
+        # relay_s: how long after the last step settled the last action was on the topic.
+        total_s = time.perf_counter() - started
+        result |= {"published": published, "relay_s": round(total_s - scheduler_s, 1), "total_s": round(total_s, 1)}
     await engine.dispose()
     gc.unfreeze()
     return result
@@ -275,13 +306,17 @@ def main() -> None:
             service = ServiceProcess(spec, spec.port, env, log_path=tmp_dir / "consent.log")
             service.start()
             service.wait_ready()
+            # Loading enqueued a consent.changed per grant; in production that import backlog is
+            # long relayed before a million steps fall due, so it is drained before measuring.
+            drained_s = asyncio.run(wait_outbox_drained(consent_db.replace("postgresql+asyncpg://", "postgresql://")))
+            print(f"consent outbox drained in {drained_s:.0f} s", file=sys.stderr)
             base = asyncio.run(baseline(service.url, args.batch, args.baseline_rounds, args.consent_customers))
             consent = StrippingConsent(service.url, KEY, timeout_s=120)
             result = asyncio.run(run_scheduler(campaign_db, consent, broker.bootstrap, args))
             base_after = asyncio.run(baseline(service.url, args.batch, args.baseline_rounds, args.consent_customers))
             in_run = consent.decisions / consent.waited_s
             rate = result["settled"] / result["scheduler_s"]
-            end_to_end = result["settled"] / (result["scheduler_s"] + result["relay_s"])
+            end_to_end = result["settled"] / result["total_s"]
             report = {
                 **result,
                 "scheduler_steps_per_s": round(rate),
