@@ -246,8 +246,12 @@ async def recorded_requests(session: AsyncSession, request_ids: Iterable[str]) -
     ids = sorted(set(request_ids))
     if not ids:
         return set()
-    rows = await session.execute(select(ledger.c.request_id).where(ledger.c.request_id.in_(ids)))
+    rows = await session.execute(_RECORDED_REQUESTS, {"ids": ids})
     return {r.request_id for r in rows}
+
+
+# One array parameter instead of an expanded IN list of up to 1,000 ids.
+_RECORDED_REQUESTS = text("SELECT request_id FROM consent.ledger WHERE request_id = ANY(CAST(:ids AS text[]))")
 
 
 async def ledger_of(session: AsyncSession, customer_id: str) -> tuple[list[LedgerEntry], ChainHead | None]:
