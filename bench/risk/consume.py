@@ -11,7 +11,8 @@ Baseline in the same run, on the same topic: a bare AIOKafkaConsumer in a group 
 service; the mean is the baseline. Both are also given after the first record/batch (without
 the consumer group join, which takes Tansu seconds).
 
-    python bench/risk/consume.py [--events 200000] [--customers 20000] [--max-records N] [--profile FILE] [--log FILE]
+    python bench/risk/consume.py [--events 200000] [--customers 20000] [--max-records N] [--consumer-tasks N]
+                                 [--profile FILE] [--log FILE]
 
 --profile runs the service under cProfile and prints its 30 most expensive functions.
 """
@@ -196,6 +197,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--customers", type=int, default=20_000)
     parser.add_argument("--max-records", type=int, help="WINBACK_CONSUMER_MAX_RECORDS (default: the service's)")
+    parser.add_argument("--consumer-tasks", type=int, help="WINBACK_CONSUMER_TASKS (default: the service's)")
     parser.add_argument("--profile", type=Path, help="write the service's cProfile stats here")
     parser.add_argument("--log", type=Path, help="write the service's log here (default: discarded)")
     args = parser.parse_args()
@@ -218,6 +220,8 @@ def main() -> None:
             extra = {"WINBACK_API_KEYS": f"{API_KEY}:ops", "WINBACK_LOG_LEVEL": "WARNING"}
             if args.max_records is not None:
                 extra["WINBACK_CONSUMER_MAX_RECORDS"] = str(args.max_records)
+            if args.consumer_tasks is not None:
+                extra["WINBACK_CONSUMER_TASKS"] = str(args.consumer_tasks)
             env = service_env(
                 bootstrap=broker.bootstrap, database_url=pg.url_for("risk_bench"), port=spec.port, extra=extra
             )

@@ -151,7 +151,10 @@ async def test_the_same_event_twice_changes_the_status_once(api: httpx.AsyncClie
     assert today["status"] == "churned" and today["winback_probability"] == 0
 
     changes = await risk_events(kafka_bootstrap, "c-twice")
-    assert [e["data"]["to"] for e in changes] == ["active", "churned", "won_back"]
+    moves = [(e["data"]["to"], e["data"]["reasons"]) for e in changes]
+    assert [to for to, _ in moves[:3]] == ["active", "churned", "won_back"], moves
+    # The scheduled assessor may already have scored the customer at today's date: behavioural churn, once.
+    assert moves[3:] in ([], [("churned", ["p_alive_below_threshold"])]), moves
 
 
 async def test_list_progress_and_errors(api: httpx.AsyncClient, kafka_bootstrap: str) -> None:
@@ -210,8 +213,10 @@ async def test_fit_on_demand_scores_tiers_and_replay_as_of(api: httpx.AsyncClien
     # A second order on the same day is the same purchase occasion.
     events.append(cloud_event("order.placed", "c-fit-00", T0 + timedelta(hours=5), order_id="same-day", amount="1"))
     await produce(kafka_bootstrap, *events)
-    await wait_for(api, "c-fit-39", lambda c: c["buying_cycle"]["orders"] == 6)
-    await wait_for(api, "c-fit-00", lambda c: c["buying_cycle"]["orders"] == 3)
+    # Every customer: their partitions may be consumed by different consumers, at different times.
+    for i in range(40):
+        expected = 2 + i % 5 + (1 if i == 0 else 0)
+        await wait_for(api, f"c-fit-{i:02}", lambda c, n=expected: c["buying_cycle"]["orders"] == n)
 
     fitted = await api.post("/v1/model/fit")
     assert fitted.status_code == 200, fitted.text

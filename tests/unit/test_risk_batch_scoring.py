@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
@@ -15,10 +16,13 @@ from winback_risk.domain.scoring import (
     Assessment,
     CustomerFacts,
     OrderSummary,
+    Quick,
     RiskConfig,
     Scored,
+    assess_lean,
     assess_many,
     assess_one,
+    expand,
     summaries_of,
 )
 
@@ -39,7 +43,7 @@ def random_orders(rng: random.Random) -> OrderSummary:
     first = NOW - timedelta(seconds=rng.randint(0, 800 * 86_400))
     # Some customers bought only on one day, several times: no positive interval.
     last = first if rng.random() < 0.1 else first + (NOW - first) * rng.random()
-    day = {"hour": 0, "minute": 0, "second": 0, "microsecond": 0}
+    day: dict[str, Any] = {"hour": 0, "minute": 0, "second": 0, "microsecond": 0}
     orders = occasions + rng.randint(0, 3)
     revenue = Decimal(rng.randint(1, 10_000)) / 100 * orders
     return OrderSummary(
@@ -89,3 +93,25 @@ def test_batch_assessment_equals_each_customer_alone(seed: int, model_name: str)
     # Both paths were exercised, and both the lapsed/churned and the scored branches.
     assert any(not f.signals for f in facts) and any(f.signals for f in facts)
     assert {a.status for a in batch} >= {"active", "lapsed", "churned"}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("model_name", sorted(MODELS))
+def test_lean_assessment_stores_what_the_full_one_would(seed: int, model_name: str) -> None:
+    rng = random.Random(100 + seed)
+    model, basis, config = MODELS[model_name], rng.choice(["margin", "revenue"]), RiskConfig()
+    facts = [random_facts(rng, i) for i in range(400)]
+    moments = [NOW - timedelta(seconds=rng.randint(0, 86_400)) for _ in facts]
+    lean = assess_lean(facts, model, moments, 90, config, value_basis=basis)
+    full = assess_many(facts, model, moments, 90, config, value_basis=basis)
+    for f, a, reference in zip(facts, lean, full, strict=True):
+        # Every field a Quick carries equals the full assessment's, and expanding it gives that assessment.
+        if isinstance(a, Quick):
+            assert not f.signals
+            stored = {k: v for k, v in a._asdict().items() if k != "scored"}
+            assert stored == {k: getattr(reference, k) for k in stored}, f.customer_id
+        else:
+            assert f.signals
+        assert expand(a, f, model, 90, config) == reference
+    assert any(isinstance(a, Quick) for a in lean) and any(isinstance(a, Assessment) for a in lean)
+    assert {a.status for a in lean if isinstance(a, Quick)} >= {"active", "lapsed", "churned"}

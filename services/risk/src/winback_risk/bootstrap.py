@@ -56,8 +56,20 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             page_size=settings.assess_page_size, on_published=relay.wake,
         )  # fmt: skip
 
-    consumer = runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
-    assessor = Assessor(assess, runtime.clock, settings.assess_interval_s, caught_up=lambda: consumer.lag == 0)
+    # Several consumers in one group split the partitions: while one waits for the database,
+    # another folds and scores its batch (bench/risk/README.md, round 3). Their customers never
+    # overlap, events are keyed by customer.
+    consumers = [
+        runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
+        for _ in range(settings.consumer_tasks)
+    ]
+
+    def lag() -> int | None:
+        """Records behind over every consumer; None until each has measured its partitions."""
+        lags = [c.lag for c in consumers]
+        return None if None in lags else sum(lag for lag in lags if lag is not None)
+
+    assessor = Assessor(assess, runtime.clock, settings.assess_interval_s, caught_up=lambda: lag() == 0)
     refitter = Refitter(fit, runtime.clock, holder, settings.model_refit_interval_s, poll_s=settings.model_poll_s)
     runtime.add_worker("assessor", assessor.run)
     runtime.add_worker("model-refitter", refitter.run)
@@ -70,7 +82,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     gc.set_threshold(50_000, 20, 20)
     return create_app(
         runtime,
-        [build_router(runtime, settings, lambda: consumer.lag, scoring, fit)],
+        [build_router(runtime, settings, lag, scoring, fit)],
         title="winback risk",
         description="Who is leaving or has left, why, and whether they are worth winning back.",
     )

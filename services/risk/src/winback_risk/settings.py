@@ -2,6 +2,8 @@
 
 from typing import Literal
 
+from pydantic import Field
+
 from winback_risk.domain.scoring import RiskConfig
 from winback_shared.settings import ServiceSettings
 
@@ -15,6 +17,8 @@ class RiskSettings(ServiceSettings):
     # Per-batch costs (one transaction, one statement per table, one scoring pass) dominate
     # small batches; bigger batches also assess a customer once for several of their events.
     consumer_max_records: int = 5_000
+    # Consumers (asyncio tasks, one group) in this process: one's Python overlaps another's database wait.
+    consumer_tasks: int = Field(2, ge=1, le=16)
     # Scheduled work, measured on the injected clock.
     model_refit_interval_s: float = 86_400.0
     # How often to check whether a refit is due (and to retry while too few customers exist to fit).

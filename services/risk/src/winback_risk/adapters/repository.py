@@ -6,19 +6,23 @@ import json
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, any_, bindparam, func, select, text, update
+from sqlalchemy import DateTime, Numeric, String, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from winback_risk.adapters.arrays import micros, numeric_literal, timestamp_of
 from winback_risk.adapters.tables import customers, progress
 from winback_risk.domain.customer import CustomerState
 
 STATE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CustomerState))
 SAVED_COLUMNS: tuple[str, ...] = (*STATE_COLUMNS, "updated_at")
 JSON_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, JSONB))
+TIME_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, DateTime))
+NUMERIC_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, Numeric))
 IDS = bindparam("ids", type_=ARRAY(String))
 # The state's columns in the dataclass's field order: rows construct states positionally.
 STATE = tuple(customers.c[name] for name in STATE_COLUMNS)
@@ -29,18 +33,30 @@ def _upsert_statement() -> str:
 
     A multi-row VALUES binds rows x columns parameters and costs more to compile than the
     database spends writing; arrays bind one parameter per column (bench/risk/README.md).
+    Timestamps travel as int8 microseconds and numerics as one text literal (`arrays`).
     """
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     names = ", ".join(f'"{n}"' for n in SAVED_COLUMNS)
-    arrays = ", ".join(
-        f"CAST(:{n} AS {'text' if n in JSON_COLUMNS else customers.c[n].type.compile(dialect=dialect)}[])"
-        for n in SAVED_COLUMNS
-    )
-    picked = ", ".join(f'CAST("{n}" AS jsonb)' if n in JSON_COLUMNS else f'"{n}"' for n in SAVED_COLUMNS)
+
+    def array(name: str) -> str:
+        if name in JSON_COLUMNS:
+            return f"CAST(:{name} AS text[])"
+        if name in TIME_COLUMNS:
+            return f"CAST(:{name} AS int8[])"
+        if name in NUMERIC_COLUMNS:
+            return f"CAST(CAST(:{name} AS text) AS numeric[])"
+        return f"CAST(:{name} AS {customers.c[name].type.compile(dialect=dialect)}[])"
+
+    def picked(name: str) -> str:
+        if name in JSON_COLUMNS:
+            return f'CAST("{name}" AS jsonb)'
+        return timestamp_of(f'"{name}"') if name in TIME_COLUMNS else f'"{name}"'
+
+    arrays = ", ".join(array(n) for n in SAVED_COLUMNS)
     updates = ", ".join(f'"{n}" = EXCLUDED."{n}"' for n in SAVED_COLUMNS[1:])
     return (
-        f"INSERT INTO {customers.fullname} ({names}) SELECT {picked} FROM unnest({arrays}) AS u({names}) "
-        f"ON CONFLICT (customer_id) DO UPDATE SET {updates}"
+        f"INSERT INTO {customers.fullname} ({names}) SELECT {', '.join(picked(n) for n in SAVED_COLUMNS)} "
+        f"FROM unnest({arrays}) AS u({names}) ON CONFLICT (customer_id) DO UPDATE SET {updates}"
     )
 
 
@@ -84,10 +100,18 @@ async def save(session: AsyncSession, states: Iterable[CustomerState], now: date
     ordered = sorted(states, key=lambda s: s.customer_id)
     if not ordered:
         return
-    params = {name: [getattr(s, name) for s in ordered] for name in STATE_COLUMNS}
-    for name in JSON_COLUMNS:
-        params[name] = [None if v is None else json.dumps(v) for v in params[name]]
-    params["updated_at"] = [now] * len(ordered)
+    columns = {name: [getattr(s, name) for s in ordered] for name in STATE_COLUMNS}
+    columns["updated_at"] = [now] * len(ordered)
+    params: dict[str, list[Any] | str] = {}
+    for name, values in columns.items():
+        if name in JSON_COLUMNS:
+            params[name] = [None if v is None else json.dumps(v) for v in values]
+        elif name in TIME_COLUMNS:
+            params[name] = micros(values)
+        elif name in NUMERIC_COLUMNS:
+            params[name] = numeric_literal(values)
+        else:
+            params[name] = values
     await session.execute(UPSERT, params)
 
 

@@ -33,6 +33,21 @@ def buying_cycle(
     given, is the count the rhythm divides by (purchase occasions) while `orders` is shown.
     """
     count = orders if occasions is None else occasions
+    mean, since, ratio = cycle_numbers(count, first_order_at, last_order_at, as_of)
+    return BuyingCycle(
+        orders=orders,
+        first_order_at=first_order_at,
+        last_order_at=last_order_at,
+        mean_interval_days=mean,
+        days_since_last_order=since,
+        overdue_ratio=ratio,
+    )
+
+
+def cycle_numbers(
+    count: int, first_order_at: datetime | None, last_order_at: datetime | None, as_of: datetime
+) -> tuple[float | None, float | None, float | None]:
+    """`buying_cycle`'s mean interval, days since the last order and overdue ratio, rounded, without the object."""
     mean: float | None = None
     if count >= 2 and first_order_at is not None and last_order_at is not None and last_order_at > first_order_at:
         mean = (last_order_at - first_order_at).total_seconds() / SECONDS_PER_DAY / (count - 1)
@@ -40,11 +55,8 @@ def buying_cycle(
     if last_order_at is not None:
         since = max((as_of - last_order_at).total_seconds() / SECONDS_PER_DAY, 0.0)
     ratio = since / mean if since is not None and mean else None
-    return BuyingCycle(
-        orders=orders,
-        first_order_at=first_order_at,
-        last_order_at=last_order_at,
-        mean_interval_days=round(mean, 3) if mean is not None else None,
-        days_since_last_order=round(since, 3) if since is not None else None,
-        overdue_ratio=round(ratio, 3) if ratio is not None else None,
+    return (
+        round(mean, 3) if mean is not None else None,
+        round(since, 3) if since is not None else None,
+        round(ratio, 3) if ratio is not None else None,
     )

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
-from winback_risk.domain.buying_cycle import BuyingCycle, buying_cycle
+from winback_risk.domain.buying_cycle import BuyingCycle, buying_cycle, cycle_numbers
 from winback_risk.domain.customer import UNKNOWN_REASON, Status
 from winback_risk.domain.drivers import Driver, has_live_contract, signal_drivers
 from winback_risk.domain.facts import Signal
@@ -126,21 +126,33 @@ def classify(
     facts: CustomerFacts, cycle: BuyingCycle, p_alive: float | None, risk: float, live_contract: bool, c: RiskConfig
 ) -> tuple[Status, tuple[str, ...]]:
     """The lifecycle status at as_of and why; see the README for the order of the rules."""
-    if facts.base_status == "churned":
+    return status_rule(
+        facts.base_status, facts.orders.occasions, cycle.days_since_last_order, cycle.overdue_ratio,
+        p_alive, risk, live_contract, c,
+    )  # fmt: skip
+
+
+def status_rule(
+    base_status: Status,
+    occasions: int,
+    since: float | None,
+    overdue_ratio: float | None,
+    p_alive: float | None,
+    risk: float,
+    live_contract: bool,
+    c: RiskConfig,
+) -> tuple[Status, tuple[str, ...]]:
+    """`classify` on plain numbers (days since the last order and overdue ratio as `buying_cycle` rounds them)."""
+    if base_status == "churned":
         return "churned", ()
-    since = cycle.days_since_last_order
     behaviour_lost = p_alive is not None and since is not None and p_alive < c.churn_p_alive
     if not live_contract and behaviour_lost and since is not None and since >= c.churn_min_days:
         return "churned", ("p_alive_below_threshold",)
-    if (
-        cycle.overdue_ratio is not None
-        and facts.orders.occasions >= c.lapsed_min_occasions
-        and cycle.overdue_ratio >= c.lapsed_overdue_ratio
-    ):
+    if overdue_ratio is not None and occasions >= c.lapsed_min_occasions and overdue_ratio >= c.lapsed_overdue_ratio:
         return "lapsed", ("overdue_vs_own_interval",)
     if risk >= c.at_risk_score:
         return "at_risk", ("risk_score_above_threshold",)
-    return ("won_back" if facts.base_status == "won_back" else "active"), ()
+    return ("won_back" if base_status == "won_back" else "active"), ()
 
 
 Scored = tuple[float, float, float]  # p_alive, expected orders, 12-month CLV of one customer with orders
@@ -160,8 +172,98 @@ def assess_many(
     Customers without signals (most of an order stream) take `assess_plain`, which gives the
     same result as `assess_one` without evaluating eight driver rules on nothing.
     """
-    moments = [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
-    summaries, has = summaries_of(facts, moments, value_basis)
+    moments = _moments(facts, as_of)
+    scored = _scored(facts, moments, model, horizon_days, value_basis)
+    return [
+        (assess_one if f.signals else assess_plain)(f, m, s, model, horizon_days, c)
+        for f, m, s in zip(facts, moments, scored, strict=True)
+    ]
+
+
+class Quick(NamedTuple):
+    """What the fold stores of `assess_plain`'s result, without building the rest (cycle, drivers, detail text).
+
+    Constructing the frozen `BuyingCycle` and `Assessment` cost more than the scoring itself;
+    most scores do not move materially, so most customers never need them (`expand`).
+    """
+
+    customer_id: str
+    as_of: datetime
+    status: Status
+    status_reasons: tuple[str, ...]
+    risk_score: float
+    p_alive: float | None
+    value_tier: str | None
+    segment: str | None
+    winback_probability: float
+    churn_reason: str | None
+    churn_evidence: dict[str, Any] | None
+    scored: Scored | None
+
+
+def assess_lean(
+    facts: Sequence[CustomerFacts],
+    model: PopulationModel,
+    as_of: datetime | Sequence[datetime],
+    horizon_days: int,
+    c: RiskConfig,
+    *,
+    value_basis: str = "revenue",
+) -> list[Assessment | Quick]:
+    """`assess_many` for the fold: a `Quick` for customers without signals (`expand` gives their `Assessment`)."""
+    moments = _moments(facts, as_of)
+    scored = _scored(facts, moments, model, horizon_days, value_basis)
+    return [
+        assess_one(f, m, s, model, horizon_days, c) if f.signals else assess_quick(f, m, s, model, c)
+        for f, m, s in zip(facts, moments, scored, strict=True)
+    ]
+
+
+def expand(
+    a: Assessment | Quick, f: CustomerFacts, model: PopulationModel, horizon_days: int, c: RiskConfig
+) -> Assessment:
+    """The full assessment `assess_lean` stood in for (the same `assess_many` gives)."""
+    return a if isinstance(a, Assessment) else assess_plain(f, a.as_of, a.scored, model, horizon_days, c)
+
+
+def assess_quick(
+    f: CustomerFacts, moment: datetime, scored: Scored | None, model: PopulationModel, c: RiskConfig
+) -> Quick:
+    """`assess_plain` reduced to the stored fields, computed the same way (tests/unit/test_risk_batch_scoring.py)."""
+    o = f.orders
+    _, since, ratio = cycle_numbers(o.occasions, o.first_order_at, o.last_order_at, moment)
+    alive = clv = None
+    risk = 0.0
+    if scored is not None:
+        alive, _, clv = scored
+        weight = c.cycle_weight * (1.0 - alive)
+        if weight > 0:
+            risk = round(1.0 - math.exp(math.log1p(-min(weight, 0.999))), 4)
+    status, reasons = status_rule(f.base_status, o.occasions, since, ratio, alive, risk, False, c)
+    tier = _tier(clv, model)
+    reason, evidence = f.churn_reason, None
+    if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
+        reason, evidence = UNKNOWN_REASON, {"inferred": True, "evidence": []}
+    probability = winback_probability(
+        reason, eligible=f.winback_eligible, occasions=o.occasions, live_usage=False,
+        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
+    )  # fmt: skip
+    segment = segment_of(tier, probability, c.segment_high_tiers, c.segment_probability)
+    return Quick(
+        f.customer_id, moment, status, reasons, risk, None if alive is None else round(alive, 4), tier, segment,
+        probability, reason, evidence, scored,
+    )  # fmt: skip
+
+
+def _moments(facts: Sequence[CustomerFacts], as_of: datetime | Sequence[datetime]) -> list[datetime]:
+    return [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
+
+
+def _scored(
+    facts: Sequence[CustomerFacts], moments: list[datetime], model: PopulationModel, horizon_days: int, basis: str
+) -> list[Scored | None]:
+    """The model's (p_alive, expected orders, CLV) per customer with orders, None for the others."""
+    summaries, has = summaries_of(facts, moments, basis)
     scored: list[Scored | None] = [None] * len(facts)
     if summaries.size:
         # Plain floats once for the batch: indexing numpy scalars per customer costs more than the scoring.
@@ -169,10 +271,7 @@ def assess_many(
         rows = zip(scores.p_alive.tolist(), scores.expected_orders.tolist(), scores.clv_12m.tolist(), strict=True)
         for i, row in zip(np.flatnonzero(has).tolist(), rows, strict=True):
             scored[i] = row
-    return [
-        (assess_one if f.signals else assess_plain)(f, m, s, model, horizon_days, c)
-        for f, m, s in zip(facts, moments, scored, strict=True)
-    ]
+    return scored
 
 
 def _cycle(o: OrderSummary, moment: datetime) -> BuyingCycle:

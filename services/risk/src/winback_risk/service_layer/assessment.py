@@ -18,7 +18,8 @@ from winback_risk.domain.scoring import (
     CustomerFacts,
     OrderSummary,
     RiskConfig,
-    assess_many,
+    assess_lean,
+    expand,
     moved_materially,
 )
 from winback_shared.events.produced import CustomerRiskAssessed
@@ -86,13 +87,16 @@ def score_states(
     basis: str,
     source: str,
 ) -> Outcome:
-    """Assess, store the scores on the states, apply status moves; events for what changed."""
-    assessments = assess_many(facts, model, as_of, horizon_days, config, value_basis=basis)
+    """Assess, store the scores on the states, apply status moves; events for what changed.
+
+    The full assessment (drivers, cycle) is built only for the scores that moved materially.
+    """
+    assessments = assess_lean(facts, model, as_of, horizon_days, config, value_basis=basis)
     changes: list[StatusChange] = []
     assessed: list[CustomerRiskAssessed] = []
-    for state, a in zip(states, assessments, strict=True):
+    for state, f, a in zip(states, facts, assessments, strict=True):
         if moved_materially(state.risk_score, a.risk_score, config):
-            assessed.append(risk_assessed_event(a, source, horizon_days))
+            assessed.append(risk_assessed_event(expand(a, f, model, horizon_days, config), source, horizon_days))
         state.risk_score = a.risk_score
         state.p_alive = a.p_alive
         state.value_tier = a.value_tier

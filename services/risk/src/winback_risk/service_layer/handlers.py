@@ -108,10 +108,11 @@ async def apply_events(
             changes.extend(outcome.changes)
             assessed = outcome.assessed
         await repository.save(session, touched, clock.now())
-        await repository.advance_progress(session, max(e.time for e in fresh))
         messages = [OutboxMessage.of(Topic.RISK.value, status_changed_event(c, source)) for c in changes]
         messages += [OutboxMessage.of(Topic.RISK.value, e) for e in assessed]
         await enqueue(session, outbox, messages)
+        # Last: the single progress row stays locked until commit, and concurrent consumers queue on it.
+        await repository.advance_progress(session, max(e.time for e in fresh))
     APPLIED.inc(len(fresh))
     for change in changes:
         STATUS_CHANGES.labels(change.to_status).inc()
