@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -151,5 +152,8 @@ async def list_page(
     if where.value_tier is not None:
         query = query.where(c.value_tier == where.value_tier)
     if where.min_risk is not None:
-        query = query.where(c.risk_score >= where.min_risk)
+        # The band narrows by index (risk_score >= m implies band >= floor(10 m), the same IEEE
+        # product here as in the database), the exact score decides.
+        band = math.floor(where.min_risk * 10)
+        query = query.where(c.risk_band >= band, c.risk_score >= where.min_risk)
     return [_state(row) for row in (await session.execute(query)).mappings()]

@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Computed,
     Date,
     DateTime,
     Double,
@@ -50,6 +51,9 @@ customers = Table(
     Column("won_back_at", DateTime(timezone=True), nullable=True),
     Column("last_event_time", DateTime(timezone=True), nullable=True),
     Column("risk_score", Double, nullable=True),
+    # The score's tenth (0-10), indexed instead of the score so that rewriting a row whose score
+    # moved within its band can be a heap-only update (migration 0004).
+    Column("risk_band", SmallInteger, Computed("floor(risk_score * 10)", persisted=True)),
     Column("segment", String(16), nullable=True),
     Column("value_tier", String(1), nullable=True),
     Column("p_alive", Double, nullable=True),
