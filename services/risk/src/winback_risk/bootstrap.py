@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -15,13 +15,65 @@ from winback_risk.service_layer.assessor import Assessor, assess_all
 from winback_risk.service_layer.handlers import Scoring, apply_events
 from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_now
 from winback_risk.settings import RiskSettings
+from winback_shared.consumer_processes import ConsumerProcesses
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
+from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_risk:migrations"
+# Entry point of the instance's extra consumer processes (it imports this module).
+CONSUMER_PROCESS = "winback_risk.entrypoints.consumer_process:run"
+
+
+def scoring_of(
+    runtime: ServiceRuntime, settings: RiskSettings, holder: ModelHolder
+) -> Callable[[], Awaitable[Scoring]]:
+    config = settings.risk_config()
+
+    async def scoring() -> Scoring:
+        model = await holder.get(runtime.sessions)
+        return Scoring(model, config, settings.default_horizon_days, settings.clv_basis)
+
+    return scoring
+
+
+def add_event_consumers(
+    runtime: ServiceRuntime,
+    settings: RiskSettings,
+    scoring: Callable[[], Awaitable[Scoring]],
+    on_published: Callable[[], None] | None = None,
+) -> list[BatchConsumer]:
+    """The consumers of winback.events in this process (`consumer_tasks` asyncio tasks, one group).
+
+    While one waits for the database, another folds and scores its batch (bench/risk/README.md,
+    round 3). Their customers never overlap: events are keyed by customer.
+    """
+
+    async def handle(events: Sequence[CloudEvent]) -> None:
+        result = await apply_events(
+            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring()
+        )
+        if result.published and on_published is not None:
+            on_published()
+
+    return [
+        runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
+        for _ in range(settings.consumer_tasks)
+    ]
+
+
+def tune_gc() -> None:
+    """Call once start-up is done.
+
+    A batch allocates hundreds of thousands of short-lived objects; with the default thresholds
+    the collector rescans the long-lived start-up heap again and again, which halved consumption
+    throughput (bench/risk/README.md). Same remedy as ingest.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
@@ -29,19 +81,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime = ServiceRuntime(settings)
     relay = runtime.add_outbox_relay(outbox)
 
-    holder = ModelHolder()
-    config = settings.risk_config()
-
-    async def scoring() -> Scoring:
-        model = await holder.get(runtime.sessions)
-        return Scoring(model, config, settings.default_horizon_days, settings.clv_basis)
-
-    async def handle(events: Sequence[CloudEvent]) -> None:
-        result = await apply_events(
-            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring()
-        )
-        if result.published:
-            relay.wake()
+    holder = ModelHolder(refresh_s=settings.model_poll_s)
+    scoring = scoring_of(runtime, settings, holder)
 
     async def fit() -> PopulationModel:
         model = await fit_now(
@@ -56,17 +97,18 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             page_size=settings.assess_page_size, on_published=relay.wake,
         )  # fmt: skip
 
-    # Several consumers in one group split the partitions: while one waits for the database,
-    # another folds and scores its batch (bench/risk/README.md, round 3). Their customers never
-    # overlap, events are keyed by customer.
-    consumers = [
-        runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
-        for _ in range(settings.consumer_tasks)
-    ]
+    consumers = add_event_consumers(runtime, settings, scoring, relay.wake)
+    # More processes of this instance consuming the same group: the fold and scoring are Python
+    # and one process uses one core (bench/risk/README.md, round 4). They only consume; the
+    # relay here publishes what they put in the outbox.
+    processes: ConsumerProcesses | None = None
+    if settings.consumer_processes > 1:
+        processes = ConsumerProcesses("risk-consumer", settings.consumer_processes - 1, CONSUMER_PROCESS)
+        runtime.add_worker("consumer-processes", processes.run)
 
     def lag() -> int | None:
-        """Records behind over every consumer; None until each has measured its partitions."""
-        lags = [c.lag for c in consumers]
+        """Records behind over every consumer of the instance; None until each has measured its partitions."""
+        lags = [c.lag for c in consumers] + ([processes.lag()] if processes is not None else [])
         return None if None in lags else sum(lag for lag in lags if lag is not None)
 
     assessor = Assessor(assess, runtime.clock, settings.assess_interval_s, caught_up=lambda: lag() == 0)
@@ -75,11 +117,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime.add_worker("model-refitter", refitter.run)
     runtime.on_clock_moved(assessor.wake)
     runtime.on_clock_moved(refitter.wake)
-    # A batch allocates hundreds of thousands of short-lived objects; with the default
-    # thresholds the collector rescans the long-lived start-up heap again and again, which
-    # halved consumption throughput (bench/risk/README.md). Same remedy as ingest.
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
+    tune_gc()
     return create_app(
         runtime,
         [build_router(runtime, settings, lag, scoring, fit)],

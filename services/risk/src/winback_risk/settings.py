@@ -15,10 +15,14 @@ class RiskSettings(ServiceSettings):
     event_source: str = "/winback/risk"
     default_horizon_days: int = 90
     # Per-batch costs (one transaction, one statement per table, one scoring pass) dominate
-    # small batches; bigger batches also assess a customer once for several of their events.
-    consumer_max_records: int = 5_000
+    # small batches; bigger batches also assess a customer once for several of their events
+    # (20,000 vs 5,000 in a backlog: 10-25 % less CPU per event, bench/risk/README.md round 4).
+    consumer_max_records: int = 20_000
     # Consumers (asyncio tasks, one group) in this process: one's Python overlaps another's database wait.
     consumer_tasks: int = Field(2, ge=1, le=16)
+    # Processes of the instance that consume (each with `consumer_tasks` tasks): folding and
+    # scoring are Python, one process uses one core. 1: only the HTTP process consumes.
+    consumer_processes: int = Field(1, ge=1, le=16)
     # Scheduled work, measured on the injected clock.
     model_refit_interval_s: float = 86_400.0
     # How often to check whether a refit is due (and to retry while too few customers exist to fit).

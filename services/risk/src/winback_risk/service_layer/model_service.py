@@ -19,21 +19,38 @@ log = structlog.get_logger(__name__)
 
 
 class ModelHolder:
-    """The model scores use: the latest fit, or the documented prior before the first fit."""
+    """The model scores use: the latest fit, or the documented prior before the first fit.
 
-    def __init__(self) -> None:
+    With `refresh_s`, the stored model is read again at most that often and taken when newer:
+    a fit made by another replica or by this instance's HTTP process then reaches every
+    consumer process within `refresh_s` (`model_poll_s`, a minute by default).
+    """
+
+    def __init__(self, refresh_s: float | None = None) -> None:
         self.current: PopulationModel = PRIOR
-        self._loaded = False
+        self._refresh_s = refresh_s
+        self._read_at: float | None = None
+
+    def _stale(self) -> bool:
+        if self._read_at is None:
+            return True
+        return self._refresh_s is not None and time.monotonic() - self._read_at >= self._refresh_s
 
     async def get(self, sessions: async_sessionmaker[AsyncSession]) -> PopulationModel:
-        if not self._loaded:
+        if self._stale():
             async with sessions() as session:
                 stored = await facts_repository.latest_model(session)
-            # A fit made by this process meanwhile is at least as new as the stored one.
-            if stored is not None and self.current.fitted_at is None:
+            # A fit made by this process meanwhile may be newer than the stored one it read.
+            if stored is not None and _newer(stored, self.current):
                 self.current = stored
-            self._loaded = True
+            self._read_at = time.monotonic()
         return self.current
+
+
+def _newer(candidate: PopulationModel, current: PopulationModel) -> bool:
+    if candidate.fitted_at is None:
+        return False
+    return current.fitted_at is None or candidate.fitted_at > current.fitted_at
 
 
 def _fit(
