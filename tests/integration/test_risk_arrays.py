@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -10,12 +9,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_cli.stack import ServiceSpec, migrate, service_env
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import orders
 from winback_risk.domain.customer import CustomerState
 from winback_risk.domain.facts import OrderFact
-from winback_shared.db.engine import create_engine, create_sessionmaker
 
 pytestmark = pytest.mark.integration
 
@@ -30,30 +27,15 @@ TIMES = [
 ]
 
 
-@pytest.fixture(scope="module")
-def migrated(database_url: str) -> str:
-    migrate(ServiceSpec("risk", 0), service_env(bootstrap="127.0.0.1:1", database_url=database_url, port=0))
-    return database_url
-
-
-@pytest.fixture
-async def sessions(migrated: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(migrated)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
-async def test_orders_keep_exact_times_amounts_and_days(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_orders_keep_exact_times_amounts_and_days(risk_sessions: async_sessionmaker[AsyncSession]) -> None:
     amounts = [Decimal("0.000001"), Decimal("-12.5"), Decimal("1E+3"), Decimal("123456789012.123456")]
     facts = [
         OrderFact("arr-o", f"o-{i}", at, amounts[i % len(amounts)], None if i % 2 else Decimal("0.10"))
         for i, at in enumerate(TIMES)
     ]
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         await facts_repository.insert_orders(session, facts)
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         rows = (await session.execute(select(orders).where(orders.c.customer_id == "arr-o"))).mappings().all()
     stored = {row["order_id"]: row for row in rows}
     for fact in facts:
@@ -64,7 +46,7 @@ async def test_orders_keep_exact_times_amounts_and_days(sessions: async_sessionm
         assert row["margin"] == fact.margin
 
 
-async def test_customer_rows_keep_exact_times_and_money(sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_customer_rows_keep_exact_times_and_money(risk_sessions: async_sessionmaker[AsyncSession]) -> None:
     states = [
         CustomerState(
             customer_id=f"arr-c{i}",
@@ -80,8 +62,8 @@ async def test_customer_rows_keep_exact_times_and_money(sessions: async_sessionm
         for i, at in enumerate(TIMES)
     ]
     now = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         await repository.save(session, states, now)
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         loaded = await repository.load_for_update(session, [s.customer_id for s in states])
     assert [loaded[s.customer_id] for s in states] == states

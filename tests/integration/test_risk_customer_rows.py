@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -10,11 +9,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_cli.stack import ServiceSpec, migrate, service_env
 from winback_risk.adapters import repository
 from winback_risk.adapters.repository import CustomerFilter
 from winback_risk.domain.customer import CustomerState
-from winback_shared.db.engine import create_engine, create_sessionmaker
 
 pytestmark = pytest.mark.integration
 
@@ -23,33 +20,18 @@ AT = datetime(2025, 5, 1, tzinfo=UTC)
 SCORES = [None, 0.0, 0.0999999, 0.1, 0.3, 0.69999999, 0.7, 0.70000001, 0.95, 1.0]
 
 
-@pytest.fixture(scope="module")
-def migrated(database_url: str) -> str:
-    migrate(ServiceSpec("risk", 0), service_env(bootstrap="127.0.0.1:1", database_url=database_url, port=0))
-    return database_url
-
-
-@pytest.fixture
-async def sessions(migrated: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    engine = create_engine(migrated)
-    try:
-        yield create_sessionmaker(engine)
-    finally:
-        await engine.dispose()
-
-
 def state(customer_id: str, score: float | None) -> CustomerState:
     return CustomerState(customer_id=customer_id, status="active", status_since=AT, risk_score=score)
 
 
 async def test_min_risk_lists_exactly_the_customers_at_or_above_it(
-    sessions: async_sessionmaker[AsyncSession],
+    risk_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     states = [state(f"band-{i:02d}", score) for i, score in enumerate(SCORES)]
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         await repository.save(session, states, AT)
     for threshold in [0.0, 0.0999999, 0.1, 0.5, 0.69999999, 0.7, 0.70000001, 0.99, 1.0]:
-        async with sessions.begin() as session:
+        async with risk_sessions.begin() as session:
             page = await repository.list_page(session, CustomerFilter(min_risk=threshold), after="band-", limit=100)
         listed = [s.customer_id for s in page if s.customer_id.startswith("band-")]
         expected = [s.customer_id for s in states if s.risk_score is not None and s.risk_score >= threshold]
@@ -57,14 +39,14 @@ async def test_min_risk_lists_exactly_the_customers_at_or_above_it(
 
 
 async def test_rewriting_a_customer_whose_score_moved_within_its_band_is_heap_only(
-    sessions: async_sessionmaker[AsyncSession],
+    risk_sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     before = [state(f"hot-{i}", 0.31) for i in range(20)]
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         await repository.save(session, before, AT)
     within = [replace(s, risk_score=0.38, orders=3) for s in before]
     across = [replace(s, risk_score=0.52) for s in within[:5]]
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         await repository.save(session, within, AT)
         hot = await session.scalar(text("SELECT pg_stat_get_xact_tuples_hot_updated('risk.customers'::regclass)"))
         await repository.save(session, across, AT)
@@ -74,7 +56,7 @@ async def test_rewriting_a_customer_whose_score_moved_within_its_band_is_heap_on
     assert hot == 20
     # Crossing into another band changes an indexed value: those 5 are ordinary updates.
     assert (hot_after, updated) == (20, 25)
-    async with sessions.begin() as session:
+    async with risk_sessions.begin() as session:
         stored = await repository.get(session, "hot-0")
         band = await session.scalar(text("SELECT risk_band FROM risk.customers WHERE customer_id = 'hot-0'"))
     assert stored is not None and stored.risk_score == 0.52 and band == 5
