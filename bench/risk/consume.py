@@ -160,7 +160,11 @@ def wait_caught_up(url: str, last_time: datetime, applied: Any, timeout_s: float
     first: tuple[float, int] | None = None
     with httpx.Client(timeout=10) as client:
         while time.monotonic() < deadline:
-            body = client.get(f"{url}/v1/progress", headers=headers).json()
+            response = client.get(f"{url}/v1/progress", headers=headers)
+            if response.status_code == 503:  # still joining the group: lag not known yet
+                time.sleep(0.1)
+                continue
+            body = response.raise_for_status().json()
             highest = body["highest_event_time"]
             if highest and first is None:
                 first = (time.perf_counter(), applied())

@@ -99,10 +99,17 @@ async def produce(bootstrap: str, events: list[dict[str, Any]]) -> None:
         await producer.stop()
 
 
-async def progress(url: str) -> dict[str, Any]:
+async def progress(url: str, timeout_s: float = 30.0) -> dict[str, Any]:
+    """The instance's progress once every process's lag is known (503 until then)."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
     async with httpx.AsyncClient(base_url=url, headers=ADMIN, timeout=10) as api:
-        body: dict[str, Any] = (await api.get("/v1/progress")).json()
-        return body
+        while True:
+            response = await api.get("/v1/progress")
+            if response.status_code != 503 or asyncio.get_running_loop().time() > deadline:
+                assert response.status_code == 200, response.text
+                body: dict[str, Any] = response.json()
+                return body
+            await asyncio.sleep(0.2)
 
 
 async def applied(database_url: str, run: str, expected: tuple[int, int], timeout_s: float = 60.0) -> None:
@@ -141,7 +148,7 @@ async def test_every_process_consumes_and_a_dead_one_is_replaced(
     first = orders(40, 3, "mp1")
     await produce(kafka_bootstrap, first)
     await applied(database_url, "mp1", (40, 120))
-    # The lag sums every process's consumers: known (not None) only once all have reported.
+    # The lag sums every process's consumers: known only once all have reported.
     body = await progress(risk.url)
     assert body["lag"] == 0 and datetime.fromisoformat(body["highest_event_time"]) == max(
         datetime.fromisoformat(e["time"]) for e in first

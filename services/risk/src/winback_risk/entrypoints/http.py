@@ -104,12 +104,22 @@ def build_router(
             raise ProblemError(409, str(exc)) from exc
         return model_view(model)
 
-    @router.get("/progress", tags=["progress"])
+    @router.get("/progress", tags=["progress"], responses={503: {"description": "lag not known yet; retry"}})
     async def progress(_: Reader) -> dict[str, Any]:
         """The latest event time applied and the consumer lag in records (0 when caught up)."""
+        behind = lag()
+        if behind is None:
+            # Joining the group (or a consumer process restarting): "0" would tell a caller
+            # waiting for a replay that it has been absorbed. The contract's lag is a number,
+            # so say "not yet" instead of inventing one.
+            raise ProblemError(
+                503,
+                "The consumer has not joined its group yet; its lag is not known. Retry shortly.",
+                title="Progress not known yet",
+                headers={"Retry-After": "1"},
+            )
         highest = await queries.highest_event_time(runtime.sessions)
-        # None: no batch since the consumer started; the contract's lag is a number, and an idle consumer owes nothing.
-        return {"highest_event_time": highest.isoformat() if highest else None, "lag": lag() or 0}
+        return {"highest_event_time": highest.isoformat() if highest else None, "lag": behind}
 
     return router
 
