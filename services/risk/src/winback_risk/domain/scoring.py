@@ -241,13 +241,7 @@ def assess_quick(
             risk = round(1.0 - math.exp(math.log1p(-min(weight, 0.999))), 4)
     status, reasons = status_rule(f.base_status, o.occasions, since, ratio, alive, risk, False, c)
     tier = _tier(clv, model)
-    reason, evidence = f.churn_reason, None
-    if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
-        reason, evidence = UNKNOWN_REASON, {"inferred": True, "evidence": []}
-    probability = winback_probability(
-        reason, eligible=f.winback_eligible, occasions=o.occasions, live_usage=False,
-        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
-    )  # fmt: skip
+    reason, evidence, probability = _reason_without_signals(f, status, moment)
     segment = segment_of(tier, probability, c.segment_high_tiers, c.segment_probability)
     return Quick(
         f.customer_id, moment, status, reasons, risk, None if alive is None else round(alive, 4), tier, segment,
@@ -335,16 +329,24 @@ def assess_plain(
                             "detail": driver.detail}]  # fmt: skip
     status, reasons = classify(f, cycle, alive, risk, False, c)
     tier = _tier(clv, model)
+    reason, evidence, probability = _reason_without_signals(f, status, moment)
+    return _assessment(f, moment, horizon_days, status, reasons, risk, driver_list, scored, cycle, tier, reason,
+                       evidence, probability, c)  # fmt: skip
+
+
+def _reason_without_signals(
+    f: CustomerFacts, status: str, moment: datetime
+) -> tuple[str | None, dict[str, Any] | None, float]:
+    """Churn reason, its evidence and the win-back probability of a customer without signals."""
     reason, evidence = f.churn_reason, None
     if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
         # No pointing driver without signals (what infer_churn_reason gives then).
         reason, evidence = UNKNOWN_REASON, {"inferred": True, "evidence": []}
     probability = winback_probability(
-        reason, eligible=f.winback_eligible, occasions=o.occasions, live_usage=False,
+        reason, eligible=f.winback_eligible, occasions=f.orders.occasions, live_usage=False,
         failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
     )  # fmt: skip
-    return _assessment(f, moment, horizon_days, status, reasons, risk, driver_list, scored, cycle, tier, reason,
-                       evidence, probability, c)  # fmt: skip
+    return reason, evidence, probability
 
 
 def _assessment(
