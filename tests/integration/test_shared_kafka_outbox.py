@@ -270,3 +270,35 @@ async def test_claims_vanish_with_a_rolled_back_transaction(sessions: async_sess
             raise RuntimeError("the batch failed")
     async with sessions.begin() as session:
         assert await claim_unprocessed(session, _processed, [fresh]) == [fresh]
+
+
+async def test_the_lag_counts_a_batch_until_it_is_applied(kafka_bootstrap: str, publisher: EventPublisher) -> None:
+    """An idle consumer reads lag 0; the batch it is applying must not read as caught up."""
+    topic = await _new_topic(kafka_bootstrap)
+    lag_while_applying: list[int | None] = []
+    applied: list[str] = []
+
+    async def handler(events: Sequence[CloudEvent]) -> None:
+        lag_while_applying.append(consumer.lag)
+        applied.extend(e.id for e in events)
+
+    consumer = _consumer(kafka_bootstrap, topic, handler, publisher)
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+
+        async def idle_and_caught_up() -> bool:
+            return consumer.lag == 0
+
+        await _eventually(idle_and_caught_up)
+        await _produce(kafka_bootstrap, topic, [_order("c-1", n) for n in range(3)])
+
+        async def all_applied() -> bool:
+            return len(applied) == 3 and consumer.lag == 0
+
+        await _eventually(all_applied)
+    finally:
+        stop.set()
+        await asyncio.wait_for(task, 10)
+    # Each batch counted at least its own records as behind while it was being applied.
+    assert lag_while_applying and all(lag is not None and lag > 0 for lag in lag_while_applying)

@@ -132,6 +132,8 @@ class BatchConsumer:
                 log.warning("consumer_restarting", group=self._group_id, error=repr(exc), retry_in_s=backoff)
             finally:
                 self.running = False
+                # Until the next consumer has joined, nothing is known (the last value is stale).
+                self.lag = None
                 try:
                     await consumer.stop()
                 except Exception:
@@ -147,6 +149,9 @@ class BatchConsumer:
             if not records:
                 await self._measure_lag(consumer)
                 continue
+            # The positions have moved past the batch: count it as behind until it is applied,
+            # or an idle consumer's "0" would stand while a replay's first batch is applied.
+            await self._measure_lag(consumer, pending=len(records))
             await self._process(records, stop)
             await consumer.commit({tp: batch[-1].offset + 1 for tp, batch in polled.items()})
             # Per topic and batch, not per record: a labels() lookup per record showed in profiles.
@@ -159,15 +164,16 @@ class BatchConsumer:
             if self._on_batch_done is not None:
                 self._on_batch_done()
 
-    async def _measure_lag(self, consumer: AIOKafkaConsumer) -> None:
+    async def _measure_lag(self, consumer: AIOKafkaConsumer, pending: int = 0) -> None:
         """Records behind the log end over every assigned partition, not just the polled ones.
 
         `position` is the next offset getmany will hand out, and everything handed out has been
-        applied by now. Unknown (None) until the group has assigned this member its partitions
-        and the fetcher has seen the end of each: a member that has not joined yet must not
-        read as caught up (with several consumers, "lag 0" would otherwise be claimed early).
+        applied by now except the `pending` records being applied, which are added. Unknown
+        (None) until the group has assigned this member its partitions and the fetcher has seen
+        the end of each: a member that has not joined yet must not read as caught up (with
+        several consumers, "lag 0" would otherwise be claimed early).
         """
-        total = 0
+        total = pending
         known = self._assignment.known
         for tp in consumer.assignment() if known else ():
             highwater = consumer.highwater(tp)
