@@ -1,7 +1,8 @@
 """GET /v1/progress while the consumer's lag is unknown: "not yet" (503), never a made-up 0.
 
 A caller waiting for a replay to be absorbed polls until lag is 0; during the group join the
-lag is not known, and reporting 0 then would end its wait before any event was applied.
+lag is not known, and reporting 0 then would end its wait before any event was applied. A known
+lag, 0 included, is answered as it is (tests/integration/test_risk_service.py, with the real database).
 """
 
 from __future__ import annotations

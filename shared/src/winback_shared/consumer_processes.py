@@ -9,8 +9,10 @@ schedulers, so nothing else runs twice.
 
 Each process reports the lag of its consumers through shared memory (-1 while unknown), so
 `/v1/progress` and anything waiting for "caught up" see the whole instance. A process that dies
-is started again; on shutdown each gets SIGTERM, finishes its batch and commits, and is killed
-only if it does not exit in time.
+is started again (after a growing pause if it keeps dying young); on shutdown each gets SIGTERM,
+finishes its batch and commits, and is killed if it has not exited in time. The processes ignore
+SIGINT (a Ctrl-C reaches the whole process group: the HTTP process owns the shutdown) and stop
+by themselves when the HTTP process is gone, so a killed instance leaves no consumer behind.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import contextlib
 import importlib
 import multiprocessing
 import signal
+import time
 from collections.abc import Awaitable, Callable
 from ctypes import Array, c_longlong
 from multiprocessing.process import BaseProcess
@@ -34,6 +37,12 @@ ProcessTarget = str
 
 UNKNOWN_LAG = -1
 
+# A process that dies sooner than this after its start is restarted after a doubled pause.
+_YOUNG_S = 30.0
+_MAX_RESTART_DELAY_S = 30.0
+# How often a consumer process checks that the HTTP process still runs.
+_PARENT_CHECK_S = 0.5
+
 
 class ConsumerProcesses:
     """`count` consumer processes running `target`, supervised from the HTTP process."""
@@ -45,7 +54,8 @@ class ConsumerProcesses:
         target: ProcessTarget,
         *,
         restart_delay_s: float = 1.0,
-        stop_timeout_s: float = 20.0,
+        # Below the runtime's 15 s shutdown budget, which cancels this worker when it runs out.
+        stop_timeout_s: float = 10.0,
     ) -> None:
         # Spawned, not forked: the parent has an event loop, threads and open sockets.
         self._context = multiprocessing.get_context("spawn")
@@ -54,6 +64,8 @@ class ConsumerProcesses:
         # One writer per slot and aligned 8-byte values: no lock needed (and no semaphore to leak).
         self._lags: Array[c_longlong] = self._context.RawArray("q", [UNKNOWN_LAG] * count)
         self._processes: list[BaseProcess | None] = [None] * count
+        self._started_at = [0.0] * count
+        self._delays = [restart_delay_s] * count
         self._restart_delay_s = restart_delay_s
         self._stop_timeout_s = stop_timeout_s
         self.restarts = 0
@@ -63,7 +75,13 @@ class ConsumerProcesses:
         return len(self._processes)
 
     def lag(self) -> int | None:
-        """Records behind over every process's consumers; None until each has measured."""
+        """Records behind over every process's consumers; None until each has measured.
+
+        None also while a process is dead: its last report is stale, and its partitions stay
+        with it until the group notices.
+        """
+        if not all(p is not None and p.is_alive() for p in self._processes):
+            return None
         lags = [self._lags[i] for i in range(self.count)]
         return None if UNKNOWN_LAG in lags else sum(lags)
 
@@ -77,6 +95,7 @@ class ConsumerProcesses:
         )
         process.start()
         self._processes[index] = process
+        self._started_at[index] = time.monotonic()
         log.info("consumer_process_started", name=process.name, pid=process.pid)
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -87,13 +106,26 @@ class ConsumerProcesses:
             while not stop.is_set():
                 for index, process in enumerate(self._processes):
                     if process is not None and not process.is_alive():
-                        log.error("consumer_process_exited", name=process.name, exitcode=process.exitcode)
-                        self.restarts += 1
-                        self._start(index)
+                        await self._restart(index, process, stop)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._restart_delay_s)
         finally:
             await self._stop_all()
+
+    async def _restart(self, index: int, dead: BaseProcess, stop: asyncio.Event) -> None:
+        lived_s = time.monotonic() - self._started_at[index]
+        young = lived_s < _YOUNG_S
+        # A process that keeps dying at start (bad configuration, database down) is not
+        # respawned every second; one that ran a while is replaced at once.
+        delay = self._delays[index] if young else 0.0
+        self._delays[index] = min(self._delays[index] * 2, _MAX_RESTART_DELAY_S) if young else self._restart_delay_s
+        log.error("consumer_process_exited", name=dead.name, exitcode=dead.exitcode, lived_s=round(lived_s, 1),
+                  restart_in_s=delay)  # fmt: skip
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+        if not stop.is_set():
+            self.restarts += 1
+            self._start(index)
 
     async def _stop_all(self) -> None:
         running = [p for p in self._processes if p is not None and p.is_alive()]
@@ -101,31 +133,52 @@ class ConsumerProcesses:
             # SIGTERM: the process finishes its batch, commits its offsets and exits.
             process.terminate()
         loop = asyncio.get_running_loop()
-        await asyncio.gather(*(loop.run_in_executor(None, p.join, self._stop_timeout_s) for p in running))
-        for process in running:
-            if process.is_alive():
-                log.error("consumer_process_killed", name=process.name, pid=process.pid)
-                process.kill()
-                process.join(5)
+        try:
+            await asyncio.gather(*(loop.run_in_executor(None, p.join, self._stop_timeout_s) for p in running))
+        finally:
+            # Also when the runtime's shutdown budget ran out and cancelled the wait: nothing
+            # may outlive the instance (multiprocessing would join it at exit, without a limit).
+            for process in running:
+                if process.is_alive():
+                    log.error("consumer_process_killed", name=process.name, pid=process.pid)
+                    process.kill()
 
 
 def _run_target(target: str, index: int, lags: Array[c_longlong]) -> None:
+    # First, before the imports take their time: a Ctrl-C is the HTTP process's to handle.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     module, _, function = target.partition(":")
     getattr(importlib.import_module(module), function)(index, lags)
 
 
 def serve_until_terminated(main: Callable[[asyncio.Event], Awaitable[None]]) -> None:
-    """Run `main(stop)` in a fresh event loop; SIGTERM and SIGINT set `stop`.
+    """Run `main(stop)` in a fresh event loop; SIGTERM, or the HTTP process's end, sets `stop`.
 
-    For the body of a consumer process: the HTTP process sends SIGTERM on shutdown, and a
-    Ctrl-C in a terminal reaches the whole process group.
+    For the body of a consumer process: the HTTP process sends SIGTERM on shutdown. If it is
+    killed instead (SIGKILL, out of memory), nobody would; the process then stops by itself
+    rather than consume on in the group with nobody supervising it.
     """
 
     async def run() -> None:
         stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, stop.set)
-        await main(stop)
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        watcher = asyncio.create_task(_stop_when_orphaned(stop))
+        try:
+            await main(stop)
+        finally:
+            watcher.cancel()
 
     asyncio.run(run())
+
+
+async def _stop_when_orphaned(stop: asyncio.Event) -> None:
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    while not stop.is_set():
+        if not parent.is_alive():
+            log.error("consumer_process_orphaned", parent_pid=parent.pid)
+            stop.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), _PARENT_CHECK_S)

@@ -22,6 +22,8 @@ class RiskSettings(ServiceSettings):
     consumer_tasks: int = Field(2, ge=1, le=16)
     # Processes of the instance that consume (each with `consumer_tasks` tasks): folding and
     # scoring are Python, one process uses one core. 1: only the HTTP process consumes.
+    # Outside production, POST /v1/clock moves the HTTP process's clock only: keep 1 for
+    # demos and tests that move time (events then carry their own times; the rest follows).
     consumer_processes: int = Field(1, ge=1, le=16)
     # Scheduled work, measured on the injected clock.
     model_refit_interval_s: float = 86_400.0
