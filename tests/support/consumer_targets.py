@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 import time
 from ctypes import Array, c_longlong
 
@@ -42,4 +41,4 @@ async def _supervise_forever() -> None:
 
 if __name__ == "__main__":
     # An instance that will be SIGKILLed: prints its consumer process's pid, then supervises.
-    sys.exit(asyncio.run(_supervise_forever()))
+    asyncio.run(_supervise_forever())

@@ -66,6 +66,8 @@ class ConsumerProcesses:
         self._processes: list[BaseProcess | None] = [None] * count
         self._started_at = [0.0] * count
         self._delays = [restart_delay_s] * count
+        # When a dead process is due to be started again (None: alive, or not noticed yet).
+        self._restart_at: list[float | None] = [None] * count
         self._restart_delay_s = restart_delay_s
         self._stop_timeout_s = stop_timeout_s
         self.restarts = 0
@@ -106,24 +108,27 @@ class ConsumerProcesses:
             while not stop.is_set():
                 for index, process in enumerate(self._processes):
                     if process is not None and not process.is_alive():
-                        await self._restart(index, process, stop)
+                        self._restart_when_due(index, process)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self._restart_delay_s)
         finally:
             await self._stop_all()
 
-    async def _restart(self, index: int, dead: BaseProcess, stop: asyncio.Event) -> None:
-        lived_s = time.monotonic() - self._started_at[index]
-        young = lived_s < _YOUNG_S
-        # A process that keeps dying at start (bad configuration, database down) is not
-        # respawned every second; one that ran a while is replaced at once.
-        delay = self._delays[index] if young else 0.0
-        self._delays[index] = min(self._delays[index] * 2, _MAX_RESTART_DELAY_S) if young else self._restart_delay_s
-        log.error("consumer_process_exited", name=dead.name, exitcode=dead.exitcode, lived_s=round(lived_s, 1),
-                  restart_in_s=delay)  # fmt: skip
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
-        if not stop.is_set():
+    def _restart_when_due(self, index: int, dead: BaseProcess) -> None:
+        now = time.monotonic()
+        due = self._restart_at[index]
+        if due is None:
+            lived_s = now - self._started_at[index]
+            young = lived_s < _YOUNG_S
+            # A process that keeps dying at start (bad configuration, database down) is not
+            # respawned every second; one that ran a while is replaced at once.
+            delay = self._delays[index] if young else 0.0
+            self._delays[index] = min(delay * 2, _MAX_RESTART_DELAY_S) if young else self._restart_delay_s
+            log.error("consumer_process_exited", name=dead.name, exitcode=dead.exitcode, lived_s=round(lived_s, 1),
+                      restart_in_s=delay)  # fmt: skip
+            due = self._restart_at[index] = now + delay
+        if now >= due:
+            self._restart_at[index] = None
             self.restarts += 1
             self._start(index)
 

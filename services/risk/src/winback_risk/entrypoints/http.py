@@ -114,7 +114,7 @@ def build_router(
             # so say "not yet" instead of inventing one.
             raise ProblemError(
                 503,
-                "The consumer has not joined its group yet; its lag is not known. Retry shortly.",
+                "The consumers' lag is not known yet (joining the group, or a consumer restarting). Retry shortly.",
                 title="Progress not known yet",
                 headers={"Retry-After": "1"},
             )
