@@ -84,10 +84,11 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     holder = ModelHolder(refresh_s=settings.model_poll_s)
     scoring = scoring_of(runtime, settings, holder)
 
-    async def fit() -> PopulationModel:
+    async def fit(as_of: datetime | None = None) -> PopulationModel:
         model = await fit_now(
-            runtime.sessions, runtime.clock, holder, basis=settings.clv_basis, quantiles=settings.value_tier_quantiles
-        )
+            runtime.sessions, runtime.clock, holder, basis=settings.clv_basis,
+            quantiles=settings.value_tier_quantiles, rules=settings.fit_rules(), as_of=as_of,
+        )  # fmt: skip
         assessor.wake()
         return model
 

@@ -4,6 +4,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from winback_risk.domain.model.limits import FitRules
 from winback_risk.domain.scoring import RiskConfig
 from winback_shared.settings import ServiceSettings
 
@@ -31,6 +32,12 @@ class RiskSettings(ServiceSettings):
     model_poll_s: float = 60.0
     assess_interval_s: float = 900.0
     assess_page_size: int = 2_000
+    # Minimum data for a fit of the population model; below it the documented priors stand in
+    # (README "Model"). A drop-out is a repeat buyer silent for `dropout_silence_ratio` x their interval.
+    model_min_customers: int = Field(30, ge=1)
+    model_min_repeat_customers: int = Field(10, ge=1)
+    model_min_dropouts: int = Field(3, ge=0)
+    model_dropout_silence_ratio: float = Field(3.0, gt=0)
     # Value per order for CLV: contribution margin when orders carry one, else revenue.
     clv_basis: Literal["margin", "revenue"] = "margin"
     # predicted_clv_12m quantiles: A at or above the first, B at or above the second, C below.
@@ -43,6 +50,14 @@ class RiskSettings(ServiceSettings):
     risk_assessed_min_change: float = 0.1
     segment_probability: float = 0.3
     segment_high_tiers: str = "AB"
+
+    def fit_rules(self) -> FitRules:
+        return FitRules(
+            min_customers=self.model_min_customers,
+            min_repeat_customers=self.model_min_repeat_customers,
+            min_dropouts=self.model_min_dropouts,
+            dropout_silence_ratio=self.model_dropout_silence_ratio,
+        )
 
     def risk_config(self) -> RiskConfig:
         return RiskConfig(

@@ -6,7 +6,6 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-import numpy as np
 from sqlalchemy import any_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +13,7 @@ from winback_risk.adapters.arrays import micros, numeric_literal, timestamp_of
 from winback_risk.adapters.repository import IDS
 from winback_risk.adapters.tables import customers, models, orders, signals
 from winback_risk.domain.facts import OrderFact, Signal
-from winback_risk.domain.model.population import PopulationModel, Summaries
+from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import OrderSummary
 
 # Signals older than this do not drive any score (the longest driver window is 365 days);
@@ -84,33 +83,38 @@ def _summary(row: Sequence[Any]) -> OrderSummary:
     )
 
 
+def _summaries_query(as_of: datetime | None) -> Any:
+    o = orders.c
+    query = select(
+        o.customer_id,
+        func.count(o.order_date.distinct()).label("occasions"),
+        func.count().label("orders"),
+        func.min(o.ordered_at).label("first_at"),
+        func.max(o.ordered_at).label("last_at"),
+        func.min(o.order_date).label("first_day"),
+        func.max(o.order_date).label("last_day"),
+        func.sum(o.amount).label("revenue"),
+        func.coalesce(func.sum(o.margin), 0).label("margin"),
+        func.bool_or(o.margin.is_not(None)).label("has_margin"),
+    ).group_by(o.customer_id)
+    return query if as_of is None else query.where(o.ordered_at <= as_of)
+
+
 async def order_summaries(
     session: AsyncSession, customer_ids: Collection[str], as_of: datetime | None
 ) -> dict[str, OrderSummary]:
     """Per customer: purchase occasions, first/last order, sums; only orders at or before as_of."""
     if not customer_ids:
         return {}
-    o = orders.c
-    query = (
-        select(
-            o.customer_id,
-            func.count(o.order_date.distinct()).label("occasions"),
-            func.count().label("orders"),
-            func.min(o.ordered_at).label("first_at"),
-            func.max(o.ordered_at).label("last_at"),
-            func.min(o.order_date).label("first_day"),
-            func.max(o.order_date).label("last_day"),
-            func.sum(o.amount).label("revenue"),
-            func.coalesce(func.sum(o.margin), 0).label("margin"),
-            func.bool_or(o.margin.is_not(None)).label("has_margin"),
-        )
-        .where(o.customer_id == any_(IDS))
-        .group_by(o.customer_id)
-    )
-    if as_of is not None:
-        query = query.where(o.ordered_at <= as_of)
+    query = _summaries_query(as_of).where(orders.c.customer_id == any_(IDS))
     rows = (await session.execute(query, {"ids": list(customer_ids)})).all()
     return {row[0]: _summary(row) for row in rows}
+
+
+async def all_order_summaries(session: AsyncSession, as_of: datetime) -> list[OrderSummary]:
+    """`order_summaries` of every customer with orders at or before as_of: what a fit sees of them."""
+    rows = (await session.execute(_summaries_query(as_of).order_by(orders.c.customer_id))).all()
+    return [_summary(row) for row in rows]
 
 
 async def signals_of(
@@ -129,28 +133,6 @@ async def signals_of(
     return out
 
 
-_ALL_SUMMARIES = text(
-    """
-    SELECT count(DISTINCT order_date) - 1 AS x,
-           max(order_date) - min(order_date) AS t_x,
-           EXTRACT(EPOCH FROM (:as_of - min(order_date)::timestamp AT TIME ZONE 'UTC')) / 86400 AS observed,
-           (CASE WHEN :basis = 'margin' AND bool_or(margin IS NOT NULL) THEN coalesce(sum(margin), 0)
-                 ELSE sum(amount) END) / count(DISTINCT order_date) AS mean_value
-    FROM risk.orders WHERE ordered_at <= :as_of GROUP BY customer_id
-    """
-)
-
-
-async def all_summaries(session: AsyncSession, as_of: datetime, basis: str) -> Summaries:
-    """Every customer's (x, t_x, T, mean value per occasion) in days, by SQL aggregates."""
-    rows = (await session.execute(_ALL_SUMMARIES, {"as_of": as_of, "basis": basis})).all()
-    if not rows:
-        empty = np.zeros(0)
-        return Summaries(empty, empty, empty, empty)
-    data = np.array([(r.x, r.t_x, float(r.observed), float(r.mean_value)) for r in rows], dtype=np.float64)
-    return Summaries(data[:, 0], data[:, 1], np.maximum(data[:, 2], data[:, 1]), np.maximum(data[:, 3], 0.0))
-
-
 async def save_model(session: AsyncSession, model: PopulationModel) -> None:
     await session.execute(
         models.insert().values(
@@ -159,7 +141,7 @@ async def save_model(session: AsyncSession, model: PopulationModel) -> None:
             customers_used=model.customers_used,
             log_likelihood=model.log_likelihood,
             fitted_at=model.fitted_at,
-            statistics=model.statistics,
+            statistics={**model.statistics, **model.outcome()},
         )
     )
 

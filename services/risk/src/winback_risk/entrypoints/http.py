@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query
 
 from winback_risk.adapters.repository import CustomerFilter
 from winback_risk.domain.customer import Status
-from winback_risk.domain.model.fitting import FitFailed
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.entrypoints.params import InvalidAsOf, parse_as_of
 from winback_risk.service_layer import queries
@@ -36,7 +36,7 @@ def build_router(
     settings: RiskSettings,
     lag: Callable[[], int | None],
     scoring: Callable[[], Awaitable[Scoring]],
-    fit: Callable[[], Awaitable[PopulationModel]],
+    fit: Callable[[datetime | None], Awaitable[PopulationModel]],
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["customers"])
 
@@ -95,14 +95,20 @@ def build_router(
         """The population model in use: name, parameters, customers used, log-likelihood, fitted_at."""
         return model_view((await scoring()).model)
 
-    @router.post("/model/fit", tags=["model"], responses={409: {"description": "too few customers to fit"}})
-    async def fit_model(_: Operator) -> dict[str, Any]:
-        """Refit the model now over all customers' purchase summaries."""
-        try:
-            model = await fit()
-        except FitFailed as exc:
-            raise ProblemError(409, str(exc)) from exc
-        return model_view(model)
+    @router.post("/model/fit", tags=["model"])
+    async def fit_model(
+        _: Operator,
+        as_of: Annotated[
+            str | None,
+            Query(description="fit on the orders up to this moment (a backtest's calibration end); default now"),
+        ] = None,
+    ) -> dict[str, Any]:
+        """Refit the model now over all customers' purchase summaries up to as_of.
+
+        Below the minimum-data rules or on a degenerate optimum the answer is the documented
+        prior in use, with `basis` "prior" and the reason (200: that is the model now served).
+        """
+        return model_view(await fit(_as_of(as_of) if as_of is not None else None))
 
     @router.get("/progress", tags=["progress"], responses={503: {"description": "lag not known yet; retry"}})
     async def progress(_: Reader) -> dict[str, Any]:
@@ -125,11 +131,15 @@ def build_router(
 
 
 def model_view(model: PopulationModel) -> dict[str, Any]:
+    """The model endpoint's body: what is served, fitted or prior, and why."""
     return {
         "name": model.name,
+        "basis": model.basis,
+        "reason": model.reason,
+        "reason_detail": model.reason_detail,
         "parameters": model.parameters(),
         "customers_used": model.customers_used,
         "log_likelihood": model.log_likelihood,
         "fitted_at": model.fitted_at.isoformat() if model.fitted_at else None,
-        "statistics": model.statistics if model.fitted_at else {"prior": "CDNOW estimates in days; no fit yet"},
+        "statistics": model.statistics,
     }

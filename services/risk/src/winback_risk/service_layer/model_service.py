@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository
+from winback_risk.domain.model.limits import DATA_REASONS, FitRules
 from winback_risk.domain.model.population import PRIOR, PopulationModel, Summaries, fit_population
+from winback_risk.domain.scoring import CustomerFacts, OrderSummary, summaries_of
 from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
 
@@ -53,13 +55,43 @@ def _newer(candidate: PopulationModel, current: PopulationModel) -> bool:
     return current.fitted_at is None or candidate.fitted_at > current.fitted_at
 
 
-def _fit(
-    summaries: Summaries, now: datetime, quantiles: tuple[float, float], previous: PopulationModel
+def summaries_at(orders: Sequence[OrderSummary], as_of: datetime, value_basis: str) -> Summaries:
+    """The fit's inputs: the same (x, t_x, T, value) the scores of these customers at as_of use.
+
+    Built by scoring's own `summaries_of`, so a fit and the scores it serves can never
+    disagree on time unit, same-day orders or where T ends (`winback backtest` uses this too).
+    """
+    facts = [CustomerFacts(customer_id="", base_status="active", orders=o) for o in orders if o.occasions > 0]
+    summaries, _ = summaries_of(facts, [as_of] * len(facts), value_basis)
+    return summaries
+
+
+def fit_at(
+    orders: Sequence[OrderSummary],
+    as_of: datetime,
+    *,
+    value_basis: str,
+    quantiles: tuple[float, float],
+    rules: FitRules,
+    fitted_at: datetime | None = None,
+    previous: PopulationModel | None = None,
 ) -> PopulationModel:
+    """The population model over these customers' orders up to as_of (pure; the service and the backtest)."""
     started = time.perf_counter()
-    model = fit_population(summaries, fitted_at=now, tier_quantiles=quantiles, previous=previous)
+    model = fit_population(
+        summaries_at(orders, as_of, value_basis), fitted_at=fitted_at or as_of, tier_quantiles=quantiles,
+        previous=previous, rules=rules, data_as_of=as_of,
+    )  # fmt: skip
     model.statistics["fit_seconds"] = round(time.perf_counter() - started, 3)
     return model
+
+
+def same_outcome(new: PopulationModel, current: PopulationModel) -> bool:
+    """A prior standing in for the same reason over the same customers: nothing worth storing again."""
+    if new.is_fit or current.fitted_at is None:
+        return False
+    key = (new.basis, new.reason, new.customers_used, new.parameters())
+    return key == (current.basis, current.reason, current.customers_used, current.parameters())
 
 
 async def fit_now(
@@ -69,21 +101,32 @@ async def fit_now(
     *,
     basis: str,
     quantiles: tuple[float, float],
+    rules: FitRules,
+    as_of: datetime | None = None,
 ) -> PopulationModel:
-    """Refit over all customers' summaries at now, store the fit and serve it from then on.
+    """Refit over all customers' orders up to as_of (default now), store the result and serve it from then on.
 
-    Raises FitFailed when there are too few customers with orders.
+    Below the minimum-data rules or on a degenerate optimum the result is the documented prior
+    (basis "prior" with the reason); it is stored unless the same prior already stands.
     """
     now = clock.now()
+    cut = as_of or now
     async with sessions() as session:
-        summaries = await facts_repository.all_summaries(session, now, basis)
+        orders = await facts_repository.all_order_summaries(session, cut)
     previous = await holder.get(sessions)
     # The optimiser is CPU-bound for seconds: off the event loop, so the API keeps answering.
-    model = await asyncio.to_thread(_fit, summaries, now, quantiles, previous)
+    model = await asyncio.to_thread(
+        fit_at, orders, cut, value_basis=basis, quantiles=quantiles, rules=rules, fitted_at=now, previous=previous
+    )
+    if same_outcome(model, holder.current):
+        return holder.current
     async with sessions.begin() as session:
         await facts_repository.save_model(session, model)
     holder.current = model
-    log.info("model_fitted", customers=model.customers_used, log_likelihood=model.log_likelihood)
+    log.info(
+        "model_fitted", customers=model.customers_used, basis=model.basis, reason=model.reason,
+        log_likelihood=model.log_likelihood, data_as_of=cut.isoformat(),
+    )  # fmt: skip
     return model
 
 
@@ -104,15 +147,18 @@ class Refitter:
         self._wakeup.set()
 
     def due(self, now: datetime) -> bool:
-        fitted = self._holder.current.fitted_at
-        return fitted is None or now - fitted >= self._interval
+        current = self._holder.current
+        if current.fitted_at is None:
+            return True
+        # A prior for lack of data is retried every poll: the data that lifts it may just have arrived.
+        return (not current.is_fit and current.reason in DATA_REASONS) or now - current.fitted_at >= self._interval
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
             if self.due(self._clock.now()):
                 try:
                     await self._fit()
-                except Exception as exc:  # too few customers yet, or a failed optimisation: retry next round
+                except Exception as exc:  # the database away: retry next round
                     log.info("model_fit_skipped", reason=str(exc))
             self._wakeup.clear()
             await wait_any(self._wakeup, stop, seconds=self._poll_s)

@@ -13,15 +13,14 @@ from typing import Any
 
 import numpy as np
 
-from winback_risk.domain.model import gamma_gamma, pareto_nbd
-from winback_risk.domain.model.fitting import FitFailed, Floats
+from winback_risk.domain.model import gamma_gamma, limits, pareto_nbd
+from winback_risk.domain.model.fitting import FitFailed, FitResult, Floats
 from winback_risk.domain.model.gamma_gamma import GammaGamma
+from winback_risk.domain.model.limits import PRIOR_PURCHASES, FitRules, Reason
 from winback_risk.domain.model.pareto_nbd import ParetoNBD
 
 CLV_DAYS = 365.0
-# Before the first fit: the CDNOW estimates (Fader, Hardie & Lee 2005) converted from weeks to
-# days, and a flat spend prior. Replaced by the first fit over the service's own customers.
-PRIOR_PURCHASES = ParetoNBD(r=0.553, alpha=10.578 * 7, s=0.606, beta=11.669 * 7)
+FITTED, PRIOR_BASIS = "fitted", "prior"
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +47,11 @@ class PopulationModel:
     log_likelihood: float | None = None
     fitted_at: datetime | None = None
     statistics: dict[str, Any] = field(default_factory=dict)
+    # "fitted": the parameters are this base's maximum-likelihood fit; "prior": the documented
+    # priors stand in (limits.py), `reason` and `reason_detail` say why.
+    basis: str = PRIOR_BASIS
+    reason: str | None = limits.NOT_FITTED_YET
+    reason_detail: str | None = "no fit yet: the CDNOW estimates in days"
 
     @property
     def name(self) -> str:
@@ -61,13 +65,27 @@ class PopulationModel:
             "time_unit": "day",
         }
 
+    @property
+    def is_fit(self) -> bool:
+        return self.basis == FITTED
+
+    def outcome(self) -> dict[str, Any]:
+        """What is stored with the fit's statistics so a reload knows its basis."""
+        return {"basis": self.basis, "reason": self.reason, "reason_detail": self.reason_detail}
+
     @classmethod
     def from_parameters(cls, parameters: dict[str, Any], **stats: Any) -> PopulationModel:
         spend = parameters.get("spend")
+        statistics = stats.get("statistics") or {}
+        # Fits stored before the basis was recorded were served as fits.
+        basis = statistics.get("basis", FITTED if stats.get("fitted_at") else PRIOR_BASIS)
         return cls(
             purchases=ParetoNBD(**parameters["purchases"]),
             spend=GammaGamma(**spend) if spend else None,
             tier_cutoffs=tuple(parameters.get("tier_cutoffs", ())),
+            basis=basis,
+            reason=statistics.get("reason"),
+            reason_detail=statistics.get("reason_detail"),
             **stats,
         )
 
@@ -113,38 +131,88 @@ def fit_population(
     fitted_at: datetime,
     tier_quantiles: tuple[float, float],
     previous: PopulationModel | None = None,
-    elapsed: Any = None,
+    rules: FitRules | None = None,
+    data_as_of: datetime | None = None,
 ) -> PopulationModel:
-    """Fit both models over all customers and derive the value-tier cutoffs from the fitted CLVs."""
-    if s.size < 3:
-        raise FitFailed(f"{s.size} customers with orders are too few to fit a population model")
-    start = previous.purchases if previous is not None and previous.fitted_at is not None else None
-    purchases, fit = pareto_nbd.fit(s.x, s.t_x, s.T, start=start)
-    spend: GammaGamma | None = None
-    spend_ll: float | None = None
-    try:
-        # Gamma-Gamma uses all occasions' mean value; customers without value information carry none.
-        spend, spend_fit = gamma_gamma.fit(s.x + 1.0, s.mean_value)
-        spend_ll = spend_fit.log_likelihood
-    except (ValueError, FitFailed):
-        spend = None
+    """Fit both models over all customers, or stand the priors in where the data or the optimum fails.
+
+    Never raises for lack of data: below the minimum-data rules, or on a degenerate optimum,
+    the documented priors are the model (`basis` "prior" with the reason). Value-tier cut-offs
+    are quantiles of the 12-month values under the model in use, floored (limits.tier_floors).
+    """
+    rules = rules or FitRules()
+    start = previous.purchases if previous is not None and previous.is_fit else None
+    purchases, fit, purchase_reason = _purchases(s, rules, start)
+    spend, spend_ll, spend_reason = _spend(s, rules)
+    reason = purchase_reason
+    if reason is None and spend_reason is not None:
+        reason = Reason(spend_reason.code, "spend model: " + spend_reason.detail)
     draft = PopulationModel(purchases=purchases, spend=spend)
     clv = cycle_scores(draft, s, CLV_DAYS).clv_12m
-    cutoffs = tuple(float(np.quantile(clv, q)) for q in tier_quantiles)
+    # Nobody to rank yet: no tiers (value_tier stays null) rather than cut-offs made of nothing.
+    cutoffs = limits.tier_cutoffs(clv, tier_quantiles, limits.tier_floors(s.mean_value)) if s.size else ()
+    log_likelihood: float | None = None
+    if fit is not None and purchase_reason is None:
+        log_likelihood = fit.log_likelihood
+    elif s.size:
+        # The prior's log-likelihood on this data, so a later fit can be compared with it.
+        log_likelihood = float(np.sum(pareto_nbd.log_likelihood(purchases, s.x, s.t_x, s.T)))
     return PopulationModel(
         purchases=purchases,
         spend=spend,
         tier_cutoffs=cutoffs,
         customers_used=s.size,
-        log_likelihood=fit.log_likelihood,
+        log_likelihood=log_likelihood,
         fitted_at=fitted_at,
+        basis=FITTED if reason is None else PRIOR_BASIS,
+        reason=None if reason is None else reason.code,
+        reason_detail=None if reason is None else reason.detail,
         statistics={
-            "converged": fit.converged,
-            "iterations": fit.iterations,
-            "evaluations": fit.evaluations,
+            "purchases_basis": FITTED if purchase_reason is None else PRIOR_BASIS,
+            "spend_basis": None if spend is None else (PRIOR_BASIS if spend_reason else FITTED),
+            "converged": fit.converged if fit is not None else None,
+            "iterations": fit.iterations if fit is not None else 0,
+            "evaluations": fit.evaluations if fit is not None else 0,
             "spend_log_likelihood": spend_ll,
             "repeat_customers": int(np.count_nonzero(s.x > 0)),
-            "mean_repeat_occasions": float(np.mean(s.x)),
-            "fit_seconds": elapsed,
+            "apparent_dropouts": limits.apparent_dropouts(s.x, s.t_x, s.T, rules.dropout_silence_ratio),
+            "mean_repeat_occasions": float(np.mean(s.x)) if s.size else 0.0,
+            "data_as_of": (data_as_of or fitted_at).isoformat(),
+            "fit_seconds": None,
         },
     )
+
+
+def _purchases(
+    s: Summaries, rules: FitRules, start: ParetoNBD | None
+) -> tuple[ParetoNBD, FitResult | None, Reason | None]:
+    """The fitted Pareto/NBD, or the prior with the reason; the optimiser's result when it ran."""
+    shortfall = limits.data_shortfall(s.x, s.t_x, s.T, rules)
+    if shortfall is not None:
+        return PRIOR_PURCHASES, None, shortfall
+    try:
+        fitted, fit = pareto_nbd.fit(s.x, s.t_x, s.T, start=start)
+    except (ValueError, FitFailed) as exc:
+        return PRIOR_PURCHASES, None, Reason(limits.OPTIMISER_FAILED, str(exc))
+    reason = limits.degenerate_purchases(fitted, fit)
+    return (PRIOR_PURCHASES, fit, reason) if reason is not None else (fitted, fit, None)
+
+
+def _spend(s: Summaries, rules: FitRules) -> tuple[GammaGamma | None, float | None, Reason | None]:
+    """The fitted Gamma-Gamma, or the rescaled prior with the reason; None without value information."""
+    occasions = s.x + 1.0
+    informative = int(np.count_nonzero((s.x > 0) & (s.mean_value > 0)))
+    if not np.any(s.mean_value > 0):
+        return None, None, None  # no amounts at all: each customer's own mean (zero) is all there is
+    if informative < rules.min_repeat_customers:
+        detail = f"{informative} repeat buyers with a value; a fit needs {rules.min_repeat_customers}"
+        return limits.prior_spend(s.mean_value), None, Reason(limits.TOO_FEW_REPEAT_CUSTOMERS, detail)
+    try:
+        # Gamma-Gamma uses all occasions' mean value; customers without value information carry none.
+        spend, fit = gamma_gamma.fit(occasions, s.mean_value)
+    except (ValueError, FitFailed) as exc:
+        return limits.prior_spend(s.mean_value), None, Reason(limits.OPTIMISER_FAILED, str(exc))
+    reason = limits.degenerate_spend(spend, fit)
+    if reason is not None:
+        return limits.prior_spend(s.mean_value), fit.log_likelihood, reason
+    return spend, fit.log_likelihood, None
