@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from winback_cli.backtest import read_days, roc_auc, run_backtest
+from winback_cli.backtest import read_days, read_log, roc_auc, run_backtest
 from winback_cli.main import app
 
 
@@ -34,9 +34,9 @@ def test_roc_auc_matches_the_definition() -> None:
 
 
 def test_model_beats_chance_and_the_run_rate_on_a_synthetic_log(tmp_path: Path) -> None:
-    days = read_days(write_log(tmp_path / "log.csv"))
-    result = run_backtest(days, date(2021, 6, 30), date(2022, 6, 30))
+    result = run_backtest(read_log(write_log(tmp_path / "log.csv")), date(2021, 6, 30), date(2022, 6, 30))
     assert 280 < result.customers <= 300 and 0 < result.holdout_buyers < result.customers
+    assert result.model.basis == "fitted"
     assert result.auc_model > 0.7 and result.mae_model < result.mae_baseline
 
 

@@ -126,7 +126,8 @@ def test_a_real_base_is_fitted_and_recovers_the_truth() -> None:
     ("params", "converged", "code"),
     [
         (ParetoNBD(0.5, 70.0, 0.6, 80.0), False, limits.OPTIMISER_FAILED),
-        (ParetoNBD(25.0, 3e5, 0.6, 80.0), True, limits.ON_BOUNDARY),
+        (ParetoNBD(0.5, 1e-10, 0.6, 80.0), True, limits.ON_BOUNDARY),  # purchase rate at its bound
+        (ParetoNBD(25.0, 3e5, 0.6, 80.0), True, limits.DEGENERATE),  # one purchase in 33 years
         (ParetoNBD(0.5, 70.0, 0.6, 2e12), True, limits.DEGENERATE),  # drop-out rate ~0: nobody leaves
         (ParetoNBD(0.5, 1e-3, 0.6, 80.0), True, limits.DEGENERATE),  # 500 purchases a day
         (ParetoNBD(0.5, float("nan"), 0.6, 80.0), True, limits.DEGENERATE),
@@ -140,7 +141,7 @@ def test_degenerate_purchase_optima_are_named(params: ParetoNBD, converged: bool
 
 def test_published_values_are_not_degenerate() -> None:
     assert limits.degenerate_purchases(PRIOR_PURCHASES, CONVERGED) is None
-    assert limits.degenerate_spend(GammaGamma(6.25, 3.74, 15.44), CONVERGED) is None
+    assert limits.degenerate_spend(GammaGamma(6.25, 3.74, 15.44), CONVERGED, np.array([10.0, 90.0])) is None
 
 
 @pytest.mark.parametrize(
@@ -148,10 +149,11 @@ def test_published_values_are_not_degenerate() -> None:
     [
         (GammaGamma(2e12, 3.7, 15.0), limits.ON_BOUNDARY),
         (GammaGamma(6.0, 0.8, 15.0), limits.DEGENERATE),  # no finite mean value per order
+        (GammaGamma(6.0, 3.0, 1_000.0), limits.DEGENERATE),  # mean 3,000 for customers spending 10-90
     ],
 )
 def test_degenerate_spend_optima_are_named(spend: GammaGamma, code: str) -> None:
-    reason = limits.degenerate_spend(spend, CONVERGED)
+    reason = limits.degenerate_spend(spend, CONVERGED, np.array([10.0, 90.0]))
     assert reason is not None and reason.code == code
 
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from winback_risk.domain.model.fitting import FitResult, Floats
 from winback_risk.domain.model.gamma_gamma import GammaGamma
-from winback_risk.domain.model.pareto_nbd import MAX_SHAPE, ParetoNBD
+from winback_risk.domain.model.pareto_nbd import MAX_MEAN_RATE, ParetoNBD
 
 # Pareto/NBD on the CDNOW 1/10 sample (Fader, Hardie & Lee 2005), weeks converted to days:
 # the rates scale with the time unit (alpha, beta x 7), the shapes do not.
@@ -37,10 +37,10 @@ NOT_FITTED_YET = "not_fitted_yet"
 
 # A mean drop-out rate below one per century means "nobody ever leaves", whatever the data said.
 MIN_DROPOUT_RATE_PER_DAY = 1.0 / 36_500.0
-# Mean purchase rates outside (one per 100 years, ten per day) are no customer base.
-PURCHASE_RATE_RANGE_PER_DAY = (1.0 / 36_500.0, 10.0)
-# Gamma-Gamma shapes beyond this are the "everyone spends the same" boundary (p 2e12 was seen).
-MAX_SPEND_SHAPE = 1_000.0
+# Mean purchase rates outside (one per ten years, ten per day) describe no customer base.
+PURCHASE_RATE_RANGE_PER_DAY = (1.0 / 3_650.0, 10.0)
+# A Gamma-Gamma p beyond this says a customer's orders are all worth the same (p 2e12 was seen).
+MAX_SPEND_SHAPE = 10_000.0
 # Tier floors, in units of the base's median value per occasion (see `tier_floors`).
 TIER_FLOOR_ORDERS = (1.0, 0.25)
 MIN_TIER_FLOOR = 0.01
@@ -100,8 +100,10 @@ def degenerate_purchases(p: ParetoNBD, fit: FitResult) -> Reason | None:
         return Reason(DEGENERATE, f"non-finite or non-positive parameters {p.as_dict()}")
     if not fit.converged:
         return Reason(OPTIMISER_FAILED, f"the optimiser did not converge after {fit.evaluations} evaluations")
-    if max(p.r, p.s) >= MAX_SHAPE * 0.99:
-        return Reason(ON_BOUNDARY, f"a shape parameter reached its bound {MAX_SHAPE:g}: r={p.r:.4g}, s={p.s:.4g}")
+    # A shape at its cap is the limit "no heterogeneity" (everyone the same rate), a model in its
+    # own right; a mean rate at its bound is not: the optimum lies at zero or infinity.
+    if max(p.r / p.alpha, p.s / p.beta) >= MAX_MEAN_RATE * 0.99:
+        return Reason(ON_BOUNDARY, f"a mean rate reached its bound {MAX_MEAN_RATE:g}/day: {p.as_dict()}")
     dropout_rate = p.s / p.beta
     if dropout_rate < MIN_DROPOUT_RATE_PER_DAY:
         return Reason(
@@ -115,17 +117,25 @@ def degenerate_purchases(p: ParetoNBD, fit: FitResult) -> Reason | None:
     return None
 
 
-def degenerate_spend(g: GammaGamma, fit: FitResult) -> Reason | None:
-    """Why a Gamma-Gamma optimum is not a spend model, or None."""
+def degenerate_spend(g: GammaGamma, fit: FitResult, mean_value: Floats) -> Reason | None:
+    """Why a Gamma-Gamma optimum is not a spend model, or None.
+
+    A large q is the limit "customers do not differ in their average spend", a model in its own
+    right; a huge p says each customer's orders are all worth exactly the same (p 2e12 on 8
+    customers), and a population mean outside the customers' own means is no fit of them.
+    """
     values = np.array([g.p, g.q, g.gamma, fit.log_likelihood])
     if not np.all(np.isfinite(values)):
         return Reason(DEGENERATE, f"non-finite spend parameters {g.as_dict()}")
     if not fit.converged:
         return Reason(OPTIMISER_FAILED, "the spend optimiser did not converge")
-    if max(g.p, g.q) >= MAX_SPEND_SHAPE:
-        return Reason(ON_BOUNDARY, f"spend shape at the 'everyone spends the same' boundary: p={g.p:.4g}, q={g.q:.4g}")
+    if g.p >= MAX_SPEND_SHAPE:
+        return Reason(ON_BOUNDARY, f"spend p={g.p:.4g}: every order of a customer worth exactly the same")
     if g.q <= 1.0:
         return Reason(DEGENERATE, f"spend q={g.q:.4g} <= 1: the population has no finite mean value per order")
+    positive = mean_value[mean_value > 0]
+    if positive.size and not float(np.min(positive)) <= g.population_mean <= float(np.max(positive)):
+        return Reason(DEGENERATE, f"spend population mean {g.population_mean:.4g} outside the customers' own means")
     return None
 
 

@@ -89,6 +89,8 @@ SUBSAMPLE = 15_000
 # Shape parameters above this mean "no heterogeneity" (the rate is the same for everyone): the
 # likelihood is flat along that ridge, and hyp2f1 gets very slow out there. Capping costs no fit.
 MAX_SHAPE = 25.0
+# Upper bound of the mean rates r/alpha and s/beta (per time unit) the optimiser may try.
+MAX_MEAN_RATE = 1e9
 
 
 def _compress(x: Floats, t_x: Floats, T: Floats, weights: Floats) -> tuple[Floats, Floats, Floats, Floats]:
@@ -118,7 +120,7 @@ def fit(
 
     q0 = np.array([guess[0], guess[0] / guess[1], guess[2], guess[2] / guess[3]])
     evaluations = 0
-    upper = np.array([MAX_SHAPE, 1e9, MAX_SHAPE, 1e9])
+    upper = np.array([MAX_SHAPE, MAX_MEAN_RATE, MAX_SHAPE, MAX_MEAN_RATE])
     if x.size > SUBSAMPLE and start is None:
         # A uniform sample of customers (not of distinct rows: that would over-weight rare ones);
         # a fixed seed keeps refits over the same data reproducible.

@@ -212,7 +212,7 @@ def _spend(s: Summaries, rules: FitRules) -> tuple[GammaGamma | None, float | No
         spend, fit = gamma_gamma.fit(occasions, s.mean_value)
     except (ValueError, FitFailed) as exc:
         return limits.prior_spend(s.mean_value), None, Reason(limits.OPTIMISER_FAILED, str(exc))
-    reason = limits.degenerate_spend(spend, fit)
+    reason = limits.degenerate_spend(spend, fit, s.mean_value)
     if reason is not None:
         return limits.prior_spend(s.mean_value), fit.log_likelihood, reason
     return spend, fit.log_likelihood, None
