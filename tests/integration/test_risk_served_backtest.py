@@ -5,7 +5,7 @@ ingest HTTP -> broker -> risk consumer -> POST /v1/model/fit?as_of=<calibration 
 `winback_cli.backtest.served_scores` on the same file and split.
 
 A slice of the CDNOW master log keeps it to seconds. `WINBACK_CDNOW_CUSTOMERS=all` replays
-the whole log (23,570 customers, about two minutes) and prints the served AUC and MAE: the
+the whole log (23,570 customers, about 75 s) and prints the served AUC and MAE: the
 measurement in services/risk/README.md.
 """
 

@@ -13,6 +13,7 @@ from winback_risk.domain.model.gamma_gamma import GammaGamma
 from winback_risk.domain.model.limits import PRIOR_PURCHASES, FitRules
 from winback_risk.domain.model.pareto_nbd import ParetoNBD
 from winback_risk.domain.model.population import PopulationModel, Summaries, cycle_scores, fit_population, value_tier
+from winback_risk.entrypoints.http import model_view
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 CONVERGED = FitResult(params=(), log_likelihood=-100.0, iterations=10, evaluations=50, converged=True)
@@ -49,6 +50,14 @@ def test_eight_customers_are_served_the_documented_prior_with_sane_tiers() -> No
     a, b = model.tier_cutoffs
     assert a >= float(np.median(s.mean_value)) and b >= 0.25 * float(np.median(s.mean_value)) and a >= b
     assert model.log_likelihood is not None and np.isfinite(model.log_likelihood)
+    # GET /v1/model says what is served and why, and a reload from storage keeps it.
+    view = model_view(model)
+    assert (view["basis"], view["reason"]) == ("prior", "too_few_customers")
+    assert view["reason_detail"] == "8 customers with orders; a fit needs 30"
+    stored = PopulationModel.from_parameters(
+        model.parameters(), fitted_at=NOW, statistics={**model.statistics, **model.outcome()}
+    )
+    assert (stored.basis, stored.reason, stored.reason_detail) == (model.basis, model.reason, model.reason_detail)
 
 
 def test_a_base_without_drop_outs_gets_the_prior_and_a_silent_monthly_buyer_is_not_alive() -> None:

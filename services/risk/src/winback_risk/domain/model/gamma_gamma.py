@@ -58,7 +58,9 @@ def fit(x: Floats, m_x: Floats) -> tuple[GammaGamma, FitResult]:
         raise ValueError("the Gamma-Gamma model needs at least three customers with repeat purchases")
 
     def total(params: Floats) -> float:
-        return float(np.sum(log_likelihood(GammaGamma(*params), xs, ms)))
+        # Trial points far out (a degenerate base) overflow to nan: the optimiser treats that as a wall.
+        with np.errstate(invalid="ignore", over="ignore"):
+            return float(np.sum(log_likelihood(GammaGamma(*params), xs, ms)))
 
     result = maximise(total, np.array([1.0, 2.0, float(np.mean(ms))]))
     return GammaGamma(*result.params), result
