@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 import pytest
@@ -14,6 +14,8 @@ from winback_risk.domain.model.limits import PRIOR_PURCHASES, FitRules
 from winback_risk.domain.model.pareto_nbd import ParetoNBD
 from winback_risk.domain.model.population import PopulationModel, Summaries, cycle_scores, fit_population, value_tier
 from winback_risk.entrypoints.http import model_view
+from winback_risk.service_layer.model_service import ModelHolder, Refitter, same_outcome
+from winback_shared.clock import FixedClock
 
 NOW = datetime(2024, 6, 1, tzinfo=UTC)
 CONVERGED = FitResult(params=(), log_likelihood=-100.0, iterations=10, evaluations=50, converged=True)
@@ -172,3 +174,23 @@ def test_tier_cutoffs_are_floored_and_ordered() -> None:
     assert (a, b) == (50.0, 12.5)
     spread = np.linspace(0, 1000, 101)
     assert limits.tier_cutoffs(spread, (0.8, 0.5), (50.0, 12.5)) == (800.0, 500.0)
+
+
+async def noop() -> None:
+    return None
+
+
+def test_a_prior_for_lack_of_data_is_retried_every_poll_and_stored_only_when_it_changed() -> None:
+    clock = FixedClock(NOW)
+    holder = ModelHolder()
+    refitter = Refitter(fit=noop, clock=clock, holder=holder, interval_s=86_400, poll_s=60)
+    few = fit(regular_buyers(8, every=30.0, orders=3, silent=200.0))
+    holder.current = few
+    assert refitter.due(NOW)  # more customers may have arrived since
+    assert same_outcome(fit(regular_buyers(8, every=30.0, orders=3, silent=200.0)), few)
+    assert not same_outcome(fit(regular_buyers(9, every=30.0, orders=3, silent=200.0)), few)
+    fitted = fit(simulated(ParetoNBD(0.6, 80.0, 0.5, 60.0), 500))
+    assert fitted.is_fit
+    holder.current = fitted
+    assert not refitter.due(NOW) and refitter.due(NOW + timedelta(days=1))
+    assert not same_outcome(fitted, fitted)  # a fit is always stored
