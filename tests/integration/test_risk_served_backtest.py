@@ -96,6 +96,13 @@ async def test_served_scores_equal_the_backtest_on_a_cdnow_replay(
 ) -> None:
     events = order_events(cdnow)
     customers = len({e["data"]["customer_id"] for e in events})
+    async with httpx.AsyncClient(base_url=stack["risk"].url, headers=ADMIN, timeout=60) as risk:
+        # Nothing to fit yet: the answer is the documented prior in use and why, not an error.
+        empty = await risk.post("/v1/model/fit")
+        assert empty.status_code == 200, empty.text
+        body = empty.json()
+        assert (body["basis"], body["reason"], body["customers_used"]) == ("prior", "too_few_customers", 0)
+        assert body["parameters"]["tier_cutoffs"] == [] and (await risk.get("/v1/model")).json()["basis"] == "prior"
     async with httpx.AsyncClient(base_url=stack["ingest"].url, timeout=60) as ingest:
         for start in range(0, len(events), 1000):
             sent = await ingest.post("/v1/events", content=json.dumps(events[start : start + 1000]), headers=INGEST)
