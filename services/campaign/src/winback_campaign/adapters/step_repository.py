@@ -115,6 +115,7 @@ async def claim_due_steps(
             c.c.postal_address,
             c.c.account_manager,
             c.c.time_zone,
+            c.c.state,
             c.c.categories,
             s.c.assignee,
             e.c.churn_reason,
@@ -158,6 +159,7 @@ async def claim_due_steps(
             churn_reason=r.churn_reason,
             feature=r.feature,
             time_zone=r.time_zone,
+            state=r.state,
         )
         for r in await session.execute(stmt)
     ]

@@ -35,6 +35,8 @@ class DueStep:
     churn_reason: str | None = None
     feature: str | None = None
     time_zone: str | None = None
+    # German state for its public holidays (domain/regions.py); None: nationwide holidays only.
+    state: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
