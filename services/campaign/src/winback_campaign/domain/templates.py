@@ -114,11 +114,12 @@ def _values(
     opt_out: str,
     lang: str,
     personal: Personalisation,
-    due_on: date | None,
+    due_on: date,
     shipped: Mapping[str, Any],
 ) -> dict[str, Any]:
     """The named values a template may use (`template_engine.VALUES`), in the customer's language."""
-    offer = parse_offer(personal.offer) if personal.offer and _known_offer(personal.offer) else None
+    # Offers are validated with the playbook, so a discount's percent parses.
+    percent = parse_offer(personal.offer).percent if personal.offer and is_discount(personal.offer) else 0
     values: dict[str, Any] = {
         "language": lang,
         "name": recipient.name or shipped["salutation"][lang],
@@ -129,8 +130,8 @@ def _values(
         "bought": ", ".join(recipient.categories) or shipped["bought_default"][lang],
         "changes": personal.changes or shipped["changes_default"][lang],
         "account_manager": recipient.account_manager or shipped["account_manager_default"][lang],
-        "due_on": due_on or date(2000, 1, 1),
-        "discount": Decimal(offer.percent) / 100 if offer else Decimal(0),
+        "due_on": due_on,
+        "discount": Decimal(percent) / 100,
         "months": DISCOUNT_MONTHS,
     }
     values["reason"] = _phrase("reasons", personal.reason, lang, values, shipped)
@@ -138,18 +139,10 @@ def _values(
     return values
 
 
-def _known_offer(name: str) -> bool:
-    try:
-        parse_offer(name)
-    except ValueError:
-        return False
-    return True
-
-
 def _paragraphs(text: str) -> str:
     """A plain-text part as HTML: escaped, blank lines as paragraphs, line breaks kept."""
     paragraphs = [p for p in text.split("\n\n") if p.strip()]
-    return "".join(f"<p>{escape(p).replace(chr(10), Markup('<br>'))}</p>" for p in paragraphs)
+    return "".join(f"<p>{escape(p).replace(chr(10), Markup('<br>'))}</p>" for p in paragraphs)  # chr(10): newline
 
 
 def _html_document(body: str, footer: str, lang: str) -> str:
@@ -169,9 +162,9 @@ def render(
     consent_basis: str | None,
     default_language: str,
     personal: Personalisation | None = None,
+    due_on: date,
     own: Mapping[str, Any] | None = None,
     channel: str = "email",
-    due_on: date | None = None,
 ) -> dict[str, Any]:
     """Subject, body and footer of one message in the customer's language, with sender and opt-out.
 
@@ -208,6 +201,7 @@ def render(
 SAMPLE_SENDER = SenderIdentity(
     "Sample Sender GmbH", "Samplestr. 1, 10115 Berlin", "hi@sender.example", "https://o.example"
 )
+SAMPLE_DATE = date(2026, 1, 15)
 
 
 def template_problem(languages: Mapping[str, Any], shipped: Mapping[str, Any] | None = None) -> str | None:
@@ -225,7 +219,7 @@ def template_problem(languages: Mapping[str, Any], shipped: Mapping[str, Any] | 
         recipient = Recipient(name="Sample", email="sample@example.org", language=lang)
         opt_out = f"https://o.example/{opt_out_token('sample', SAMPLE_SENDER.opt_out_secret)}"
         values = _values(
-            recipient, SAMPLE_SENDER, opt_out, lang, Personalisation("price", "discount_10"), None, shipped
+            recipient, SAMPLE_SENDER, opt_out, lang, Personalisation("price", "discount_10"), SAMPLE_DATE, shipped
         )
         for part in parts:
             try:
