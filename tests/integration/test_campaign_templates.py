@@ -78,10 +78,13 @@ async def test_a_saved_template_renders_for_the_playbooks_enrolments(
     plan = plan_enrolment(change, [playbook], now=T0, has_active_enrolment=False, replay_window=timedelta(days=7))
     assert isinstance(plan, EnrolmentPlan)
     async with sessions.begin() as session:
-        await repo.upsert_profiles(session, {"c1": {"name": "Anna <3", "email": "a@example.org", "language": "de"}}, T0)
+        await repo.upsert_profiles(
+            session, {"c1": {"name": "Anna <3", "email": "a@example.org", "language": "de", "state": "BY"}}, T0
+        )
         await repo.insert_enrolments(session, [plan], {}, T0)
         [due] = await step_repository.claim_due_steps(session, now=T0, address_grace=timedelta(hours=1), limit=10)
     assert due.message == playbook.as_dict()["templates"]["we_miss_you"]
+    assert due.state == "BY"  # quiet hours of the scheduler see the customer's state
     content = settle(due, ConsentDecision(True, "express_consent"), sender=SENDER, default_language="de").content
     assert content is not None
     assert content["subject"] == "Hallo Anna <3"
