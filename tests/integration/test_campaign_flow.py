@@ -273,6 +273,12 @@ async def test_put_validates_and_versions_playbooks(stack: tuple[httpx.AsyncClie
         "/v1/playbooks/grass-greener", json={**document, "steps": [{**document["steps"][0], "template": "nope"}]}
     )
     assert unknown.status_code == 422 and "unknown template 'nope'" in unknown.json()["detail"]
+    parts = {"subject": "Hi {{ name }}", "body": "Hi {{ name }}", "html": "<p>Hi {{ name }}<!-- the footer is gone"}
+    hidden = await client.put(
+        "/v1/playbooks/grass-greener", json={**document, "templates": {"t": {"de": parts, "en": parts}}}
+    )
+    assert hidden.status_code == 422
+    assert "templates.t: Value error, de.html: an HTML comment is never closed" in hidden.json()["detail"]
     wrong_id = await client.put("/v1/playbooks/grass-greener", json={**document, "playbook_id": "other"})
     assert wrong_id.status_code == 422
     saved = await client.put("/v1/playbooks/grass-greener", json={**document, "holdout_percent": 20})

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import dataclasses
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
 from winback_campaign.domain.actions import ConsentDecision, DueStep, settle
 from winback_campaign.domain.batch import ActiveEnrolment, Exited, ExitSignal, fold_status_changes
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
+from winback_campaign.domain.template_engine import convert_legacy, render_part
 from winback_campaign.domain.templates import (
     Recipient,
     SenderIdentity,
     catalogue,
     opt_out_token,
+    template_problem,
     verify_opt_out_token,
 )
 from winback_campaign.service_layer.translate import exit_signal
@@ -123,3 +127,60 @@ def test_objections_unsubscribes_complaints_and_replies_end_the_sequence() -> No
         [ExitSignal("c1", "reply", "enr-0")], active, BUILTIN_PLAYBOOKS, now=NOW, replay_window=NOW - NOW
     )
     assert stale.effects == []
+
+
+def test_email_gets_an_escaped_html_part_with_the_same_footer_other_channels_do_not() -> None:
+    email = settle(
+        step(name="Eve <script>"), ConsentDecision(True, "express_consent"), sender=SENDER, default_language="de"
+    )
+    content = email.content or {}
+    assert content["html"].startswith('<!DOCTYPE html>\n<html lang="en"><body><p>Hello Eve &lt;script&gt;,</p>')
+    assert f'<a href="{content["opt_out_url"]}">No more messages</a></p></body></html>' in content["html"]
+    assert set(content) == {"language", "subject", "body", "sender", "opt_out_url", "html"}
+    sms = settle(step("sms"), ConsentDecision(True, "express_consent"), sender=SENDER, default_language="de")
+    assert sms.content is not None and "html" not in sms.content
+
+
+def test_money_dates_percent_and_plurals_follow_the_language() -> None:
+    source = (
+        "{{ 1234.5 | money }} | {{ due_on | date }} | {{ discount | percent }}"
+        " | {{ months }} {{ months | plural('Monat', 'Monate') }} | {{ 1 | plural('Monat', 'Monate') }}"
+    )
+    values = {"due_on": date(2026, 3, 1), "discount": Decimal("0.15"), "months": 3}
+    assert (
+        render_part(source, {**values, "language": "de"}) == "1.234,50\xa0€ | 1. März 2026 | 15\xa0% | 3 Monate | Monat"
+    )
+    assert render_part(source, {**values, "language": "en"}) == "€1,234.50 | March 1, 2026 | 15% | 3 Monate | Monat"
+
+
+def test_discount_offers_are_worded_with_babel() -> None:
+    content = settle(
+        step(template="fix_offer", offer="discount_15"),
+        ConsentDecision(True, "express_consent"),
+        sender=SENDER,
+        default_language="de",
+    ).content
+    assert content is not None and "we would like to win you back: 15% off for 3 months." in content["body"]
+
+
+def test_string_template_syntax_is_converted_to_jinja() -> None:
+    assert convert_legacy("Hi $name, ${offer} costs $$5 and $ more") == "Hi {{ name }}, {{ offer }} costs $5 and $ more"
+    assert convert_legacy("{{ name }} pays $5") == "{{ name }} pays $5"  # already Jinja2: left alone
+
+
+def test_a_template_that_cannot_render_is_suppressed_never_sent_half_made() -> None:
+    broken = {lang: {"subject": "x", "body": "{{ name.__class__ }}"} for lang in ("de", "en")}
+    outcome = settle(
+        dataclasses.replace(step(), message=broken),
+        ConsentDecision(True, "express_consent"),
+        sender=SENDER,
+        default_language="de",
+    )
+    assert (outcome.status, outcome.reason, outcome.content) == ("suppressed", "template_error", None)
+
+
+def test_shipped_templates_pass_the_save_check() -> None:
+    for name, languages in catalogue()["templates"].items():
+        assert template_problem(languages) is None, name
+    problem = template_problem({"de": {"subject": "s", "body": "b", "html": "<p hidden>{{ name }}"}, "en": {}})
+    assert problem == "de.html: the opt-out link is not a visible link in the HTML part"

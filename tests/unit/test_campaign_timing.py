@@ -6,15 +6,10 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from winback_campaign.domain.actions import DueStep
+from winback_campaign.domain.regions import customer_state, normalise_state, state_of_postal_code
 from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import Recipient
-from winback_campaign.domain.timing import (
-    FrequencyCap,
-    allowed_at,
-    easter_sunday,
-    german_public_holidays,
-    next_quiet_hours_slot,
-)
+from winback_campaign.domain.timing import FrequencyCap, allowed_at, next_quiet_hours_slot, public_holidays
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -23,9 +18,8 @@ def berlin(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
     return datetime(year, month, day, hour, minute, tzinfo=BERLIN)
 
 
-def test_easter_and_the_nationwide_holidays() -> None:
-    assert [easter_sunday(y) for y in (2024, 2025, 2026)] == [date(2024, 3, 31), date(2025, 4, 20), date(2026, 4, 5)]
-    assert german_public_holidays(2025) == {
+def test_the_nationwide_holidays_when_the_state_is_unknown() -> None:
+    assert public_holidays(2025) == {
         date(2025, 1, 1),
         date(2025, 4, 18),  # Good Friday
         date(2025, 4, 21),  # Easter Monday
@@ -88,7 +82,64 @@ def test_email_moves_only_for_the_cap_phone_also_for_quiet_hours() -> None:
     assert capped == (datetime(2025, 3, 22, 10, 0, tzinfo=UTC), "frequency_cap")  # a Saturday, 11:00 Berlin
 
 
-def due(customer: str, step: str, channel: str = "email") -> DueStep:
+def test_states_add_their_own_holidays() -> None:
+    assert date(2025, 6, 19) in public_holidays(2025, "BY")  # Fronleichnam
+    assert date(2025, 6, 19) not in public_holidays(2025, "HH")
+    assert date(2025, 10, 31) in public_holidays(2025, "SN")  # Reformationstag
+    assert date(2025, 10, 31) not in public_holidays(2025, "BY")
+    assert date(2025, 11, 19) in public_holidays(2025, "SN")  # Buß- und Bettag, Saxony only
+    assert public_holidays(2025, "BY") > public_holidays(2025)
+
+
+def test_the_state_comes_from_the_postal_code_unless_given() -> None:
+    assert [state_of_postal_code(p) for p in ("80331", "20095", "01067", "D-10115", "88131", "88045")] == [
+        "BY",
+        "HH",
+        "SN",
+        "BE",
+        "BY",  # Lindau lies in the Bavarian part of the 88 region
+        "BW",
+    ]
+    assert state_of_postal_code("00999") is None and state_of_postal_code("1234") is None
+    assert [normalise_state(s) for s in ("by", "DE-SN", "Thüringen", "Bavaria", "Texas")] == [
+        "BY",
+        "SN",
+        "TH",
+        "BY",
+        None,
+    ]
+    assert customer_state("Sachsen", {"postal_code": "80331"}) == "SN"  # an explicit state wins
+    assert customer_state(None, {"postal_code": "80331", "country": "DE"}) == "BY"
+    assert customer_state("nowhere", {"postal_code": "80331"}) == "BY"
+    # Abroad, or no postal code: no state, so only the nationwide holidays count.
+    assert customer_state(None, {"postal_code": "80331", "country": "AT"}) is None
+    assert customer_state(None, {"city": "Berlin"}) is None and customer_state(None, None) is None
+
+
+FRONLEICHNAM = datetime(2025, 6, 19, 8, 0, tzinfo=UTC)  # a Thursday, 10:00 in Germany
+REFORMATIONSTAG = datetime(2025, 10, 31, 9, 0, tzinfo=UTC)  # a Friday, 10:00 in Germany
+
+
+def test_fronleichnam_blocks_a_phone_task_in_bavaria_not_in_hamburg() -> None:
+    munich = customer_state(None, {"postal_code": "80331", "city": "München"})
+    hamburg = customer_state(None, {"postal_code": "20095", "city": "Hamburg"})
+    plan = plan_round([due("m", "1", "phone", munich), due("h", "1", "phone", hamburg)], {}, FRONLEICHNAM, CAP)
+    assert [s.customer_id for s in plan.send] == ["h"]
+    assert [(s.customer_id, at, r) for s, at, r in plan.moves] == [("m", berlin(2025, 6, 20, 9, 0), "quiet_hours")]
+
+
+def test_reformationstag_blocks_in_saxony_not_in_bavaria() -> None:
+    dresden = customer_state(None, {"postal_code": "01067", "city": "Dresden"})
+    munich = customer_state(None, {"postal_code": "80331", "city": "München"})
+    assert allowed_at(REFORMATIONSTAG, "phone", [], CAP, None, dresden) == (
+        berlin(2025, 11, 1, 9, 0),  # Saturday: a working day for quiet hours
+        "quiet_hours",
+    )
+    assert allowed_at(REFORMATIONSTAG, "phone", [], CAP, None, munich) == (REFORMATIONSTAG, None)
+    assert allowed_at(REFORMATIONSTAG, "email", [], CAP, None, dresden) == (REFORMATIONSTAG, None)
+
+
+def due(customer: str, step: str, channel: str = "email", state: str | None = None) -> DueStep:
     return DueStep(
         enrollment_id=f"enr-{customer}",
         step_id=step,
@@ -101,6 +152,7 @@ def due(customer: str, step: str, channel: str = "email") -> DueStep:
         offer_category=None,
         due_at=NOW,
         recipient=Recipient(name="A", email="a@example.com", language="de"),
+        state=state,
     )
 
 

@@ -10,6 +10,8 @@ from winback_consent.domain.contacts import (
     InvalidIdentifier,
     contact_hashes,
     hash_value,
+    legacy_hash,
+    legacy_pairs,
     normalise_email,
     normalise_phone,
     normalise_postal,
@@ -42,6 +44,33 @@ def test_foreign_numbers_keep_their_country_code() -> None:
     for bad in ("12", "call me", "+49 170 1234567 ext. 5"):
         with pytest.raises(InvalidIdentifier):
             normalise_phone(bad)
+
+
+def test_the_libraries_read_what_the_old_rules_misread() -> None:
+    # phonenumbers drops a trunk 0 written after the country code; the old rules kept it.
+    assert normalise_phone("+49 030 1234567") == normalise_phone("030 1234567") == "+49301234567"
+    # email-validator brings an IDNA domain to one form, whichever way it was written.
+    assert normalise_email("Anna@xn--bcher-kva.de") == normalise_email("anna@BÜCHER.de") == "anna@bücher.de"
+    for bad in ("a..b@example.org", "anna@localhost", '"anna muster"@example.org'):
+        with pytest.raises(InvalidIdentifier):
+            normalise_email(bad)
+    # Letters are a vanity number or an extension, never read as digits; a local-only length is refused.
+    for bad in ("0800 FLOWERS", "0170 1234567 (mobil)", "+49 12"):
+        with pytest.raises(InvalidIdentifier):
+            normalise_phone(bad)
+
+
+def test_a_value_only_the_old_rules_read_keeps_its_old_hash_so_its_listing_still_matches() -> None:
+    assert contact_hashes(KEY, "a..b@example.org", None, None, None).email == legacy_hash(
+        KEY, "email", "a..b@example.org"
+    )
+    assert contact_hashes(KEY, "nonsense", None, None, None).email is None
+
+
+def test_only_identifiers_the_schemes_hash_differently_are_carried_over() -> None:
+    pairs = legacy_pairs(KEY, "anna@example.org", "+49 030 1234567", "030 7654321")
+    assert pairs == [("phone", legacy_hash(KEY, "phone", "+49 030 1234567"), hash_value(KEY, "phone", "030 1234567"))]
+    assert legacy_pairs(KEY, None, None, None) == []
 
 
 def test_postal_addresses_in_different_spellings_match() -> None:

@@ -14,7 +14,17 @@ from winback_campaign.adapters.tables import actions, customers, enrollment_step
 from winback_campaign.domain.batch import ActiveEnrolment
 from winback_campaign.domain.enrolment import EnrolmentPlan, PastEnrolment, StatusChange
 
-PROFILE_FIELDS = ("name", "email", "language", "kind", "phone", "postal_address", "account_manager", "time_zone")
+PROFILE_FIELDS = (
+    "name",
+    "email",
+    "language",
+    "kind",
+    "phone",
+    "postal_address",
+    "account_manager",
+    "time_zone",
+    "state",
+)
 # Set-valued fields: a new value is added to what is stored.
 SET_FIELDS = ("categories", "wishes")
 IDS = bindparam("ids", type_=ARRAY(String))
@@ -85,14 +95,16 @@ async def record_statuses(session: AsyncSession, changes: Sequence[StatusChange]
 
 
 async def customer_facts(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
-    """Kind and time zone per customer (what step conditions and quiet hours read)."""
+    """Kind, time zone and state per customer (what step conditions and quiet hours read)."""
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
     rows = await session.execute(
-        select(customers.c.customer_id, customers.c.kind, customers.c.time_zone).where(customers.c.customer_id.in_(ids))
+        select(customers.c.customer_id, customers.c.kind, customers.c.time_zone, customers.c.state).where(
+            customers.c.customer_id.in_(ids)
+        )
     )
-    return {r.customer_id: {"kind": r.kind, "time_zone": r.time_zone} for r in rows}
+    return {r.customer_id: {"kind": r.kind, "time_zone": r.time_zone, "state": r.state} for r in rows}
 
 
 async def release_candidates(session: AsyncSession, tags: Sequence[str]) -> list[dict[str, Any]]:
@@ -102,7 +114,7 @@ async def release_candidates(session: AsyncSession, tags: Sequence[str]) -> list
         return []
     c = customers
     rows = await session.execute(
-        select(c.c.customer_id, c.c.segment, c.c.value_tier, c.c.kind, c.c.time_zone, c.c.winback_eligible)
+        select(c.c.customer_id, c.c.segment, c.c.value_tier, c.c.kind, c.c.time_zone, c.c.state, c.c.winback_eligible)
         .where(
             c.c.status == "churned",
             c.c.churn_reason == "feature_gap",

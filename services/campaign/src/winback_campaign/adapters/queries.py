@@ -98,6 +98,7 @@ async def customers_with_status(
             c.c.winback_eligible,
             c.c.kind,
             c.c.time_zone,
+            c.c.state,
         )
         .where(c.c.status == status, c.c.status_at >= since)
         .order_by(c.c.status_at.desc(), c.c.customer_id)

@@ -7,10 +7,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, or_, select, text, update
+from sqlalchemy import and_, bindparam, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments, outbox
+from winback_campaign.adapters.tables import (
+    actions,
+    customers,
+    enrollment_steps,
+    enrollments,
+    outbox,
+    playbook_versions,
+)
 from winback_campaign.domain.actions import DueStep
 from winback_campaign.domain.templates import Recipient
 from winback_shared.db.outbox import OutboxMessage
@@ -94,7 +102,7 @@ async def claim_due_steps(
     An e-mail step whose customer has no address yet waits (the profile arrives on another
     topic) until `address_grace` has passed, without taking a place in the batch.
     """
-    s, e, c = enrollment_steps, enrollments, customers
+    s, e, c, v = enrollment_steps, enrollments, customers, playbook_versions
     stmt = (
         select(
             s.c.enrollment_id,
@@ -115,13 +123,17 @@ async def claim_due_steps(
             c.c.postal_address,
             c.c.account_manager,
             c.c.time_zone,
+            c.c.state,
             c.c.categories,
             s.c.assignee,
             e.c.churn_reason,
             e.c.feature,
+            # The enrolment's playbook version's own template of this name (shipped versions have none).
+            func.jsonb_extract_path(v.c.document, "templates", s.c.template, type_=JSONB).label("message"),
         )
         .join(e, e.c.enrollment_id == s.c.enrollment_id)
         .outerjoin(c, c.c.customer_id == e.c.customer_id)
+        .outerjoin(v, and_(v.c.playbook_id == e.c.playbook_id, v.c.version == e.c.playbook_version))
         .where(
             s.c.status == "pending",
             s.c.due_at <= now,
@@ -158,6 +170,8 @@ async def claim_due_steps(
             churn_reason=r.churn_reason,
             feature=r.feature,
             time_zone=r.time_zone,
+            state=r.state,
+            message=r.message,
         )
         for r in await session.execute(stmt)
     ]

@@ -41,6 +41,8 @@ customers = Table(
     Column("postal_address", JSONB),
     Column("account_manager", String(256)),
     Column("time_zone", String(64)),
+    # German state (ISO 3166-2 without `DE-`): explicit `attributes.state`, else from the postal code.
+    Column("state", String(8)),
     Column("categories", JSONB),
     Column("wishes", JSONB),
     Column("status", String(16)),

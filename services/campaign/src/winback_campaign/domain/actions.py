@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from winback_campaign.domain.ids import action_id_for
+from winback_campaign.domain.template_engine import TemplateProblem
 from winback_campaign.domain.templates import Personalisation, Recipient, SenderIdentity, render
 
 # Denials that mean the customer does not want to hear from us: the enrolment ends.
@@ -35,6 +36,10 @@ class DueStep:
     churn_reason: str | None = None
     feature: str | None = None
     time_zone: str | None = None
+    # German state for its public holidays (domain/regions.py); None: nationwide holidays only.
+    state: str | None = None
+    # The playbook version's own template of this name ({de: {subject, body, html?}, en: ...}), if it has one.
+    message: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +110,22 @@ def settle(
         reason = decision.reason or "denied"
         consent = {"basis": None, "reason": reason, "evidence_ids": list(decision.evidence_ids)}
         return ActionOutcome(action_id, step, "suppressed", reason, None, None, consent, exits_enrolment(decision))
-    content = render(
-        step.template,
-        step.recipient,
-        sender,
-        action_id=action_id,
-        consent_basis=decision.basis,
-        default_language=default_language,
-        personal=Personalisation(reason=step.churn_reason, offer=step.offer, changes=step.feature),
-    )
+    try:
+        content = render(
+            step.template,
+            step.recipient,
+            sender,
+            action_id=action_id,
+            consent_basis=decision.basis,
+            default_language=default_language,
+            personal=Personalisation(reason=step.churn_reason, offer=step.offer, changes=step.feature),
+            own=step.message,
+            channel=step.channel,
+            due_on=step.due_at.date(),
+        )
+    except TemplateProblem:
+        # Checked when saved, so not expected; a message that cannot be rendered is never sent half-made.
+        return ActionOutcome(action_id, step, "suppressed", "template_error", None, None, None, False)
     if step.channel == "phone":
         content["task"] = {"type": "call", "assignee": step.assignee, "account_manager": step.recipient.account_manager}
     if step.offer is not None:

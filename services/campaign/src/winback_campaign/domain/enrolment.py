@@ -27,6 +27,7 @@ class StatusChange:
     value_tier: str | None = None
     kind: str | None = None
     time_zone: str | None = None
+    state: str | None = None  # German state, for its public holidays
     tags: tuple[str, ...] = ()
     feature: str | None = None
 
@@ -198,7 +199,7 @@ def _planned(step: Step, change: StatusChange, now: datetime, holdout: bool) -> 
     due = max(change.at + step.after, now)
     wait = None
     if step.channel in QUIET_HOUR_CHANNELS:
-        slot = next_quiet_hours_slot(due, change.time_zone)
+        slot = next_quiet_hours_slot(due, change.time_zone, change.state)
         due, wait = (slot, "quiet_hours") if slot > due else (due, None)
     return PlannedStep(step, due, "holdout" if holdout else None, wait)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, field_validator, model_validator
 
 from winback_campaign.domain.offers import (
     MAX_DISCOUNT_PERCENT,
@@ -15,7 +17,8 @@ from winback_campaign.domain.offers import (
     is_discount,
     parse_offer,
 )
-from winback_campaign.domain.templates import known_template
+from winback_campaign.domain.template_engine import convert_legacy
+from winback_campaign.domain.templates import known_template, template_problem
 
 Status = Literal["churned", "lapsed", "at_risk", "won_back"]
 Channel = Literal["email", "sms", "phone", "post", "messenger"]
@@ -118,8 +121,6 @@ class Step(_Model):
     def _valid(self) -> Step:
         if self.after < timedelta(0):
             raise ValueError(f"step {self.step_id}: 'after' must not be negative")
-        if not known_template(self.template):
-            raise ValueError(f"step {self.step_id}: unknown template {self.template!r}")
         if self.channel == "phone" and self.assignee is None:
             raise ValueError(f"step {self.step_id}: a phone step is a task for a person and needs 'assignee'")
         if self.offer is not None:
@@ -128,6 +129,39 @@ class Step(_Model):
 
     def applies(self, **customer: str | None) -> bool:
         return self.when is None or self.when.applies(**customer)
+
+
+class TemplateParts(_Model):
+    """One language of a message: subject, plain-text body, optional HTML (Jinja2; `$name` is converted)."""
+
+    subject: str = Field(min_length=1, max_length=500)
+    body: str = Field(min_length=1, max_length=20_000)
+    html: str | None = Field(default=None, max_length=200_000)
+
+    @field_validator("subject", "body", "html")
+    @classmethod
+    def _jinja(cls, value: str | None) -> str | None:
+        return None if value is None else convert_legacy(value)
+
+
+@lru_cache(maxsize=1024)
+def _template_problem(document: str) -> str | None:
+    """Checked once per text: stored playbooks are validated again on every read."""
+    return template_problem(json.loads(document))
+
+
+class MessageTemplate(_Model):
+    """A playbook's own template, in both languages; its name may replace a shipped one for this playbook."""
+
+    de: TemplateParts
+    en: TemplateParts
+
+    @model_validator(mode="after")
+    def _usable(self) -> MessageTemplate:
+        problem = _template_problem(json.dumps(self.model_dump(exclude_none=True), sort_keys=True))
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 class StepOverride(_Model):
@@ -161,9 +195,17 @@ class Playbook(_Model):
     variants: tuple[Variant, ...] = ()
     steps: tuple[Step, ...] = Field(min_length=1)
     exit_on: frozenset[ExitReason] = DEFAULT_EXIT_ON  # type: ignore[assignment]
+    # Templates of this playbook (name -> both languages); steps use these first, then the shipped ones.
+    templates: dict[str, MessageTemplate] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _consistent(self) -> Playbook:
+        used = [(s.step_id, s.template) for s in self.steps] + [
+            (step_id, o.template) for v in self.variants for step_id, o in v.steps.items() if o.template
+        ]
+        for step_id, template in used:
+            if template not in self.templates and not known_template(template):
+                raise ValueError(f"step {step_id}: unknown template {template!r}")
         ids = [s.step_id for s in self.steps]
         if len(set(ids)) != len(ids):
             raise ValueError(f"duplicate step_id in {ids}")

@@ -26,7 +26,8 @@ def plan_round(
     plan = RoundPlan()
     sending: set[str] = set()
     for step in due:
-        at, reason = allowed_at(now, step.channel, contacts.get(step.customer_id, ()), cap, step.time_zone)
+        recent = contacts.get(step.customer_id, ())
+        at, reason = allowed_at(now, step.channel, recent, cap, step.time_zone, step.state)
         if reason is not None and at > now:
             plan.moves.append((step, at, reason))
         elif step.customer_id in sending:

@@ -76,6 +76,7 @@ async def _candidates(
                 value_tier=r["value_tier"],
                 kind=r["kind"],
                 time_zone=r["time_zone"],
+                state=r["state"],
                 tags=tuple(tags),
             )
             for r in rows[:limit]
@@ -94,6 +95,7 @@ async def _candidates(
             value_tier=r["value_tier"],
             kind=r["kind"],
             time_zone=r["time_zone"],
+            state=r["state"],
         )
         for r in rows
     ]

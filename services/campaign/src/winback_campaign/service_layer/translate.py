@@ -8,6 +8,7 @@ from typing import Any
 
 from winback_campaign.domain.batch import ExitSignal
 from winback_campaign.domain.enrolment import StatusChange
+from winback_campaign.domain.regions import customer_state
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
     CampaignResponse,
@@ -76,6 +77,9 @@ def merged_profiles(events: Sequence[CloudEvent]) -> dict[str, dict[str, Any]]:
             zone = d.attributes.get("time_zone")
             if isinstance(zone, str) and zone:
                 fields["time_zone"] = zone
+            state = customer_state(d.attributes.get("state"), fields.get("postal_address"))
+            if state is not None:
+                fields["state"] = state
         elif isinstance(event, OrderPlaced) and event.data.category:
             fields = {"categories": {event.data.category}}
         else:
@@ -120,6 +124,7 @@ def release_changes(event: FeatureReleased, candidates: Sequence[dict[str, Any]]
             value_tier=c["value_tier"],
             kind=c["kind"],
             time_zone=c["time_zone"],
+            state=c["state"],
             tags=tuple(event.data.tags),
             feature=event.data.feature,
         )

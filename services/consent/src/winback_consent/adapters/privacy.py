@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, literal_column, select, update
+from sqlalchemy import delete, func, literal_column, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -49,6 +49,30 @@ async def add_suppressions(session: AsyncSession, entries: Sequence[Suppression]
         # xmax is 0 on a freshly inserted row version, set on one the conflict clause updated.
         new += sum(1 for r in await session.execute(upsert) if r.inserted)
     return new
+
+
+async def carry_legacy_listings(session: AsyncSession, pairs: Sequence[tuple[str, str, str]]) -> int:
+    """Copy each listing stored under a scheme-1 hash to the current hash of the same raw value.
+
+    `pairs` are (kind, scheme-1 hash, current hash). The copy keeps source, list and listing time; a
+    listing the current hash already has is left as it is. Returns how many listings were copied.
+    """
+    unique = sorted({(old, new) for _, old, new in pairs})
+    copied = 0
+    for start in range(0, len(unique), CHUNK):
+        chunk = unique[start : start + CHUNK]
+        result = await session.execute(
+            text(
+                "INSERT INTO consent.suppressions (digest, kind, source, list_name, listed_at) "
+                "SELECT p.new, s.kind, s.source, s.list_name, s.listed_at "
+                "FROM unnest(CAST(:old AS text[]), CAST(:new AS text[])) AS p(old, new) "
+                "JOIN consent.suppressions s ON s.digest = p.old "
+                "ON CONFLICT (digest) DO NOTHING"
+            ),
+            {"old": [o for o, _ in chunk], "new": [n for _, n in chunk]},
+        )
+        copied += int(getattr(result, "rowcount", 0) or 0)
+    return copied
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,9 @@
-"""Contact identifiers: normalised, then kept only as keyed hashes (the suppression list never holds plain text)."""
+"""Contact identifiers: normalised, then kept only as keyed hashes (the suppression list never holds plain text).
+
+E-mail addresses are normalised by `email-validator` (syntax only, no DNS lookup), phone numbers by
+`phonenumbers` (E.164, national numbers read as German). Hash scheme 2; scheme 1 (before migration
+0005) was hand-written and lives on in `legacy_contacts.py` only to carry old listings over.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,13 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+from winback_consent.domain.legacy_contacts import legacy_email, legacy_phone
 
 IdentifierKind = Literal["email", "phone", "postal"]
 # Which stored identifier of the customer a channel reaches; fax numbers share the phone number space.
@@ -32,8 +43,8 @@ IMPORT_KIND: dict[str, IdentifierKind] = {
     "fax": "phone",
     "post": "postal",
 }
-DEFAULT_COUNTRY_CODE = "49"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+DEFAULT_REGION = "DE"  # where a number without country code is dialled
+_PHONE_CHARACTERS = re.compile(r"^[\d\s+()./-]+$")
 _STREET_SUFFIX = re.compile(r"(strasse|str\.?)(?=\s*\d|\s*$)")
 
 
@@ -41,27 +52,33 @@ class InvalidIdentifier(ValueError):
     """A value that cannot be normalised into an identifier of its kind."""
 
 
+# The libraries cost ~60-70 us a value; a batch hashes each value twice (current and scheme 1 pairs)
+# and customers' updates repeat their identifiers.
+@lru_cache(maxsize=65_536)
 def normalise_email(value: str) -> str:
-    email = value.strip().lower()
-    if not _EMAIL.match(email):
-        raise InvalidIdentifier("not an e-mail address")
-    return email
+    """email-validator's normalised form (IDNA domain, NFC), lower-cased as a whole; no DNS lookup."""
+    try:
+        normalized = validate_email(value.strip(), check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise InvalidIdentifier("not an e-mail address") from exc
+    # The local part is case-sensitive by the RFC, but no provider treats it so: a listing must not
+    # miss an address because of its capitals.
+    return normalized.lower()
 
 
+@lru_cache(maxsize=65_536)
 def normalise_phone(value: str) -> str:
-    """E.164-like `+<digits>`; national numbers (leading 0) get the German country code."""
-    raw = value.strip().replace("(0)", "")
-    if re.search(r"[^\d\s+()./-]", raw):
+    """E.164 (`+4930...`); a number without country code is German."""
+    # Letters would be read as a vanity number ("0800 FLOWERS") or an extension: neither identifies a line.
+    if not _PHONE_CHARACTERS.match(value.strip()):
         raise InvalidIdentifier("a phone number holds only digits, spaces and + ( ) . / -")
-    plus = raw.startswith("+")
-    digits = re.sub(r"\D", "", raw)
-    if not plus and digits.startswith("00"):
-        digits = digits[2:]
-    elif not plus and digits.startswith("0"):
-        digits = DEFAULT_COUNTRY_CODE + digits[1:]
-    if not 7 <= len(digits) <= 15:
-        raise InvalidIdentifier("a phone number has 7 to 15 digits")
-    return "+" + digits
+    try:
+        number = phonenumbers.parse(value, DEFAULT_REGION)
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidIdentifier("not a phone number") from exc
+    if phonenumbers.is_possible_number_with_reason(number) != phonenumbers.ValidationResult.IS_POSSIBLE:
+        raise InvalidIdentifier("not a possible phone number (wrong length for its country)")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
 def _fold(text: str) -> str:
@@ -122,13 +139,25 @@ class ContactHashes:
         return [(k, h) for k, h in kinds if h is not None]
 
 
+_LEGACY = {"email": legacy_email, "phone": legacy_phone}
+
+
+def legacy_hash(key: bytes, kind: IdentifierKind, value: Any) -> str | None:
+    """The scheme-1 hash of an e-mail or phone value (postal addresses kept their normalisation), or None."""
+    legacy = _LEGACY.get(kind)
+    normalised = legacy(str(value)) if legacy is not None and value else None
+    return keyed_hash(key, kind, normalised) if normalised is not None else None
+
+
 def _safe(key: bytes, kind: IdentifierKind, value: Any) -> str | None:
+    """The value's hash; the scheme-1 hash where the libraries refuse a value the old rules took, so a
+    listing made of it still matches (fail closed); None when neither reads it."""
     if value in (None, "", {}):
         return None
     try:
         return hash_value(key, kind, value)
     except InvalidIdentifier:
-        return None
+        return legacy_hash(key, kind, value)
 
 
 def contact_hashes(
@@ -140,6 +169,22 @@ def contact_hashes(
         fax=_safe(key, "phone", fax),
         postal=_safe(key, "postal", postal),
     )
+
+
+def legacy_pairs(
+    key: bytes, email: str | None, phone: str | None, fax: str | None
+) -> list[tuple[IdentifierKind, str, str]]:
+    """(kind, scheme-1 hash, current hash) of each identifier the two schemes hash differently.
+
+    A listing stored under the scheme-1 hash is copied to the current hash when the raw value is seen.
+    """
+    pairs: list[tuple[IdentifierKind, str, str]] = []
+    identifiers: tuple[tuple[IdentifierKind, str | None], ...] = (("email", email), ("phone", phone), ("phone", fax))
+    for kind, value in identifiers:
+        old, new = legacy_hash(key, kind, value), _safe(key, kind, value)
+        if old is not None and new is not None and old != new:
+            pairs.append((kind, old, new))
+    return pairs
 
 
 def suppressions_by_channel(listed: Mapping[str, datetime]) -> dict[str, datetime]:

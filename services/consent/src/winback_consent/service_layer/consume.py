@@ -7,9 +7,9 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_consent.adapters import repository
+from winback_consent.adapters import privacy, repository
 from winback_consent.adapters.tables import outbox, processed_events
-from winback_consent.domain.contacts import contact_hashes
+from winback_consent.domain.contacts import contact_hashes, legacy_pairs
 from winback_consent.domain.translate import BatchChanges, ConsentChange, translate
 from winback_consent.service_layer.ledger import append_drafts
 from winback_shared.clock import Clock
@@ -32,12 +32,16 @@ async def notify(session: AsyncSession, changes: Sequence[ConsentChange]) -> Non
     await enqueue(session, outbox, [OutboxMessage.of(Topic.CONSENT.value, changed_event(c)) for c in changes])
 
 
-def with_hashes(changes: BatchChanges, hash_key: bytes) -> None:
-    """Profiles carry the keyed hashes of their identifiers, matched against the suppression list."""
+def with_hashes(changes: BatchChanges, hash_key: bytes) -> list[tuple[str, str, str]]:
+    """Profiles carry the keyed hashes of their identifiers, matched against the suppression list.
+
+    Returns the (kind, scheme-1 hash, current hash) pairs whose listings must be carried over.
+    """
     changes.profiles = [
         dataclasses.replace(p, hashes=contact_hashes(hash_key, p.email, p.phone, p.fax, p.postal_address))
         for p in changes.profiles
     ]
+    return [pair for p in changes.profiles for pair in legacy_pairs(hash_key, p.email, p.phone, p.fax)]
 
 
 async def apply_events(
@@ -47,12 +51,14 @@ async def apply_events(
     async with sessions.begin() as session:
         fresh = await claim_unprocessed(session, processed_events, events)
         changes = translate(fresh)
-        with_hashes(changes, hash_key)
+        carried = with_hashes(changes, hash_key)
         # Lock every touched customer's chain head first: it serialises all writers of a customer,
         # so the snapshot rebuilt at the end sees every committed change (see refresh_snapshots).
         heads = await repository.lock_heads(session, changes.known)
         await repository.ensure_known(session, changes.known)
         await repository.upsert_profiles(session, changes.profiles)
+        # A listing made under the old normalisation follows the raw value to its current hash.
+        await privacy.carry_legacy_listings(session, carried)
         await repository.add_orders(session, changes.orders)
         await repository.add_contract_events(session, changes.contracts)
         await append_drafts(session, changes.drafts, clock.now(), locked=heads)
