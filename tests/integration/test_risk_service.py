@@ -183,6 +183,15 @@ async def test_list_progress_and_errors(api: httpx.AsyncClient, kafka_bootstrap:
     progress = (await api.get("/v1/progress")).json()
     assert datetime.fromisoformat(progress["highest_event_time"]) == T0 + timedelta(days=90)
     assert progress["lag"] == 0
+    # Per partition, from the broker: everything applied was committed, up to the log end.
+    partitions = progress["partitions"]
+    assert partitions and all(
+        p["lag"] == 0 and p["committed_offset"] == p["end_offset"] for p in partitions if p["end_offset"]
+    )
+    applied_times = {
+        datetime.fromisoformat(p["last_applied_event_time"]) for p in partitions if p["last_applied_event_time"]
+    }
+    assert T0 + timedelta(days=90) in applied_times
 
     bad_queries: list[tuple[str, dict[str, str | int]]] = [
         ("/v1/customers/c-list-0", {"horizon_days": 0}),

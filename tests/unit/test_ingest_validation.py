@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from winback_ingest.domain.validation import EventError, validate_batch, validate_event
-from winback_shared.events.registry import INBOUND_TYPES
+from winback_shared.events.envelope import not_after
+from winback_shared.events.registry import INBOUND_TYPES, parse_event_json
+from winback_shared.validation import MAX_TEXT_CHARS
 
 C = {"customer_id": "c-1"}
 
@@ -80,7 +85,7 @@ def test_unknown_data_fields_and_extension_attributes_are_kept():
         (envelope("order.placed", VALID["order.placed"], source=""), "source", "string_too_short"),
         (envelope("order.placed", VALID["order.placed"], source="/" * 513), "source", "string_too_long"),
         (envelope("order.placed", VALID["order.placed"], time=...), "time", "missing"),
-        (envelope("order.placed", VALID["order.placed"], time="yesterday"), "time", "datetime_from_date_parsing"),
+        (envelope("order.placed", VALID["order.placed"], time="yesterday"), "time", "time_not_rfc3339"),
         (envelope("order.placed", VALID["order.placed"], time="2024-05-01T12:00:00"), "time", "timezone_aware"),
         (envelope("order.placed", ...), "data", "missing"),
         (envelope("order.placed", "not an object"), "data", "model_type"),
@@ -210,3 +215,95 @@ def test_error_shape_is_the_contract():
         "field": "data.amount",
         "message": "bad",
     }
+
+
+NOW = datetime(2025, 6, 1, 12, 0, tzinfo=UTC)
+EDGE = not_after(NOW, timedelta(hours=24))
+ORDER = VALID["order.placed"]
+
+
+def order(**overrides: Any) -> dict[str, Any]:
+    return envelope("order.placed", ORDER, **overrides)
+
+
+def usage(**data: Any) -> dict[str, Any]:
+    return envelope("usage.reported", {**C, "metric": "logins", "value": 1, **data})
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "kind"),
+    [
+        # Issue 15, finding 1: acknowledged by ingest, then dead-lettered by every consumer.
+        (
+            envelope("order.placed", {**ORDER, "customer_id": "a\x00b"}),
+            "data.customer_id",
+            "text_refused",
+        ),
+        (envelope("customer.upserted", {**C, "name": "x\x00"}), "data.name", "text_refused"),
+        (envelope("customer.upserted", {**C, "attributes": {"k": ["\x00"]}}), "data.attributes.k.0", "text_refused"),
+        (order(subject="\x00"), "subject", "text_refused"),
+        (
+            order(time="0001-01-01T00:30:00+01:00"),
+            "time",
+            "time_out_of_range",
+        ),
+        (
+            order(time="9999-12-31T23:30:00-01:00"),
+            "time",
+            "time_out_of_range",
+        ),
+        (usage(period_end="0001-01-01T00:00:00+00:01"), "data.period_end", "time_out_of_range"),
+        # Finding 2: a lone surrogate in an id or an e-mail.
+        (order(id="abc\ud800def"), "id", "text_refused"),
+        (envelope("customer.upserted", {**C, "email": "a\udfffb@example.com"}), "data.email", "text_refused"),
+        # Finding 5: Unix times and times from the future.
+        (order(time=1714557600), "time", "time_not_rfc3339"),
+        (order(time="1714557600"), "time", "time_not_rfc3339"),
+        (order(time="9999-12-31T00:00:00Z"), "time", "time_in_future"),
+        (order(time="2025-06-02T12:00:01Z"), "time", "time_in_future"),
+        # Length limits: business keys are identifiers, any other string at most MAX_TEXT_CHARS.
+        (
+            envelope("order.placed", {**ORDER, "order_id": "o" * 257}),
+            "data.order_id",
+            "string_too_long",
+        ),
+        (envelope("customer.upserted", {**C, "name": "n" * (MAX_TEXT_CHARS + 1)}), "data.name", "text_refused"),
+    ],
+)
+def test_the_shared_text_and_time_rule(raw: Any, field: str, kind: str):
+    errors = validate_event(0, raw, EDGE)
+    assert isinstance(errors, list), errors
+    assert [(e.field, e.kind) for e in errors] == [(field, kind)]
+
+
+def test_the_allowed_skew_is_inclusive_and_only_ingest_applies_it():
+    exactly = order(time="2025-06-02T12:00:00Z")
+    assert not isinstance(validate_event(0, exactly, EDGE), list)
+    later = order(time="2025-06-03T12:00:00Z")
+    assert isinstance(validate_event(0, later, EDGE), list)
+    # A consumer validates without a clock: what ingest let in is applied whatever its own clock says.
+    assert parse_event_json(json.dumps(later)).time == datetime(2025, 6, 3, 12, tzinfo=UTC)
+
+
+def test_a_valid_surrogate_pair_and_other_unicode_pass():
+    raw = envelope("customer.upserted", {**C, "name": "Jürgen 😀 Ωmega"})
+    event = validate_event(0, raw, EDGE)
+    assert not isinstance(event, list)
+    assert event.data.model_dump()["name"] == "Jürgen 😀 Ωmega"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"id": "a\\u0000"}',
+        '{"id": "abc\\ud800def"}',
+        '{"id": "x\\udc00"}',
+    ],
+)
+def test_consumers_refuse_by_the_same_rule_on_the_wire(text: str):
+    raw = json.loads(text) | {k: v for k, v in envelope("order.placed", VALID["order.placed"]).items() if k != "id"}
+    wire = json.dumps(raw).encode()
+    with pytest.raises(ValidationError) as refused:
+        parse_event_json(wire)
+    assert [e["type"] for e in refused.value.errors()] == ["text_refused"]
+    assert isinstance(validate_event(0, raw, EDGE), list)

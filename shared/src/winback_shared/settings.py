@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 
-from pydantic import field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Role = Literal["ingest", "ops", "admin"]
@@ -56,6 +57,11 @@ class ServiceSettings(BaseSettings):
     consumer_heartbeat_interval_ms: int = 3_000
     outbox_batch_size: int = 500
     outbox_poll_interval_s: float = 0.2
+    # How far an event's `time` may lie ahead of the receiving service's clock (clock skew between
+    # systems); later ones are refused, or one bad event would move every "latest event" watermark.
+    max_future_skew_s: float = Field(86_400.0, ge=0)
+    # What a 503 for an outage of a dependency (database, broker, peer service) tells clients to wait.
+    retry_after_s: int = Field(5, ge=1)
 
     @field_validator("database_url")
     @classmethod
@@ -80,6 +86,10 @@ class ServiceSettings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def max_future_skew(self) -> timedelta:
+        return timedelta(seconds=self.max_future_skew_s)
 
     def api_key_roles(self) -> dict[str, Role]:
         if self.api_keys is None:

@@ -30,7 +30,11 @@ def build_app(settings: ServiceSettings) -> FastAPI:
 
     async def on_inbound(records: Sequence[ConsumerRecord]) -> None:
         await forward_inbound(
-            runtime.sessions, runtime.publisher, records, publish_timeout_s=settings.publish_timeout_s
+            runtime.sessions,
+            runtime.publisher,
+            records,
+            publish_timeout_s=settings.publish_timeout_s,
+            not_after=runtime.clock.now() + settings.max_future_skew,
         )
 
     runtime.add_consumer(group_id="winback-ingest", topics=[Topic.INBOUND.value], record_handler=on_inbound)

@@ -9,4 +9,3 @@ class IngestSettings(ServiceSettings):
     max_body_bytes: int = 5 * 1024 * 1024
     max_batch_events: int = 1_000
     publish_timeout_s: float = 10.0
-    retry_after_s: int = 5

@@ -3,13 +3,59 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo
+from pydantic_core import PydanticCustomError
+
+from winback_shared.validation import rfc3339_problem, time_problem
 
 CustomerId = Annotated[str, Field(min_length=1, max_length=128)]
-NonEmpty = Annotated[str, Field(min_length=1)]
+# Business keys (order, contract, ticket, action ids): identifiers, not prose.
+NonEmpty = Annotated[str, Field(min_length=1, max_length=256)]
+
+# Validation context key: the latest event `time` the receiver accepts (its clock plus the skew).
+NOT_AFTER = "not_after"
+
+
+def _rfc3339(value: object) -> object:
+    problem = rfc3339_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("time_not_rfc3339", "{problem}", {"problem": problem})
+    return value
+
+
+def _in_range(value: datetime) -> datetime:
+    problem = time_problem(value)
+    if problem is not None:
+        raise PydanticCustomError("time_out_of_range", "{problem}", {"problem": problem})
+    return value
+
+
+def _not_in_future(value: datetime, info: ValidationInfo) -> datetime:
+    # Only the receiving edge (ingest) passes its clock: a consumer applies what ingest let in,
+    # even when its own clock is behind (clocks of a demo are moved one service at a time).
+    limit = (info.context or {}).get(NOT_AFTER)
+    if isinstance(limit, datetime) and value > limit:
+        raise PydanticCustomError(
+            "time_in_future",
+            "lies more than the allowed clock skew in the future (latest accepted: {limit}); "
+            "an event's time is when the fact happened",
+            {"limit": limit.isoformat()},
+        )
+    return value
+
+
+# Any time in an event: RFC 3339 with offset, within years 1-9999 in UTC.
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_rfc3339), AfterValidator(_in_range)]
+# The envelope's `time`: also not beyond the receiver's clock plus the allowed skew.
+EventTime = Annotated[Timestamp, AfterValidator(_not_in_future)]
+
+
+def not_after(now: datetime, skew: timedelta) -> dict[str, datetime]:
+    """The validation context with which an edge service refuses events from the future."""
+    return {NOT_AFTER: now + skew}
 
 
 class EventData(BaseModel):
@@ -34,7 +80,7 @@ class CloudEvent(BaseModel):
     id: Annotated[str, Field(min_length=1, max_length=256)]
     source: Annotated[str, Field(min_length=1, max_length=512)]
     type: str
-    time: AwareDatetime
+    time: EventTime
     datacontenttype: str | None = None
     data: EventData
 

@@ -6,8 +6,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, ConfigDict, Field, model_validator
 from pydantic import BaseModel as _Base
+from pydantic import ConfigDict, Field, model_validator
 
 from winback_shared.events.envelope import (
     CloudEvent,
@@ -15,6 +15,7 @@ from winback_shared.events.envelope import (
     CustomerId,
     EventData,
     NonEmpty,
+    Timestamp,
 )
 
 Amount = Annotated[Decimal, Field(allow_inf_nan=False, max_digits=18, decimal_places=6)]
@@ -105,8 +106,8 @@ class ContractCancelledData(CustomerEventData):
 class UsageReportedData(CustomerEventData):
     metric: NonEmpty
     value: Annotated[float, Field(allow_inf_nan=False)]
-    period_start: AwareDatetime | None = None
-    period_end: AwareDatetime | None = None
+    period_start: Timestamp | None = None
+    period_end: Timestamp | None = None
 
 
 class TicketOpenedData(CustomerEventData):

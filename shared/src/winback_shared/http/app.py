@@ -10,10 +10,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Histogram, generate_latest
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from winback_shared.clock import AdjustableClock, ClockMovedBackwards
+from winback_shared.events.envelope import Timestamp
 from winback_shared.http.auth import require_role
+from winback_shared.http.inputs import refuse_unusable_text
 from winback_shared.http.problems import ProblemError, install_problem_handlers
 from winback_shared.runtime import ServiceRuntime
 
@@ -50,7 +52,7 @@ class _Latency:
 
 
 class ClockMove(BaseModel):
-    now: AwareDatetime
+    now: Timestamp
 
 
 def _ops_routes() -> APIRouter:
@@ -113,8 +115,16 @@ def create_app(runtime: ServiceRuntime, routers: Sequence[APIRouter], *, title: 
         finally:
             await runtime.stop()
 
-    app = FastAPI(title=title, description=description, version="1.0.0", lifespan=lifespan)
+    # One rule for every path, query and body string of every route (winback_shared.validation).
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="1.0.0",
+        lifespan=lifespan,
+        dependencies=[Depends(refuse_unusable_text)],
+    )
     app.state.runtime = runtime
+    app.state.retry_after_s = runtime.settings.retry_after_s
     app.state.api_keys = runtime.settings.api_key_roles()
     install_problem_handlers(app)
     app.add_middleware(_Latency, service=runtime.settings.service_name)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import structlog
@@ -9,6 +10,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from winback_shared.http.outages import is_outage
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -49,6 +52,21 @@ _TITLES = {
 }
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _encodable(value: Any) -> Any:
+    # A problem may echo input (an event id, a field path) holding a lone surrogate, which no
+    # UTF-8 body can carry: it is shown as U+FFFD instead of failing the 4xx with a 500.
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value) if not value.isascii() else value
+    if isinstance(value, dict):
+        return {_encodable(k): _encodable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_encodable(v) for v in value]
+    return value
+
+
 def problem_response(
     status: int,
     detail: str,
@@ -59,7 +77,7 @@ def problem_response(
 ) -> JSONResponse:
     body = {"type": "about:blank", "title": title or _TITLES.get(status, "Error"), "status": status, "detail": detail}
     body.update(extra)
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    return JSONResponse(_encodable(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def _field(loc: tuple[Any, ...]) -> str:
@@ -83,6 +101,15 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(422, detail or "invalid request", errors=errors)
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if is_outage(exc):
+            # Database, broker or a peer service away: it heals, so the client retries.
+            log.warning("dependency_unavailable", error=repr(exc)[:500], path=request.url.path)
+            retry_after = str(getattr(request.app.state, "retry_after_s", 5))
+            return problem_response(
+                503,
+                f"a dependency is unavailable ({type(exc).__name__}); nothing was applied, retry later",
+                headers={"Retry-After": retry_after},
+            )
         log.exception("unhandled_error", error=repr(exc))
         return problem_response(500, "internal error; this is a bug, the request was not applied")

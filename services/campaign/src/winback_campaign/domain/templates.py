@@ -98,7 +98,9 @@ def verify_opt_out_token(token: str, secret: str) -> str | None:
     action_id, _, _ = token.rpartition(".")
     if not action_id:
         return None
-    return action_id if hmac.compare_digest(opt_out_token(action_id, secret), token) else None
+    # Bytes: compare_digest refuses a str that is not ASCII with a TypeError (a 500 on a public link).
+    genuine = hmac.compare_digest(opt_out_token(action_id, secret).encode(), token.encode("utf-8", "replace"))
+    return action_id if genuine else None
 
 
 def _phrase(kind: str, key: str | None, lang: str, values: Mapping[str, Any], shipped: Mapping[str, Any]) -> str:

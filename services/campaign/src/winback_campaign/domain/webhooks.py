@@ -22,7 +22,7 @@ def sign(secret: str, body: bytes) -> str:
 
 def signature_valid(secret: str, body: bytes, header: str | None) -> bool:
     """What a receiver checks (constant-time comparison)."""
-    return header is not None and hmac.compare_digest(sign(secret, body), header)
+    return header is not None and hmac.compare_digest(sign(secret, body).encode(), header.encode("utf-8", "replace"))
 
 
 @dataclass(frozen=True, slots=True)

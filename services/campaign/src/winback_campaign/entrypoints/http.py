@@ -104,7 +104,8 @@ def build_router(
     @router.api_route("/unsubscribe/{token}", methods=["GET", "POST"], tags=["opt-out"])
     async def unsubscribe(token: str) -> Any:
         """Records the customer's objection (one click, no login, no cost) and stops the sequence."""
-        if len(token) > 200:
+        # Tokens are ASCII (an action id and a hex MAC): anything else is no link of ours.
+        if len(token) > 200 or not token.isascii():
             raise ProblemError(404, "unknown or invalid opt-out link")
         try:
             await unsubscriber.unsubscribe(token)

@@ -9,13 +9,13 @@ from typing import Annotated, Any, Literal
 import structlog
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from winback_consent.domain.model import Decision, DecisionRequest, Policy
 from winback_consent.service_layer import customers
 from winback_consent.service_layer.decisions import DecisionCommand, DecisionOutcome, SnapshotReads, decide_many
 from winback_shared.db.relay import OutboxRelay
-from winback_shared.events.envelope import CustomerId
+from winback_shared.events.envelope import CustomerId, Timestamp
 from winback_shared.events.inbound import Channel
 from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError
@@ -31,7 +31,7 @@ class DecisionBody(BaseModel):
     purpose: Annotated[str, Field(min_length=1, max_length=64)] = "marketing"
     content: Literal["advertising", "service"] = "advertising"
     offer_category: Annotated[str, Field(max_length=256)] | None = None
-    at: AwareDatetime | None = None
+    at: Timestamp | None = None
     dispatch: bool = False
     request_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
 

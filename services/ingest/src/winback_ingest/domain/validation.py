@@ -32,8 +32,12 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
     return ".".join(parts)
 
 
-def validate_event(index: int, raw: Any) -> CloudEvent | list[EventError]:
-    """Validate one decoded JSON value as an event other systems may publish."""
+def validate_event(index: int, raw: Any, context: dict[str, Any] | None = None) -> CloudEvent | list[EventError]:
+    """Validate one decoded JSON value as an event other systems may publish.
+
+    The shared rule of `winback_shared.validation` applies (text, times); `context` carries the
+    latest acceptable event time (`envelope.not_after`).
+    """
     if not isinstance(raw, dict):
         return [EventError(index, None, "", "an event must be a JSON object", "not_an_object")]
     event_id = raw.get("id") if isinstance(raw.get("id"), str) else None
@@ -50,7 +54,7 @@ def validate_event(index: int, raw: Any) -> CloudEvent | list[EventError]:
             )
         ]
     try:
-        return parse_event(raw)
+        return parse_event(raw, context=context)
     except ValidationError as exc:
         return [
             # A missing or odd `type` fails the union itself, at the event's root: name the field.
@@ -61,11 +65,13 @@ def validate_event(index: int, raw: Any) -> CloudEvent | list[EventError]:
         ]
 
 
-def validate_batch(items: list[Any]) -> tuple[list[CloudEvent], list[EventError]]:
+def validate_batch(
+    items: list[Any], context: dict[str, Any] | None = None
+) -> tuple[list[CloudEvent], list[EventError]]:
     events: list[CloudEvent] = []
     errors: list[EventError] = []
     for index, raw in enumerate(items):
-        result = validate_event(index, raw)
+        result = validate_event(index, raw, context)
         if isinstance(result, list):
             errors.extend(result)
         else:

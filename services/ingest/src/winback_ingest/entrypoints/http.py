@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from winback_ingest.domain.validation import validate_batch
 from winback_ingest.service_layer.handlers import BrokerUnavailable, accept_events
 from winback_ingest.settings import IngestSettings
+from winback_shared.events.envelope import not_after
 from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError, problem_response
 from winback_shared.runtime import ServiceRuntime
@@ -109,7 +110,7 @@ def build_router(runtime: ServiceRuntime, settings: IngestSettings) -> APIRouter
             )
         if not items:
             return JSONResponse({"accepted": 0, "duplicates": 0}, status_code=202)
-        events, errors = validate_batch(items)
+        events, errors = validate_batch(items, not_after(runtime.clock.now(), settings.max_future_skew))
         if errors:
             REJECTED_REQUESTS.labels("invalid_events").inc()
             for error in errors:

@@ -15,8 +15,10 @@ from winback_risk.entrypoints.params import InvalidAsOf, parse_as_of
 from winback_risk.service_layer import queries
 from winback_risk.service_layer.handlers import Scoring
 from winback_risk.settings import RiskSettings
+from winback_shared.events.topics import Topic
 from winback_shared.http.auth import require_role
 from winback_shared.http.problems import ProblemError
+from winback_shared.kafka.progress import group_progress
 from winback_shared.runtime import ServiceRuntime
 
 Reader = Annotated[str, Depends(require_role("ops", "admin"))]
@@ -112,7 +114,7 @@ def build_router(
 
     @router.get("/progress", tags=["progress"], responses={503: {"description": "lag not known yet; retry"}})
     async def progress(_: Reader) -> dict[str, Any]:
-        """The latest event time applied and the consumer lag in records (0 when caught up)."""
+        """The latest event time applied, the consumer lag in records (0 when caught up), and both per partition."""
         behind = lag()
         if behind is None:
             # Joining the group (or a consumer process restarting): "0" would tell a caller
@@ -125,7 +127,14 @@ def build_router(
                 headers={"Retry-After": "1"},
             )
         highest = await queries.highest_event_time(runtime.sessions)
-        return {"highest_event_time": highest.isoformat() if highest else None, "lag": behind}
+        # Per partition, from the broker (every process and instance of the group): the offset lag
+        # and the time of the last event applied, which one far-future event cannot move for good.
+        partitions = await group_progress(settings.kafka_bootstrap, settings.consumer_group, Topic.EVENTS.value)
+        return {
+            "highest_event_time": highest.isoformat() if highest else None,
+            "lag": behind,
+            "partitions": [p.as_dict() for p in partitions],
+        }
 
     return router
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
+
+from winback_shared.validation import time_problem
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$")
@@ -15,6 +17,10 @@ class InvalidAsOf(ValueError):
     """`as_of` is neither an RFC 3339 date nor an RFC 3339 date-time with offset."""
 
 
+# The longest horizon a query may ask for after `as_of` (see Horizon in http.py).
+MAX_HORIZON = timedelta(days=3650)
+
+
 def parse_as_of(raw: str | None, now: datetime) -> datetime:
     """`as_of` as an aware datetime; default `now`.
 
@@ -23,6 +29,21 @@ def parse_as_of(raw: str | None, now: datetime) -> datetime:
     """
     if raw is None:
         return now
+    moment = _parse(raw)
+    # The shared time rule (years 1-9999 in UTC), with room for the horizon and look-back windows
+    # around it: otherwise the scoring overflows instead.
+    problem = time_problem(moment)
+    if problem is None:
+        try:
+            moment.astimezone(UTC) - MAX_HORIZON, moment.astimezone(UTC) + MAX_HORIZON
+        except OverflowError:
+            problem = f"lies within {MAX_HORIZON.days} days of year 1 or year 10000"
+    if problem is not None:
+        raise InvalidAsOf(f"as_of {raw!r} {problem}")
+    return moment
+
+
+def _parse(raw: str) -> datetime:
     value = _SPACED_OFFSET.sub(r"\1+\2", raw.strip())
     try:
         if _DATE.match(value):
