@@ -10,7 +10,14 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments, outbox
+from winback_campaign.adapters.tables import (
+    actions,
+    customers,
+    enrollment_steps,
+    enrollments,
+    outbox,
+    processed_events,
+)
 from winback_campaign.domain.actions import DueStep
 from winback_campaign.domain.templates import Recipient
 from winback_shared.db.outbox import OutboxMessage
@@ -46,6 +53,14 @@ INSERT_ACTIONS = text(
         for c in ACTION_COLUMNS
     )
     + f") AS u({', '.join(ACTION_COLUMNS)}) ON CONFLICT DO NOTHING"
+)
+# Kept pending, later, because the step's cause is not applied yet (here or at consent); counts the waits.
+HOLD_STEPS = text(
+    f"UPDATE {enrollment_steps.fullname} AS s SET due_at = u.due, reason = u.reason, "
+    "wait_attempts = s.wait_attempts + 1 "
+    "FROM unnest(CAST(:enrollment AS varchar[]), CAST(:step AS varchar[]), CAST(:due AS timestamptz[]), "
+    "CAST(:reason AS varchar[])) AS u(enrollment, step, due, reason) "
+    "WHERE s.enrollment_id = u.enrollment AND s.step_id = u.step AND s.status = 'pending'"
 )
 SETTLE_STEPS = text(
     f"UPDATE {enrollment_steps.fullname} AS s SET status = u.status, reason = u.reason, action_id = u.action "
@@ -94,7 +109,7 @@ async def claim_due_steps(
     An e-mail step whose customer has no address yet waits (the profile arrives on another
     topic) until `address_grace` has passed, without taking a place in the batch.
     """
-    s, e, c = enrollment_steps, enrollments, customers
+    s, e, c, p = enrollment_steps, enrollments, customers, processed_events
     stmt = (
         select(
             s.c.enrollment_id,
@@ -119,9 +134,15 @@ async def claim_due_steps(
             s.c.assignee,
             e.c.churn_reason,
             e.c.feature,
+            e.c.cause_source,
+            e.c.cause_id,
+            s.c.wait_attempts,
+            # Whether this service's own consumer has applied the cause (the profile rendered from).
+            or_(e.c.cause_source.is_(None), p.c.source.is_not(None)).label("cause_applied"),
         )
         .join(e, e.c.enrollment_id == s.c.enrollment_id)
         .outerjoin(c, c.c.customer_id == e.c.customer_id)
+        .outerjoin(p, and_(p.c.source == e.c.cause_source, p.c.event_id == e.c.cause_id))
         .where(
             s.c.status == "pending",
             s.c.due_at <= now,
@@ -158,6 +179,9 @@ async def claim_due_steps(
             churn_reason=r.churn_reason,
             feature=r.feature,
             time_zone=r.time_zone,
+            caused_by=(r.cause_source, r.cause_id) if r.cause_source is not None else None,
+            cause_applied=bool(r.cause_applied),
+            wait_attempts=r.wait_attempts,
         )
         for r in await session.execute(stmt)
     ]
@@ -191,6 +215,14 @@ async def reschedule(session: AsyncSession, moves: Sequence[tuple[str, str, date
     await connection.execute(
         stmt, [{"b_enrollment": e, "b_step": st, "b_due": due, "b_reason": r} for e, st, due, r in moves]
     )
+
+
+async def hold_steps(session: AsyncSession, holds: Sequence[tuple[str, str, datetime, str]]) -> None:
+    """Keep (enrollment_id, step_id) pending until `due`, with the reason it waits; counts the wait."""
+    if not holds:
+        return
+    enrollment, step, due, reason = (list(column) for column in zip(*holds, strict=True))
+    await session.execute(HOLD_STEPS, {"enrollment": enrollment, "step": step, "due": due, "reason": reason})
 
 
 async def record_actions(session: AsyncSession, rows: ActionColumns) -> None:

@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -80,6 +81,9 @@ enrollments = Table(
     Column("churn_reason", String(64)),
     Column("feature", String(256)),
     Column("attributed_action_id", String(64)),
+    # Migration 0004: the event the enrolment rests on; consent and the scheduler wait until they applied it.
+    Column("cause_source", String(512)),
+    Column("cause_id", String(256)),
     # At most one active enrolment per customer, enforced by the database as well.
     Index("uq_enrollments_active_customer", "customer_id", unique=True, postgresql_where=text("status = 'active'")),
     Index("ix_enrollments_customer", "customer_id", "started_at"),
@@ -100,6 +104,8 @@ enrollment_steps = Table(
     Column("reason", String(64)),
     Column("action_id", String(64)),
     Column("assignee", String(32)),
+    # Migration 0004: how often the step was kept pending because its cause was not applied yet (backoff).
+    Column("wait_attempts", SmallInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("enrollment_id", "step_id"),
     # Migration 0003: in the claim's order, so a round reads its LIMIT rows instead of sorting every due step.
     Index(

@@ -35,6 +35,11 @@ class DueStep:
     churn_reason: str | None = None
     feature: str | None = None
     time_zone: str | None = None
+    # The event the enrolment rests on, whether this service's own consumer has applied it yet,
+    # and how often the step was kept pending waiting for it (here or at consent).
+    caused_by: tuple[str, str] | None = None
+    cause_applied: bool = True
+    wait_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +48,8 @@ class ConsentRequest:
     customer_id: str
     channel: str
     offer_category: str | None = None
+    # Consent answers "not yet" until it has applied this event.
+    caused_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +58,8 @@ class ConsentDecision:
     basis: str | None = None
     reason: str | None = None
     evidence_ids: tuple[str, ...] = field(default_factory=tuple)
+    # "Not yet": consent has not applied the event the request named; neither ALLOW nor DENY.
+    pending: bool = False
 
 
 def has_address(step: DueStep) -> bool:

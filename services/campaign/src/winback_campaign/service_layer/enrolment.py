@@ -50,11 +50,12 @@ class EnrolmentHandler:
         self._on_committed = on_committed
 
     async def __call__(self, batch: Sequence[CloudEvent]) -> None:
-        relevant = [e for e in batch if isinstance(e, translate.RELEVANT)]
-        if not relevant:
+        recorded = [e for e in batch if translate.recorded(e)]
+        if not recorded:
             return
         async with self._sessions.begin() as session:
-            fresh = await claim_unprocessed(session, processed_events, relevant)
+            claimed = await claim_unprocessed(session, processed_events, recorded)
+            fresh = [e for e in claimed if isinstance(e, translate.RELEVANT)]
             now = self._clock.now()
             await repo.upsert_profiles(session, translate.merged_profiles(fresh), now)
             signals = await self._signals(session, fresh, now)

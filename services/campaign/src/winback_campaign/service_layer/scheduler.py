@@ -21,6 +21,7 @@ from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
+from winback_campaign.domain.waiting import Backoff, split_not_yet, split_unapplied
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
 from winback_shared.db.outbox import OutboxMessage
@@ -33,6 +34,7 @@ ACTIONS = Counter("winback_campaign_actions_total", "Actions settled", ["status"
 MOVED = Counter("winback_campaign_steps_moved_total", "Due steps moved later", ["reason"])
 # The longest frequency-cap window: contacts older than this never hold a step back.
 CAP_WINDOW = timedelta(days=30)
+HELD = Counter("winback_campaign_steps_held_total", "Due steps kept pending: cause not applied yet", ["reason"])
 CONSENT_FAILURES = Counter("winback_campaign_consent_unavailable_total", "Scheduler rounds without consent answer")
 
 
@@ -48,6 +50,8 @@ class SchedulerConfig:
     webhooks: Mapping[str, str] = field(default_factory=dict)
     # Rounds in flight at once in this process: round k+1 asks consent while round k writes.
     pipeline_depth: int = 2
+    # How soon a step is asked again after a "not yet" (its cause not applied here or at consent).
+    backoff: Backoff = field(default_factory=Backoff)
 
 
 class Scheduler:
@@ -96,14 +100,19 @@ class Scheduler:
                 due = [d for d in claimed if d.customer_id not in self._in_flight]
                 mine = {d.customer_id for d in due}
                 self._in_flight |= mine
+                # No decision on stale state: a step whose cause this service has not applied yet
+                # (its profile may be missing) waits, and so does one consent answers "not yet" for.
+                ready, held = split_unapplied(due, now, self._config.backoff)
                 contacts = await step_repository.recent_contacts(session, mine, now - CAP_WINDOW)
-                plan = plan_round(due, contacts, now, self._config.cap)
+                plan = plan_round(ready, contacts, now, self._config.cap)
                 ids = {id(d): action_id_for(d.enrollment_id, d.step_id) for d in plan.send}
                 askable = [d for d in plan.send if has_address(d)]
                 # The transaction (and the step locks) stays open while consent answers: a crash
                 # or an outage here rolls back, so a step is never settled without its decision.
                 async with self._consent_turn:
                     decisions = await self._consent.decide([_consent_request(d, ids[id(d)]) for d in askable])
+                to_settle, not_yet = split_not_yet(plan.send, decisions, ids, now, self._config.backoff)
+                held += not_yet
                 outcomes = [
                     settle(
                         d,
@@ -112,8 +121,9 @@ class Scheduler:
                         default_language=self._config.default_language,
                         action_id=ids[id(d)],
                     )
-                    for d in plan.send
+                    for d in to_settle
                 ]
+                await step_repository.hold_steps(session, [(d.enrollment_id, d.step_id, at, r) for d, at, r in held])
                 await step_repository.reschedule(
                     session, [(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves]
                 )
@@ -124,6 +134,8 @@ class Scheduler:
             ACTIONS.labels(outcome.status, outcome.step.channel).inc()
         for _, _, reason in plan.moves:
             MOVED.labels(reason).inc()
+        for _, _, reason in held:
+            HELD.labels(reason).inc()
         for callback in self._on_committed:
             callback()
         return len(claimed)
@@ -209,7 +221,7 @@ async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: fl
 
 
 def _consent_request(step: DueStep, action_id: str) -> ConsentRequest:
-    return ConsentRequest(action_id, step.customer_id, step.channel, step.offer_category)
+    return ConsentRequest(action_id, step.customer_id, step.channel, step.offer_category, step.caused_by)
 
 
 def _add_action(rows: step_repository.ActionColumns, o: ActionOutcome) -> None:

@@ -17,7 +17,7 @@ from winback_shared.events.inbound import (
     FeatureReleased,
     OrderPlaced,
 )
-from winback_shared.events.produced import ConsentChanged, CustomerStatusChanged
+from winback_shared.events.produced import ConsentChanged, CustomerRiskAssessed, CustomerStatusChanged
 
 RELEVANT = (
     CustomerUpserted,
@@ -29,7 +29,16 @@ RELEVANT = (
     CampaignResponse,
     FeatureReleased,
 )
+
+
 # What a tool's feedback means for the sequence (the rest, e.g. opened, changes nothing).
+# Every event consumed is recorded as applied (not only the relevant ones): a status change names
+# the customer's latest event by `(source, id)`, whatever its type, and the scheduler waits until
+# that event is recorded here. Scores (`customer.risk_assessed`) are many and named by nobody.
+def recorded(event: CloudEvent) -> bool:
+    return not isinstance(event, CustomerRiskAssessed)
+
+
 RESPONSE_EXITS = {"unsubscribed": "unsubscribe", "complained": "complaint", "replied": "reply"}
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]{1,40}")
 
@@ -46,6 +55,7 @@ def status_change(event: CustomerStatusChanged) -> StatusChange:
         churn_reason=d.churn_reason,
         segment=d.segment,
         value_tier=d.value_tier,
+        caused_by=None if d.caused_by is None else (d.caused_by.source, d.caused_by.id),
     )
 
 
@@ -122,6 +132,8 @@ def release_changes(event: FeatureReleased, candidates: Sequence[dict[str, Any]]
             time_zone=c["time_zone"],
             tags=tuple(event.data.tags),
             feature=event.data.feature,
+            # The release itself: the leaver's own events were applied long before they matched.
+            caused_by=event.identity,
         )
         for c in candidates
     ]
