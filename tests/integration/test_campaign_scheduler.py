@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from winback_campaign.adapters import enrolment_repository as repo
 from winback_campaign.adapters.consent_client import ConsentUnavailable
-from winback_campaign.adapters.tables import actions, enrollment_steps, outbox, processed_events
+from winback_campaign.adapters.tables import actions, enrollment_steps, outbox
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
@@ -229,18 +229,11 @@ async def _first_step(sessions: async_sessionmaker[AsyncSession], plan: Enrolmen
         ).one()
 
 
-async def _applied_here(sessions: async_sessionmaker[AsyncSession], cause: tuple[str, str]) -> None:
-    """Campaign's own consumer has applied the cause (its inbox row)."""
-    async with sessions.begin() as session:
-        await session.execute(processed_events.insert().values(source=cause[0], event_id=cause[1]))
-
-
 async def test_consent_not_yet_keeps_the_step_pending_and_asks_again_with_backoff(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     cause = ("/billing", f"cancel-{uuid.uuid4()}")
     [plan] = await enrol(sessions, 1, caused_by=cause)
-    await _applied_here(sessions, cause)
     clock, consent = FixedClock(T0), FakeConsent()
     consent.behind_rounds = 2
     worker = scheduler(sessions, clock, consent)
@@ -270,23 +263,3 @@ async def test_consent_not_yet_keeps_the_step_pending_and_asks_again_with_backof
         [action] = (await session.execute(select(actions.c.status, actions.c.reason))).all()
     assert tuple(action) == ("triggered", None)
     assert len(consent.asked) == 3 and len(set(consent.asked)) == 1  # one action id, asked three times
-
-
-async def test_a_step_whose_cause_campaign_has_not_applied_waits_without_asking_consent(
-    sessions: async_sessionmaker[AsyncSession],
-) -> None:
-    cause = ("/billing", f"cancel-{uuid.uuid4()}")
-    [plan] = await enrol(sessions, 1, caused_by=cause)
-    clock, consent = FixedClock(T0), FakeConsent()
-    worker = scheduler(sessions, clock, consent)
-
-    await worker.run_once()
-    step = await _first_step(sessions, plan)
-    assert (step.status, step.reason, step.due_at) == ("pending", "cause_not_applied", T0 + timedelta(seconds=1))
-    assert consent.asked == [] and await count(sessions, actions) == 0
-
-    await _applied_here(sessions, cause)
-    set_clock(clock, T0 + timedelta(seconds=1))
-    await worker.run_once()
-    assert (await _first_step(sessions, plan)).status == "triggered"
-    assert [r.caused_by for r in consent.requests] == [cause]

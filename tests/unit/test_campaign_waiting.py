@@ -1,4 +1,4 @@
-"""Steps whose cause is not applied yet (here or at consent) stay pending and are asked again later."""
+"""Steps consent answers "not yet" for stay pending and are asked again later; enrolments keep their cause."""
 
 from __future__ import annotations
 
@@ -13,13 +13,7 @@ from winback_campaign.adapters.consent_client import ConsentClient
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
 from winback_campaign.domain.enrolment import EnrolmentPlan, plan_enrolment
-from winback_campaign.domain.waiting import (
-    CAUSE_NOT_APPLIED,
-    CONSENT_NOT_YET,
-    Backoff,
-    split_not_yet,
-    split_unapplied,
-)
+from winback_campaign.domain.waiting import CONSENT_NOT_YET, Backoff, split_not_yet
 from winback_campaign.service_layer import translate
 from winback_shared.events.produced import CustomerRiskAssessed, CustomerStatusChanged
 from winback_shared.events.registry import parse_event
@@ -32,14 +26,6 @@ def test_backoff_doubles_per_wait_up_to_its_ceiling() -> None:
     backoff = Backoff(base=timedelta(seconds=1), ceiling=timedelta(seconds=60))
     waits = [backoff.retry_at(NOW, n) - NOW for n in (0, 1, 2, 5, 6, 40)]
     assert waits == [timedelta(seconds=s) for s in (1, 2, 4, 32, 60, 60)]
-
-
-def test_steps_whose_cause_is_not_applied_here_are_held_not_decided() -> None:
-    ready = dataclasses.replace(due(), step_id="a", caused_by=CAUSE)
-    behind = dataclasses.replace(due(), step_id="b", caused_by=CAUSE, cause_applied=False, wait_attempts=3)
-    decidable, held = split_unapplied([ready, behind], NOW, Backoff())
-    assert decidable == [ready]
-    assert held == [(behind, NOW + timedelta(seconds=8), CAUSE_NOT_APPLIED)]
 
 
 def test_a_not_yet_answer_holds_the_step_and_every_other_answer_settles() -> None:

@@ -94,6 +94,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         sessions=runtime.sessions,
         clock=runtime.clock,
         replay_window=timedelta(days=settings.replay_window_days),
+        cause_grace=timedelta(hours=settings.cause_wait_grace_hours),
         on_committed=(relay.wake, scheduler.wake),
     )
     runtime.add_consumer(

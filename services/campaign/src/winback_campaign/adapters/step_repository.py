@@ -10,14 +10,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_campaign.adapters.tables import (
-    actions,
-    customers,
-    enrollment_steps,
-    enrollments,
-    outbox,
-    processed_events,
-)
+from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments, outbox
 from winback_campaign.domain.actions import DueStep
 from winback_campaign.domain.templates import Recipient
 from winback_shared.db.outbox import OutboxMessage
@@ -54,7 +47,7 @@ INSERT_ACTIONS = text(
     )
     + f") AS u({', '.join(ACTION_COLUMNS)}) ON CONFLICT DO NOTHING"
 )
-# Kept pending, later, because the step's cause is not applied yet (here or at consent); counts the waits.
+# Kept pending, later, because consent has not applied the step's cause yet; counts the waits.
 HOLD_STEPS = text(
     f"UPDATE {enrollment_steps.fullname} AS s SET due_at = u.due, reason = u.reason, "
     "wait_attempts = s.wait_attempts + 1 "
@@ -109,7 +102,7 @@ async def claim_due_steps(
     An e-mail step whose customer has no address yet waits (the profile arrives on another
     topic) until `address_grace` has passed, without taking a place in the batch.
     """
-    s, e, c, p = enrollment_steps, enrollments, customers, processed_events
+    s, e, c = enrollment_steps, enrollments, customers
     stmt = (
         select(
             s.c.enrollment_id,
@@ -137,12 +130,9 @@ async def claim_due_steps(
             e.c.cause_source,
             e.c.cause_id,
             s.c.wait_attempts,
-            # Whether this service's own consumer has applied the cause (the profile rendered from).
-            or_(e.c.cause_source.is_(None), p.c.source.is_not(None)).label("cause_applied"),
         )
         .join(e, e.c.enrollment_id == s.c.enrollment_id)
         .outerjoin(c, c.c.customer_id == e.c.customer_id)
-        .outerjoin(p, and_(p.c.source == e.c.cause_source, p.c.event_id == e.c.cause_id))
         .where(
             s.c.status == "pending",
             s.c.due_at <= now,
@@ -180,7 +170,6 @@ async def claim_due_steps(
             feature=r.feature,
             time_zone=r.time_zone,
             caused_by=(r.cause_source, r.cause_id) if r.cause_source is not None else None,
-            cause_applied=bool(r.cause_applied),
             wait_attempts=r.wait_attempts,
         )
         for r in await session.execute(stmt)

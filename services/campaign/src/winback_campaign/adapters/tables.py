@@ -141,6 +141,23 @@ actions = Table(
     Index("ix_actions_enrollment", "enrollment_id", "created_at"),
 )
 
+# Migration 0004: status changes that arrived before this service applied the event they name
+# (`caused_by`); folded once it is applied, so enrolment never decides on a profile not seen yet.
+deferred_status_changes = Table(
+    "deferred_status_changes",
+    metadata,
+    Column("source", String(512), nullable=False),
+    Column("event_id", String(256), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("cause_source", String(512), nullable=False),
+    Column("cause_id", String(256), nullable=False),
+    # The event as received, parsed again when it is released.
+    Column("payload", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("source", "event_id"),
+    Index("ix_deferred_status_changes_cause", "cause_source", "cause_id"),
+)
+
 # Migration 0003: one row per triggered action whose channel has a webhook, written with the action.
 webhook_deliveries = Table(
     "webhook_deliveries",

@@ -35,10 +35,9 @@ class DueStep:
     churn_reason: str | None = None
     feature: str | None = None
     time_zone: str | None = None
-    # The event the enrolment rests on, whether this service's own consumer has applied it yet,
-    # and how often the step was kept pending waiting for it (here or at consent).
+    # The event the enrolment rests on (applied here before it enrolled), and how often the step
+    # was kept pending because consent had not applied it yet.
     caused_by: tuple[str, str] | None = None
-    cause_applied: bool = True
     wait_attempts: int = 0
 
 

@@ -1,4 +1,4 @@
-"""Steps whose cause is not applied yet: kept pending and retried with backoff, never settled (pure)."""
+"""Steps consent cannot decide yet (it has not applied their cause): kept pending, asked again later (pure)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,6 @@ from datetime import datetime, timedelta
 
 from winback_campaign.domain.actions import ConsentDecision, DueStep
 
-# This service's own consumer has not applied the cause yet: the profile may be missing or old.
-CAUSE_NOT_APPLIED = "cause_not_applied"
 # Consent answered "not yet": it has not applied the cause.
 CONSENT_NOT_YET = "consent_not_yet_applied"
 
@@ -27,13 +25,6 @@ class Backoff:
 
 
 Hold = tuple[DueStep, datetime, str]
-
-
-def split_unapplied(due: Sequence[DueStep], now: datetime, backoff: Backoff) -> tuple[list[DueStep], list[Hold]]:
-    """The steps that may be decided now, and those held because their cause is not applied here yet."""
-    ready = [d for d in due if d.cause_applied]
-    held = [(d, backoff.retry_at(now, d.wait_attempts), CAUSE_NOT_APPLIED) for d in due if not d.cause_applied]
-    return ready, held
 
 
 def split_not_yet(

@@ -21,7 +21,7 @@ from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
-from winback_campaign.domain.waiting import Backoff, split_not_yet, split_unapplied
+from winback_campaign.domain.waiting import Backoff, split_not_yet
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
 from winback_shared.db.outbox import OutboxMessage
@@ -100,19 +100,16 @@ class Scheduler:
                 due = [d for d in claimed if d.customer_id not in self._in_flight]
                 mine = {d.customer_id for d in due}
                 self._in_flight |= mine
-                # No decision on stale state: a step whose cause this service has not applied yet
-                # (its profile may be missing) waits, and so does one consent answers "not yet" for.
-                ready, held = split_unapplied(due, now, self._config.backoff)
                 contacts = await step_repository.recent_contacts(session, mine, now - CAP_WINDOW)
-                plan = plan_round(ready, contacts, now, self._config.cap)
+                plan = plan_round(due, contacts, now, self._config.cap)
                 ids = {id(d): action_id_for(d.enrollment_id, d.step_id) for d in plan.send}
                 askable = [d for d in plan.send if has_address(d)]
                 # The transaction (and the step locks) stays open while consent answers: a crash
                 # or an outage here rolls back, so a step is never settled without its decision.
                 async with self._consent_turn:
                     decisions = await self._consent.decide([_consent_request(d, ids[id(d)]) for d in askable])
-                to_settle, not_yet = split_not_yet(plan.send, decisions, ids, now, self._config.backoff)
-                held += not_yet
+                # No decision on stale state: a step consent answers "not yet" for stays pending.
+                to_settle, held = split_not_yet(plan.send, decisions, ids, now, self._config.backoff)
                 outcomes = [
                     settle(
                         d,

@@ -59,6 +59,13 @@ def status_change(event: CustomerStatusChanged) -> StatusChange:
     )
 
 
+def cause_of(event: CustomerStatusChanged) -> tuple[str, str]:
+    """`(source, id)` of the event a status change names; only for changes that name one."""
+    cause = event.data.caused_by
+    assert cause is not None
+    return (cause.source, cause.id)
+
+
 def _wishes(event: CloudEvent) -> set[str]:
     """Tags of what a customer left for: explicit `wanted_features`, or the words of a feature-gap reason."""
     if isinstance(event, CustomerUpserted):
