@@ -34,7 +34,9 @@ ACTIONS = Counter("winback_campaign_actions_total", "Actions settled", ["status"
 MOVED = Counter("winback_campaign_steps_moved_total", "Due steps moved later", ["reason"])
 # The longest frequency-cap window: contacts older than this never hold a step back.
 CAP_WINDOW = timedelta(days=30)
-HELD = Counter("winback_campaign_steps_held_total", "Due steps kept pending: cause not applied yet", ["reason"])
+HELD = Counter(
+    "winback_campaign_steps_held_total", "Due steps kept pending: consent has not applied their cause yet", ["reason"]
+)
 CONSENT_FAILURES = Counter("winback_campaign_consent_unavailable_total", "Scheduler rounds without consent answer")
 
 
@@ -50,7 +52,7 @@ class SchedulerConfig:
     webhooks: Mapping[str, str] = field(default_factory=dict)
     # Rounds in flight at once in this process: round k+1 asks consent while round k writes.
     pipeline_depth: int = 2
-    # How soon a step is asked again after a "not yet" (its cause not applied here or at consent).
+    # How soon a step is asked again after consent's "not yet" (it has not applied the step's cause).
     backoff: Backoff = field(default_factory=Backoff)
 
 

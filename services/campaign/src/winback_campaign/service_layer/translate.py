@@ -29,18 +29,18 @@ RELEVANT = (
     CampaignResponse,
     FeatureReleased,
 )
-
-
 # What a tool's feedback means for the sequence (the rest, e.g. opened, changes nothing).
-# Every event consumed is recorded as applied (not only the relevant ones): a status change names
-# the customer's latest event by `(source, id)`, whatever its type, and the scheduler waits until
-# that event is recorded here. Scores (`customer.risk_assessed`) are many and named by nobody.
-def recorded(event: CloudEvent) -> bool:
-    return not isinstance(event, CustomerRiskAssessed)
-
-
 RESPONSE_EXITS = {"unsubscribed": "unsubscribe", "complained": "complaint", "replied": "reply"}
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]{1,40}")
+
+
+def recorded(event: CloudEvent) -> bool:
+    """Whether a consumed event is recorded as applied: all but scores, relevant or not.
+
+    A status change names the customer's latest event by `(source, id)`, whatever its type, and
+    enrolment waits until that event is recorded here. Scores are many and named by nobody.
+    """
+    return not isinstance(event, CustomerRiskAssessed)
 
 
 def status_change(event: CustomerStatusChanged) -> StatusChange:

@@ -77,11 +77,12 @@ async def decide_many(
     A command naming an event this service has not applied yet is answered "not yet" (pending).
     """
     decided_at = clock.now()
-    if any(c.dispatch for c in commands) or reads is None or applied is None:
+    causes = _causes(commands)
+    if any(c.dispatch for c in commands) or reads is None or (causes and applied is None):
         decisions = await _decide_and_record(sessions, policy, commands, decided_at)
     else:
         # The inbox first: once an event shows there, the snapshot read after it includes its effect.
-        done = await applied(_causes(commands))
+        done = await applied(causes) if causes and applied is not None else set()
         snapshots = await reads(c.request.customer_id for c in commands)
         decisions = [_decide(snapshots, c, policy, done) for c in commands]
     for (allowed, label), n in Counter_((d.allowed, d.basis or d.reason or "") for d in decisions).items():
