@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
@@ -28,18 +30,25 @@ T0 = datetime(2025, 3, 11, 10, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Berlin
 
 
 class FakeConsent:
-    """Allows everyone; can fail (outage) or crash mid-round, and can be slow (to overlap replicas)."""
+    """Allows everyone; can fail (outage), crash mid-round, be slow (to overlap replicas) or be behind."""
 
     def __init__(self) -> None:
         self.fail = False
         self.delay_s = 0.0
         self.asked: list[str] = []
+        self.requests: list[ConsentRequest] = []
+        # How many more rounds consent answers "not yet" (its consumer has not applied the cause).
+        self.behind_rounds = 0
 
     async def decide(self, requests: Sequence[ConsentRequest]) -> dict[str, ConsentDecision]:
         if self.fail:
             raise ConsentUnavailable("down")
         await asyncio.sleep(self.delay_s)
         self.asked.extend(r.request_id for r in requests)
+        self.requests.extend(requests)
+        if self.behind_rounds > 0:
+            self.behind_rounds -= 1
+            return {r.request_id: ConsentDecision(False, None, "not_yet_applied", (), pending=True) for r in requests}
         return {r.request_id: ConsentDecision(True, "express_consent", None, ("ev",)) for r in requests}
 
     async def close(self) -> None:
@@ -83,11 +92,18 @@ def scheduler(
 
 
 async def enrol(
-    sessions: async_sessionmaker[AsyncSession], n: int, *, tier: str = "C", kind: str = "consumer"
+    sessions: async_sessionmaker[AsyncSession],
+    n: int,
+    *,
+    tier: str = "C",
+    kind: str = "consumer",
+    caused_by: tuple[str, str] | None = None,
 ) -> list[EnrolmentPlan]:
     plans = []
     for i in range(n):
-        change = StatusChange(f"c{i}", "churned", T0, True, "/winback/risk", f"e{i}", value_tier=tier, kind=kind)
+        change = StatusChange(
+            f"c{i}", "churned", T0, True, "/winback/risk", f"e{i}", value_tier=tier, kind=kind, caused_by=caused_by
+        )
         plan = plan_enrolment(
             change, BUILTIN_PLAYBOOKS, now=T0, has_active_enrolment=False, replay_window=timedelta(days=7)
         )
@@ -199,3 +215,51 @@ async def test_cap_and_quiet_hours_move_steps_instead_of_dropping_them(
         ).one()
     assert letter.status == "triggered" and letter.channel == "post"
     assert letter.recipient["postal_address"]["city"] == "Berlin"
+
+
+async def _first_step(sessions: async_sessionmaker[AsyncSession], plan: EnrolmentPlan) -> Any:
+    async with sessions() as session:
+        return (
+            await session.execute(
+                select(enrollment_steps)
+                .where(enrollment_steps.c.enrollment_id == plan.enrollment_id)
+                .order_by(enrollment_steps.c.position)
+                .limit(1)
+            )
+        ).one()
+
+
+async def test_consent_not_yet_keeps_the_step_pending_and_asks_again_with_backoff(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    cause = ("/billing", f"cancel-{uuid.uuid4()}")
+    [plan] = await enrol(sessions, 1, caused_by=cause)
+    clock, consent = FixedClock(T0), FakeConsent()
+    consent.behind_rounds = 2
+    worker = scheduler(sessions, clock, consent)
+
+    await worker.run_once()
+    step = await _first_step(sessions, plan)
+    assert (step.status, step.reason, step.due_at, step.wait_attempts) == (
+        "pending",
+        "consent_not_yet_applied",
+        T0 + timedelta(seconds=1),
+        1,
+    )
+    assert [r.caused_by for r in consent.requests] == [cause]  # consent was told what to wait for
+    assert await count(sessions, actions) == 0 and await count(sessions, outbox) == 0  # nothing settled
+    assert await worker.run_once() == 0  # not due again before the backoff
+
+    set_clock(clock, T0 + timedelta(seconds=1))
+    await worker.run_once()
+    step = await _first_step(sessions, plan)
+    assert (step.status, step.due_at, step.wait_attempts) == ("pending", T0 + timedelta(seconds=3), 2)
+
+    set_clock(clock, T0 + timedelta(seconds=3))
+    await worker.run_once()
+    step = await _first_step(sessions, plan)
+    assert step.status == "triggered"
+    async with sessions() as session:
+        [action] = (await session.execute(select(actions.c.status, actions.c.reason))).all()
+    assert tuple(action) == ("triggered", None)
+    assert len(consent.asked) == 3 and len(set(consent.asked)) == 1  # one action id, asked three times

@@ -230,3 +230,67 @@ async def test_consent_goes_stale_when_time_passes(client: httpx.AsyncClient) ->
     )
     assert moved.status_code == 200, moved.text
     assert (await decide(client, customer_id=A, channel="email"))["reason"] == "consent_stale"
+
+
+async def test_a_request_naming_an_event_not_applied_yet_is_answered_not_yet(
+    client: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    c = f"cust-late-{RUN}"
+    profile = CustomerUpserted.new(source="/crm", time=GIVEN, data={"customer_id": c, "email": "late@example.org"})
+    grant = ConsentGranted.new(
+        source="/crm/consents",
+        id=f"grant-{c}",
+        time=GIVEN,
+        data={**grant_a().data.model_dump(), "customer_id": c},
+    )
+    cause = {"source": grant.source, "id": grant.id}
+    # At a fixed moment: an earlier test moved the service's clock past the consent's staleness limit.
+    at = (GIVEN + timedelta(hours=1)).isoformat()
+    body = {"customer_id": c, "channel": "email", "at": at, "caused_by": cause}
+
+    single = await client.post("/v1/decisions", json=body, headers=OPS)
+    assert single.status_code == 409 and single.headers["content-type"] == "application/problem+json"
+    assert single.headers["retry-after"] == "1"
+    problem = single.json()
+    assert {k: problem[k] for k in ("allowed", "pending", "basis", "reason", "evidence_ids", "caused_by")} == {
+        "allowed": False,
+        "pending": True,
+        "basis": None,
+        "reason": "not_yet_applied",
+        "evidence_ids": [],
+        "caused_by": cause,
+    }
+    batch = await client.post(
+        "/v1/decisions:batch",
+        json={
+            "items": [
+                {**body, "dispatch": True, "request_id": f"r-{c}"},
+                {"customer_id": A, "channel": "email", "at": at},
+            ]
+        },
+        headers=OPS,
+    )
+    pending, unrelated = batch.json()["items"]
+    assert {k: pending[k] for k in ("allowed", "pending", "basis", "reason", "evidence_ids")} == {
+        "allowed": False,
+        "pending": True,
+        "basis": None,
+        "reason": "not_yet_applied",
+        "evidence_ids": [],
+    }
+    assert "pending" not in unrelated  # an item naming no event is decided as before
+
+    await produce(kafka_bootstrap, [profile, grant])
+
+    async def applied() -> bool:
+        return (await client.post("/v1/decisions", json=body, headers=OPS)).status_code == 200
+
+    await eventually(applied)
+    allowed = await decide(client, **body)
+    assert (allowed["allowed"], allowed["basis"], "pending" in allowed) == (True, "express_consent", False)
+    # After the named event, a customer consent never heard of is really unknown: DENY, not "not yet".
+    nobody = await decide(client, customer_id=f"nobody-{RUN}", channel="email", at=at, caused_by=cause)
+    assert (nobody["allowed"], nobody["reason"], "pending" in nobody) == (False, "unknown_customer", False)
+    # The "not yet" dispatch recorded no use of the consent.
+    consents = (await client.get(f"/v1/customers/{c}/consents", headers=OPS)).json()
+    assert [e for e in consents["ledger"] if e["entry_type"] == "use"] == []

@@ -14,6 +14,7 @@ from winback_campaign.adapters.webhook_sender import WebhookSender
 from winback_campaign.domain.builtin_playbooks import shipped_playbooks
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
+from winback_campaign.domain.waiting import Backoff
 from winback_campaign.domain.webhooks import RetryPolicy
 from winback_campaign.entrypoints.http import build_router, build_webhook_router
 from winback_campaign.service_layer.enrolment import EnrolmentHandler
@@ -80,6 +81,10 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
             cap=FrequencyCap(per_week=settings.cap_per_week, per_month=settings.cap_per_month),
             webhooks=dict(settings.webhooks),
             pipeline_depth=settings.scheduler_pipeline_depth,
+            backoff=Backoff(
+                base=timedelta(seconds=settings.cause_wait_backoff_s),
+                ceiling=timedelta(seconds=settings.cause_wait_backoff_max_s),
+            ),
         ),
         on_committed=(relay.wake, deliverer.wake),
     )
@@ -89,6 +94,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         sessions=runtime.sessions,
         clock=runtime.clock,
         replay_window=timedelta(days=settings.replay_window_days),
+        cause_grace=timedelta(hours=settings.cause_wait_grace_hours),
         on_committed=(relay.wake, scheduler.wake),
     )
     runtime.add_consumer(

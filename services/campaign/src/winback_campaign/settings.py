@@ -29,6 +29,13 @@ class CampaignSettings(ServiceSettings):
     consent_retry_max_s: float = 15.0
     # How long an e-mail step waits for the customer's address before it is suppressed.
     address_grace_hours: int = 24
+    # A step whose cause is not applied yet (here or at consent) is asked again after
+    # base x 2^waits seconds, at most the maximum: kept pending, never settled on stale state.
+    cause_wait_backoff_s: float = 1.0
+    cause_wait_backoff_max_s: float = 60.0
+    # A status change waits for the event it names (`caused_by`) to be applied here at most this
+    # long (service clock), then enrols on what campaign knows, as before.
+    cause_wait_grace_hours: int = 24
     default_language: str = "de"
     sender_name: str = "Winback Demo GmbH"
     sender_address: str = "Musterstrasse 1, 10115 Berlin"

@@ -71,7 +71,7 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
     return create_app(
         runtime,
         [
-            build_router(runtime, policy_of(settings), relay, decision_reads(settings, runtime).load),
+            build_router(runtime, policy_of(settings), relay, decision_reads(settings, runtime)),
             build_privacy_router(runtime, settings, relay),
         ],
         title="winback consent",

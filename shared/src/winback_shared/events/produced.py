@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AwareDatetime, Field
 
-from winback_shared.events.envelope import CloudEvent, CustomerEventData
+from winback_shared.events.envelope import CloudEvent, CustomerEventData, EventData
 
 Status = Literal["active", "at_risk", "lapsed", "churned", "won_back"]
+
+
+class EventRef(EventData):
+    """`(source, id)` of one event on `winback.events`: a position in the customer's history."""
+
+    source: Annotated[str, Field(min_length=1, max_length=512)]
+    id: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class StatusChangedData(CustomerEventData):
@@ -21,6 +28,10 @@ class StatusChangedData(CustomerEventData):
     segment: str | None = None
     value_tier: str | None = None
     winback_eligible: bool = False
+    # The customer's latest event risk had applied when it decided (the trigger itself for an
+    # event-caused change). Whoever acts on this change asks other services about the customer
+    # only once they have applied it too: every topic is keyed and ordered per customer.
+    caused_by: EventRef | None = None
 
 
 class RiskAssessedData(CustomerEventData):

@@ -58,6 +58,8 @@ def _item(request: ConsentRequest) -> dict[str, Any]:
     }
     if request.offer_category is not None:
         item["offer_category"] = request.offer_category
+    if request.caused_by is not None:
+        item["caused_by"] = {"source": request.caused_by[0], "id": request.caused_by[1]}
     return item
 
 
@@ -74,6 +76,7 @@ def _decisions(requests: Sequence[ConsentRequest], payload: Any) -> dict[str, Co
             basis=item.get("basis"),
             reason=item.get("reason"),
             evidence_ids=tuple(str(e) for e in item.get("evidence_ids") or ()),
+            pending=item.get("pending") is True,
         )
     missing = {r.request_id for r in requests} - decisions.keys()
     if missing:

@@ -199,6 +199,8 @@ async def insert_enrolments(
                 "churn_reason": plan.churn_reason,
                 "feature": plan.feature,
                 "attributed_action_id": None,
+                "cause_source": plan.caused_by[0] if plan.caused_by else None,
+                "cause_id": plan.caused_by[1] if plan.caused_by else None,
             }
         )
         for position, planned in enumerate(plan.steps):

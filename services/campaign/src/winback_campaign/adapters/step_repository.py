@@ -55,6 +55,14 @@ INSERT_ACTIONS = text(
     )
     + f") AS u({', '.join(ACTION_COLUMNS)}) ON CONFLICT DO NOTHING"
 )
+# Kept pending, later, because consent has not applied the step's cause yet; counts the waits.
+HOLD_STEPS = text(
+    f"UPDATE {enrollment_steps.fullname} AS s SET due_at = u.due, reason = u.reason, "
+    "wait_attempts = s.wait_attempts + 1 "
+    "FROM unnest(CAST(:enrollment AS varchar[]), CAST(:step AS varchar[]), CAST(:due AS timestamptz[]), "
+    "CAST(:reason AS varchar[])) AS u(enrollment, step, due, reason) "
+    "WHERE s.enrollment_id = u.enrollment AND s.step_id = u.step AND s.status = 'pending'"
+)
 SETTLE_STEPS = text(
     f"UPDATE {enrollment_steps.fullname} AS s SET status = u.status, reason = u.reason, action_id = u.action "
     "FROM unnest(CAST(:enrollment AS varchar[]), CAST(:step AS varchar[]), CAST(:status AS varchar[]), "
@@ -130,6 +138,9 @@ async def claim_due_steps(
             e.c.feature,
             # The enrolment's playbook version's own template of this name (shipped versions have none).
             func.jsonb_extract_path(v.c.document, "templates", s.c.template, type_=JSONB).label("message"),
+            e.c.cause_source,
+            e.c.cause_id,
+            s.c.wait_attempts,
         )
         .join(e, e.c.enrollment_id == s.c.enrollment_id)
         .outerjoin(c, c.c.customer_id == e.c.customer_id)
@@ -172,6 +183,8 @@ async def claim_due_steps(
             time_zone=r.time_zone,
             state=r.state,
             message=r.message,
+            caused_by=(r.cause_source, r.cause_id) if r.cause_source is not None else None,
+            wait_attempts=r.wait_attempts,
         )
         for r in await session.execute(stmt)
     ]
@@ -205,6 +218,14 @@ async def reschedule(session: AsyncSession, moves: Sequence[tuple[str, str, date
     await connection.execute(
         stmt, [{"b_enrollment": e, "b_step": st, "b_due": due, "b_reason": r} for e, st, due, r in moves]
     )
+
+
+async def hold_steps(session: AsyncSession, holds: Sequence[tuple[str, str, datetime, str]]) -> None:
+    """Keep (enrollment_id, step_id) pending until `due`, with the reason it waits; counts the wait."""
+    if not holds:
+        return
+    enrollment, step, due, reason = (list(column) for column in zip(*holds, strict=True))
+    await session.execute(HOLD_STEPS, {"enrollment": enrollment, "step": step, "due": due, "reason": reason})
 
 
 async def record_actions(session: AsyncSession, rows: ActionColumns) -> None:

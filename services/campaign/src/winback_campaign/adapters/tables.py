@@ -10,6 +10,7 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     PrimaryKeyConstraint,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -82,6 +83,9 @@ enrollments = Table(
     Column("churn_reason", String(64)),
     Column("feature", String(256)),
     Column("attributed_action_id", String(64)),
+    # Migration 0004: the event the enrolment rests on; consent and the scheduler wait until they applied it.
+    Column("cause_source", String(512)),
+    Column("cause_id", String(256)),
     # At most one active enrolment per customer, enforced by the database as well.
     Index("uq_enrollments_active_customer", "customer_id", unique=True, postgresql_where=text("status = 'active'")),
     Index("ix_enrollments_customer", "customer_id", "started_at"),
@@ -102,6 +106,8 @@ enrollment_steps = Table(
     Column("reason", String(64)),
     Column("action_id", String(64)),
     Column("assignee", String(32)),
+    # Migration 0004: how often the step was kept pending because its cause was not applied yet (backoff).
+    Column("wait_attempts", SmallInteger, nullable=False, server_default="0"),
     PrimaryKeyConstraint("enrollment_id", "step_id"),
     # Migration 0003: in the claim's order, so a round reads its LIMIT rows instead of sorting every due step.
     Index(
@@ -135,6 +141,23 @@ actions = Table(
     Index("ix_actions_created", "created_at", "action_id"),
     Index("ix_actions_customer", "customer_id", "created_at"),
     Index("ix_actions_enrollment", "enrollment_id", "created_at"),
+)
+
+# Migration 0004: status changes that arrived before this service applied the event they name
+# (`caused_by`); folded once it is applied, so enrolment never decides on a profile not seen yet.
+deferred_status_changes = Table(
+    "deferred_status_changes",
+    metadata,
+    Column("source", String(512), nullable=False),
+    Column("event_id", String(256), nullable=False),
+    Column("customer_id", String(128), nullable=False),
+    Column("cause_source", String(512), nullable=False),
+    Column("cause_id", String(256), nullable=False),
+    # The event as received, parsed again when it is released.
+    Column("payload", JSONB, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("source", "event_id"),
+    Index("ix_deferred_status_changes_cause", "cause_source", "cause_id"),
 )
 
 # Migration 0003: one row per triggered action whose channel has a webhook, written with the action.

@@ -40,6 +40,10 @@ class DueStep:
     state: str | None = None
     # The playbook version's own template of this name ({de: {subject, body, html?}, en: ...}), if it has one.
     message: dict[str, Any] | None = None
+    # The event the enrolment rests on (applied here before it enrolled), and how often the step
+    # was kept pending because consent had not applied it yet.
+    caused_by: tuple[str, str] | None = None
+    wait_attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +52,8 @@ class ConsentRequest:
     customer_id: str
     channel: str
     offer_category: str | None = None
+    # Consent answers "not yet" until it has applied this event.
+    caused_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +62,8 @@ class ConsentDecision:
     basis: str | None = None
     reason: str | None = None
     evidence_ids: tuple[str, ...] = field(default_factory=tuple)
+    # "Not yet": consent has not applied the event the request named; neither ALLOW nor DENY.
+    pending: bool = False
 
 
 def has_address(step: DueStep) -> bool:

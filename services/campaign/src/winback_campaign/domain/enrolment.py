@@ -30,6 +30,9 @@ class StatusChange:
     state: str | None = None  # German state, for its public holidays
     tags: tuple[str, ...] = ()
     feature: str | None = None
+    # `(source, id)` of the event the change rests on (the status change's `caused_by`, or the
+    # release): consent is asked with it, and nothing is decided before it is applied.
+    caused_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +66,7 @@ class EnrolmentPlan:
     steps: tuple[PlannedStep, ...]
     churn_reason: str | None = None
     feature: str | None = None
+    caused_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +196,7 @@ def plan_enrolment(
         steps=steps,
         churn_reason=change.churn_reason,
         feature=change.feature,
+        caused_by=change.caused_by,
     )
 
 

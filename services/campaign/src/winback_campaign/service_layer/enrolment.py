@@ -10,6 +10,7 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from winback_campaign.adapters import deferred_repository
 from winback_campaign.adapters import enrolment_repository as repo
 from winback_campaign.adapters.tables import outbox, processed_events
 from winback_campaign.domain.batch import BatchOutcome, Enrolled, Exited, Signal, fold_status_changes
@@ -19,7 +20,7 @@ from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.service_layer import events, translate
 from winback_campaign.service_layer.playbooks import current
 from winback_shared.clock import Clock
-from winback_shared.db.inbox import claim_unprocessed
+from winback_shared.db.inbox import already_processed, claim_unprocessed
 from winback_shared.db.outbox import OutboxMessage, enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import CampaignResponse, FeatureReleased
@@ -40,6 +41,7 @@ class EnrolmentHandler:
         sessions: async_sessionmaker[AsyncSession],
         clock: Clock,
         replay_window: timedelta,
+        cause_grace: timedelta = timedelta(hours=24),
         shipped: Sequence[Playbook] = BUILTIN_PLAYBOOKS,
         on_committed: Sequence[Callable[[], None]] = (),
     ) -> None:
@@ -47,21 +49,41 @@ class EnrolmentHandler:
         self._sessions = sessions
         self._clock = clock
         self._replay_window = replay_window
+        self._cause_grace = cause_grace
         self._on_committed = on_committed
 
     async def __call__(self, batch: Sequence[CloudEvent]) -> None:
-        relevant = [e for e in batch if isinstance(e, translate.RELEVANT)]
-        if not relevant:
+        recorded = [e for e in batch if translate.recorded(e)]
+        if not recorded:
             return
         async with self._sessions.begin() as session:
-            fresh = await claim_unprocessed(session, processed_events, relevant)
+            claimed = await claim_unprocessed(session, processed_events, recorded)
+            fresh = [e for e in claimed if isinstance(e, translate.RELEVANT)]
             now = self._clock.now()
             await repo.upsert_profiles(session, translate.merged_profiles(fresh), now)
-            signals = await self._signals(session, fresh, now)
+            ready = await self._in_step_with_events(session, fresh, now)
+            signals = await self._signals(session, ready, now)
             wrote_outbox = await self._apply(session, signals, now) if signals else False
         if wrote_outbox:
             for callback in self._on_committed:
                 callback()
+
+    async def _in_step_with_events(
+        self, session: AsyncSession, fresh: Sequence[CloudEvent], now: datetime
+    ) -> list[CloudEvent]:
+        """No decision on stale state: a status change waits until this service applied the event it names.
+
+        `winback.risk` and `winback.events` are read side by side, so a churn can arrive before the
+        profile, kind and time zone its enrolment is decided on. Such a change is deferred; changes
+        whose event is now applied (this batch included) come back first, as they arrived first.
+        """
+        named = [e for e in fresh if isinstance(e, CustomerStatusChanged) and e.data.caused_by is not None]
+        applied = await already_processed(session, processed_events, [translate.cause_of(e) for e in named])
+        early = [e for e in named if translate.cause_of(e) not in applied]
+        await deferred_repository.defer(session, early, now)
+        released = await deferred_repository.release(session, now - self._cause_grace)
+        waiting = {e.identity for e in early}
+        return [*released, *(e for e in fresh if e.identity not in waiting)]
 
     async def _signals(self, session: AsyncSession, fresh: Sequence[CloudEvent], now: datetime) -> list[Signal]:
         """The batch's status changes, releases and exit signals, in the order they arrived."""

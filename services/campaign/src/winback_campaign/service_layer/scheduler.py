@@ -21,6 +21,7 @@ from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
+from winback_campaign.domain.waiting import Backoff, split_not_yet
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
 from winback_shared.db.outbox import OutboxMessage
@@ -33,6 +34,9 @@ ACTIONS = Counter("winback_campaign_actions_total", "Actions settled", ["status"
 MOVED = Counter("winback_campaign_steps_moved_total", "Due steps moved later", ["reason"])
 # The longest frequency-cap window: contacts older than this never hold a step back.
 CAP_WINDOW = timedelta(days=30)
+HELD = Counter(
+    "winback_campaign_steps_held_total", "Due steps kept pending: consent has not applied their cause yet", ["reason"]
+)
 CONSENT_FAILURES = Counter("winback_campaign_consent_unavailable_total", "Scheduler rounds without consent answer")
 
 
@@ -48,6 +52,8 @@ class SchedulerConfig:
     webhooks: Mapping[str, str] = field(default_factory=dict)
     # Rounds in flight at once in this process: round k+1 asks consent while round k writes.
     pipeline_depth: int = 2
+    # How soon a step is asked again after consent's "not yet" (it has not applied the step's cause).
+    backoff: Backoff = field(default_factory=Backoff)
 
 
 class Scheduler:
@@ -104,6 +110,8 @@ class Scheduler:
                 # or an outage here rolls back, so a step is never settled without its decision.
                 async with self._consent_turn:
                     decisions = await self._consent.decide([_consent_request(d, ids[id(d)]) for d in askable])
+                # No decision on stale state: a step consent answers "not yet" for stays pending.
+                to_settle, held = split_not_yet(plan.send, decisions, ids, now, self._config.backoff)
                 outcomes = [
                     settle(
                         d,
@@ -112,8 +120,9 @@ class Scheduler:
                         default_language=self._config.default_language,
                         action_id=ids[id(d)],
                     )
-                    for d in plan.send
+                    for d in to_settle
                 ]
+                await step_repository.hold_steps(session, [(d.enrollment_id, d.step_id, at, r) for d, at, r in held])
                 await step_repository.reschedule(
                     session, [(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves]
                 )
@@ -124,6 +133,8 @@ class Scheduler:
             ACTIONS.labels(outcome.status, outcome.step.channel).inc()
         for _, _, reason in plan.moves:
             MOVED.labels(reason).inc()
+        for _, _, reason in held:
+            HELD.labels(reason).inc()
         for callback in self._on_committed:
             callback()
         return len(claimed)
@@ -209,7 +220,7 @@ async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: fl
 
 
 def _consent_request(step: DueStep, action_id: str) -> ConsentRequest:
-    return ConsentRequest(action_id, step.customer_id, step.channel, step.offer_category)
+    return ConsentRequest(action_id, step.customer_id, step.channel, step.offer_category, step.caused_by)
 
 
 def _add_action(rows: step_repository.ActionColumns, o: ActionOutcome) -> None:

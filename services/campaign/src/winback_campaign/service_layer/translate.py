@@ -18,7 +18,7 @@ from winback_shared.events.inbound import (
     FeatureReleased,
     OrderPlaced,
 )
-from winback_shared.events.produced import ConsentChanged, CustomerStatusChanged
+from winback_shared.events.produced import ConsentChanged, CustomerRiskAssessed, CustomerStatusChanged
 
 RELEVANT = (
     CustomerUpserted,
@@ -35,6 +35,15 @@ RESPONSE_EXITS = {"unsubscribed": "unsubscribe", "complained": "complaint", "rep
 _WORD = re.compile(r"[a-z0-9][a-z0-9_-]{1,40}")
 
 
+def recorded(event: CloudEvent) -> bool:
+    """Whether a consumed event is recorded as applied: all but scores, relevant or not.
+
+    A status change names the customer's latest event by `(source, id)`, whatever its type, and
+    enrolment waits until that event is recorded here. Scores are many and named by nobody.
+    """
+    return not isinstance(event, CustomerRiskAssessed)
+
+
 def status_change(event: CustomerStatusChanged) -> StatusChange:
     d = event.data
     return StatusChange(
@@ -47,7 +56,15 @@ def status_change(event: CustomerStatusChanged) -> StatusChange:
         churn_reason=d.churn_reason,
         segment=d.segment,
         value_tier=d.value_tier,
+        caused_by=None if d.caused_by is None else (d.caused_by.source, d.caused_by.id),
     )
+
+
+def cause_of(event: CustomerStatusChanged) -> tuple[str, str]:
+    """`(source, id)` of the event a status change names; only for changes that name one."""
+    cause = event.data.caused_by
+    assert cause is not None
+    return (cause.source, cause.id)
 
 
 def _wishes(event: CloudEvent) -> set[str]:
@@ -127,6 +144,8 @@ def release_changes(event: FeatureReleased, candidates: Sequence[dict[str, Any]]
             state=c["state"],
             tags=tuple(event.data.tags),
             feature=event.data.feature,
+            # The release itself: the leaver's own events were applied long before they matched.
+            caused_by=event.identity,
         )
         for c in candidates
     ]

@@ -254,6 +254,26 @@ async def recorded_requests(session: AsyncSession, request_ids: Iterable[str]) -
 _RECORDED_REQUESTS = text("SELECT request_id FROM consent.ledger WHERE request_id = ANY(CAST(:ids AS text[]))")
 
 
+# Which of the named events the consumer has applied (its inbox), one statement over two arrays.
+APPLIED_EVENTS_SQL = (
+    "SELECT p.source, p.event_id FROM consent.processed_events AS p "
+    "JOIN unnest(CAST($1 AS varchar[]), CAST($2 AS varchar[])) AS u(source, event_id) "
+    "ON p.source = u.source AND p.event_id = u.event_id"
+)
+_APPLIED_EVENTS = text(APPLIED_EVENTS_SQL.replace("$1", ":sources").replace("$2", ":ids"))
+
+
+async def applied_events(
+    session: AsyncSession | AsyncConnection, refs: Iterable[tuple[str, str]]
+) -> set[tuple[str, str]]:
+    """The `(source, id)` pairs among `refs` that this service's consumer has applied."""
+    keys = sorted(set(refs))
+    if not keys:
+        return set()
+    rows = await session.execute(_APPLIED_EVENTS, {"sources": [s for s, _ in keys], "ids": [i for _, i in keys]})
+    return {(r.source, r.event_id) for r in rows}
+
+
 async def ledger_of(session: AsyncSession, customer_id: str) -> tuple[list[LedgerEntry], ChainHead | None]:
     rows = await session.execute(select(ledger).where(ledger.c.customer_id == customer_id).order_by(ledger.c.seq))
     head = (await session.execute(select(ledger_heads).where(ledger_heads.c.customer_id == customer_id))).first()

@@ -11,7 +11,7 @@ import asyncpg
 from sqlalchemy.dialects.postgresql import asyncpg as asyncpg_dialect
 from sqlalchemy.engine import make_url
 
-from winback_consent.adapters.repository import SNAPSHOTS, SnapshotFacts, facts_of, snapshot_of
+from winback_consent.adapters.repository import APPLIED_EVENTS_SQL, SNAPSHOTS, SnapshotFacts, facts_of, snapshot_of
 from winback_consent.domain.model import CustomerSnapshot
 
 # The same statement the transactional path runs, rendered once for asyncpg (`$1` = the ids array).
@@ -64,6 +64,15 @@ class SnapshotReads:
         pool = await self._ready()
         rows: dict[str, Any] = {r[0]: r for r in await pool.fetch(SNAPSHOT_SQL, ids)}
         return {c: self._snapshot(c, rows.get(c)) for c in ids}
+
+    async def applied(self, refs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which of the named events the consumer has applied; asked before the snapshots are read."""
+        keys = sorted(set(refs))
+        if not keys:
+            return set()
+        pool = await self._ready()
+        rows = await pool.fetch(APPLIED_EVENTS_SQL, [s for s, _ in keys], [i for _, i in keys])
+        return {(r[0], r[1]) for r in rows}
 
     def _snapshot(self, customer_id: str, row: Any) -> CustomerSnapshot:
         if row is None or not row["known"]:

@@ -14,6 +14,19 @@ WORDED_CHANNELS = frozenset({"sms", "messenger", "fax", "automated_call"})
 DOCUMENTED_PHONE_METHODS = frozenset({"recorded_call", "written", "web_form"})
 
 
+def decide_after(
+    snapshot: CustomerSnapshot, request: DecisionRequest, policy: Policy, *, cause_applied: bool
+) -> Decision:
+    """`decide`, once the event the question rests on is applied here; "not yet" (retry) before.
+
+    Every topic is keyed by customer and read in order, so once the named event is applied,
+    everything earlier about the customer is too: a customer still unknown then is really unknown.
+    """
+    if not cause_applied:
+        return Decision.not_yet()
+    return decide(snapshot, request, policy)
+
+
 def decide(snapshot: CustomerSnapshot, request: DecisionRequest, policy: Policy) -> Decision:
     """Whether advertising contact on `request.channel` is lawful at `request.at`, and on which basis."""
     at = request.at

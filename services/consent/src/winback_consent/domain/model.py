@@ -11,6 +11,8 @@ CustomerKind = Literal["consumer", "business"]
 
 CHANNELS: tuple[str, ...] = ("email", "sms", "messenger", "phone", "fax", "automated_call", "post")
 ALL_CHANNELS = "all"
+# The reason of a "not yet" answer: the caller retries, it never settles anything on it.
+NOT_YET_APPLIED = "not_yet_applied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ class Decision:
     basis: str | None = None
     reason: str | None = None
     evidence_ids: tuple[str, ...] = ()
+    # "Not yet": the event the question rests on is not applied here yet; neither ALLOW nor DENY.
+    pending: bool = False
 
     @classmethod
     def allow(cls, basis: str, *evidence_ids: str) -> Decision:
@@ -104,3 +108,7 @@ class Decision:
     @classmethod
     def deny(cls, reason: str) -> Decision:
         return cls(False, None, reason, ())
+
+    @classmethod
+    def not_yet(cls) -> Decision:
+        return cls(False, None, NOT_YET_APPLIED, (), pending=True)

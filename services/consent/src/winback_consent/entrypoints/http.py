@@ -11,9 +11,10 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from winback_consent.domain.model import Decision, DecisionRequest, Policy
+from winback_consent.adapters.snapshot_reads import SnapshotReads
+from winback_consent.domain.model import NOT_YET_APPLIED, Decision, DecisionRequest, Policy
 from winback_consent.service_layer import customers
-from winback_consent.service_layer.decisions import DecisionCommand, DecisionOutcome, SnapshotReads, decide_many
+from winback_consent.service_layer.decisions import DecisionCommand, DecisionOutcome, decide_many
 from winback_shared.db.relay import OutboxRelay
 from winback_shared.events.envelope import CustomerId, Timestamp
 from winback_shared.events.inbound import Channel
@@ -25,6 +26,13 @@ log = structlog.get_logger(__name__)
 OPS = Depends(require_role("ops", "admin"))
 
 
+class EventRefBody(BaseModel):
+    """An event on `winback.events` by its identity: the question rests on it."""
+
+    source: Annotated[str, Field(min_length=1, max_length=512)]
+    id: Annotated[str, Field(min_length=1, max_length=256)]
+
+
 class DecisionBody(BaseModel):
     customer_id: CustomerId
     channel: Channel
@@ -34,6 +42,9 @@ class DecisionBody(BaseModel):
     at: Timestamp | None = None
     dispatch: bool = False
     request_id: Annotated[str, Field(min_length=1, max_length=256)] | None = None
+    # The event that caused the question (e.g. the status change's `caused_by`): until consent has
+    # applied it the answer is "not yet" (409 here, an item with `pending: true` in a batch).
+    caused_by: EventRefBody | None = None
 
 
 class DecisionBatch(BaseModel):
@@ -46,6 +57,8 @@ class DecisionAnswer(BaseModel):
     reason: str | None
     evidence_ids: list[str]
     decided_at: datetime
+    # Present (true) only on a "not yet" item of a batch: retry later, it is neither ALLOW nor DENY.
+    pending: bool | None = None
 
 
 class DecisionAnswers(BaseModel):
@@ -80,6 +93,8 @@ def _answers(outcomes: list[DecisionOutcome]) -> list[str]:
                 "evidence_ids": list(d.evidence_ids),
                 "decided_at": o.decided_at.isoformat(),
             }
+            if d.pending:
+                answer["pending"] = True
             text = texts[key] = json.dumps(answer, separators=(",", ":"))
         out.append(text)
     return out
@@ -90,6 +105,24 @@ def _json(content: bytes | str) -> Response:
     return Response(content, media_type="application/json")
 
 
+def _not_yet(body: DecisionBody, decided_at: datetime) -> ProblemError:
+    """The single form's "not yet": a retryable 409 carrying the spec's fields, never a DENY."""
+    assert body.caused_by is not None
+    return ProblemError(
+        409,
+        f"consent has not applied event {body.caused_by.id!r} of {body.caused_by.source!r} yet; retry later",
+        title="Not yet applied",
+        headers={"Retry-After": "1"},
+        allowed=False,
+        pending=True,
+        basis=None,
+        reason=NOT_YET_APPLIED,
+        evidence_ids=[],
+        decided_at=decided_at.isoformat(),
+        caused_by=body.caused_by.model_dump(),
+    )
+
+
 def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, reads: SnapshotReads) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["consent"])
 
@@ -97,31 +130,43 @@ def build_router(runtime: ServiceRuntime, policy: Policy, relay: OutboxRelay, re
         request = DecisionRequest(
             body.customer_id, body.channel.value, body.at or now, body.purpose, body.content, body.offer_category
         )
-        return DecisionCommand(request, body.dispatch, body.request_id)
+        cause = None if body.caused_by is None else (body.caused_by.source, body.caused_by.id)
+        return DecisionCommand(request, body.dispatch, body.request_id, cause)
 
-    async def _decide(bodies: list[DecisionBody]) -> list[str]:
+    async def _decide(bodies: list[DecisionBody]) -> list[DecisionOutcome]:
         try:
             now = runtime.clock.now()
             commands = [_command(b, now) for b in bodies]
-            outcomes = await decide_many(runtime.sessions, runtime.clock, policy, commands, reads=reads)
+            return await decide_many(
+                runtime.sessions, runtime.clock, policy, commands, reads=reads.load, applied=reads.applied
+            )
         except Exception as exc:
             # Fail closed: the caller treats a 503 as DENY; an error never turns into an ALLOW.
             log.exception("decision_failed", error=repr(exc))
             raise ProblemError(
                 503, "the decision could not be made; treat it as DENY and retry later", headers={"Retry-After": "1"}
             ) from exc
-        return _answers(outcomes)
 
-    @router.post("/decisions", response_model=DecisionAnswer, responses={503: {"description": "fail closed: DENY"}})
+    @router.post(
+        "/decisions",
+        response_model=DecisionAnswer,
+        responses={
+            409: {"description": "not yet: the event named in `caused_by` is not applied yet; retry"},
+            503: {"description": "fail closed: DENY"},
+        },
+    )
     async def post_decision(body: DecisionBody, _: Annotated[str, OPS]) -> Response:
         """May this customer be contacted for advertising on this channel now (or at `at`)?"""
-        (answer,) = await _decide([body])
+        (outcome,) = await _decide([body])
+        if outcome.decision.pending:
+            raise _not_yet(body, outcome.decided_at)
+        (answer,) = _answers([outcome])
         return _json(answer)
 
     @router.post("/decisions:batch", response_model=DecisionAnswers, responses={503: {"description": "fail closed"}})
     async def post_decisions(body: DecisionBatch, _: Annotated[str, OPS]) -> Response:
         """Up to 1,000 decisions in one transaction; answers in request order."""
-        answers = await _decide(body.items) if body.items else []
+        answers = _answers(await _decide(body.items)) if body.items else []
         return _json(f'{{"items":[{",".join(answers)}]}}')
 
     @router.get("/customers/{customer_id}/consents")

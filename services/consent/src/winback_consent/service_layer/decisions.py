@@ -12,7 +12,7 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import repository
-from winback_consent.domain.decisions import decide
+from winback_consent.domain.decisions import decide_after
 from winback_consent.domain.ledger import LedgerDraft
 from winback_consent.domain.model import CustomerSnapshot, Decision, DecisionRequest, Policy
 from winback_consent.service_layer.ledger import append_drafts
@@ -20,6 +20,8 @@ from winback_shared.clock import Clock
 
 # Snapshots of the given customers, read outside any transaction (the decisions' hot path).
 SnapshotReads = Callable[[Iterable[str]], Awaitable[dict[str, CustomerSnapshot]]]
+# Which of the named `(source, id)` events the consumer has applied, read outside any transaction.
+AppliedReads = Callable[[Iterable[tuple[str, str]]], Awaitable[set[tuple[str, str]]]]
 
 DECISIONS = Counter("winback_consent_decisions_total", "Consent decisions", ["allowed", "basis_or_reason"])
 
@@ -30,6 +32,8 @@ class DecisionCommand:
     dispatch: bool = False
     # At most one use is recorded per request id, so a retried send counts once.
     request_id: str | None = None
+    # The event the question rests on (`(source, id)` on `winback.events`): "not yet" until it is applied.
+    caused_by: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,20 +69,36 @@ async def decide_many(
     commands: Sequence[DecisionCommand],
     *,
     reads: SnapshotReads | None = None,
+    applied: AppliedReads | None = None,
 ) -> list[DecisionOutcome]:
     """Decide each command; dispatching ALLOWs append their `use` before the answer is returned.
 
-    `reads` serves decisions that write nothing (one autocommit statement, no BEGIN/COMMIT).
+    `reads` and `applied` serve decisions that write nothing (autocommit statements, no BEGIN/COMMIT).
+    A command naming an event this service has not applied yet is answered "not yet" (pending).
     """
     decided_at = clock.now()
-    if any(c.dispatch for c in commands) or reads is None:
+    causes = _causes(commands)
+    if any(c.dispatch for c in commands) or reads is None or (causes and applied is None):
         decisions = await _decide_and_record(sessions, policy, commands, decided_at)
     else:
+        # The inbox first: once an event shows there, the snapshot read after it includes its effect.
+        done = await applied(causes) if causes and applied is not None else set()
         snapshots = await reads(c.request.customer_id for c in commands)
-        decisions = [decide(snapshots[c.request.customer_id], c.request, policy) for c in commands]
+        decisions = [_decide(snapshots, c, policy, done) for c in commands]
     for (allowed, label), n in Counter_((d.allowed, d.basis or d.reason or "") for d in decisions).items():
         DECISIONS.labels(str(allowed).lower(), label).inc(n)
     return [DecisionOutcome(d, decided_at) for d in decisions]
+
+
+def _causes(commands: Sequence[DecisionCommand]) -> list[tuple[str, str]]:
+    return [c.caused_by for c in commands if c.caused_by is not None]
+
+
+def _decide(
+    snapshots: dict[str, CustomerSnapshot], command: DecisionCommand, policy: Policy, applied: set[tuple[str, str]]
+) -> Decision:
+    cause_applied = command.caused_by is None or command.caused_by in applied
+    return decide_after(snapshots[command.request.customer_id], command.request, policy, cause_applied=cause_applied)
 
 
 async def _decide_and_record(
@@ -93,8 +113,9 @@ async def _decide_and_record(
         heads = await repository.lock_heads(
             session, (c.request.customer_id for c in commands if c.dispatch), known_only=True
         )
+        done = await repository.applied_events(session, _causes(commands))
         snapshots = await repository.load_snapshots(session, (c.request.customer_id for c in commands))
-        decisions = [decide(snapshots[c.request.customer_id], c.request, policy) for c in commands]
+        decisions = [_decide(snapshots, c, policy, done) for c in commands]
         seen = await repository.recorded_requests(
             session, (c.request_id for c in commands if c.dispatch and c.request_id)
         )

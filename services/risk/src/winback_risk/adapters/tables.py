@@ -60,6 +60,9 @@ customers = Table(
     Column("winback_probability", Double, nullable=True),
     Column("assessed_at", DateTime(timezone=True), nullable=True),
     Column("days_to_winback", Double, nullable=True),
+    # Migration 0005: the customer's latest applied event, named by status changes as `caused_by`.
+    Column("last_event_source", String(512), nullable=True),
+    Column("last_event_id", String(256), nullable=True),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 

@@ -49,6 +49,10 @@ class CustomerState:
     assessed_at: datetime | None = None
     # Days from the start of the churn (or lapse) to the return that ended it; the latest win-back.
     days_to_winback: float | None = None
+    # `(source, id)` of the customer's latest event applied (in topic order): the position a status
+    # change names as `caused_by`, so its readers wait until they have applied it too.
+    last_event_source: str | None = None
+    last_event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

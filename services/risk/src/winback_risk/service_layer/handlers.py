@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox, processed_events
-from winback_risk.domain.customer import StatusChange
+from winback_risk.domain.customer import CustomerState, StatusChange
 from winback_risk.domain.facts import facts_of_batch
 from winback_risk.domain.lifecycle import apply_groups, by_customer
 from winback_risk.domain.model.population import PopulationModel
@@ -38,8 +38,13 @@ class BatchResult:
     published: int = 0
 
 
-def status_changed_event(change: StatusChange, source: str) -> CustomerStatusChanged:
-    """The `customer.status_changed` event of one transition; its time is the trigger's time."""
+def status_changed_event(
+    change: StatusChange, source: str, caused_by: tuple[str, str] | None = None
+) -> CustomerStatusChanged:
+    """The `customer.status_changed` event of one transition; its time is the trigger's time.
+
+    `caused_by` is the customer event whose application the change rests on (see `position_of`).
+    """
     trigger_source, trigger_id = change.trigger
     event_id = uuid.uuid5(_ID_NAMESPACE, f"{trigger_source}\x00{trigger_id}\x00{change.to_status}")
     return CustomerStatusChanged.new(
@@ -56,8 +61,28 @@ def status_changed_event(change: StatusChange, source: str) -> CustomerStatusCha
             "segment": change.segment,
             "value_tier": change.value_tier,
             "winback_eligible": change.winback_eligible,
+            "caused_by": None if caused_by is None else {"source": caused_by[0], "id": caused_by[1]},
         },
     )
+
+
+def remember_latest_events(states: dict[str, CustomerState], fresh: Sequence[CloudEvent]) -> None:
+    """Each customer's latest applied event in topic order (not event time): a valid position for readers."""
+    for event in fresh:
+        state = states.get(event.customer_id or "")
+        if state is not None:
+            state.last_event_source, state.last_event_id = event.identity
+
+
+def position_of(
+    change: StatusChange, state: CustomerState | None, applied: set[tuple[str, str]]
+) -> tuple[str, str] | None:
+    """The trigger when it is an applied event; otherwise (a change from scores or time) the latest applied event."""
+    if change.trigger in applied:
+        return change.trigger
+    if state is None or state.last_event_source is None or state.last_event_id is None:
+        return None
+    return (state.last_event_source, state.last_event_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +118,7 @@ async def apply_events(
         customer_ids = sorted(groups)
         states = await repository.load_for_update(session, customer_ids)
         changes = apply_groups(states, groups)
+        remember_latest_events(states, fresh)
         order_facts, signal_facts = facts_of_batch(fresh)
         await facts_repository.insert_orders(session, order_facts)
         await facts_repository.insert_signals(session, signal_facts)
@@ -108,7 +134,13 @@ async def apply_events(
             changes.extend(outcome.changes)
             assessed = outcome.assessed
         await repository.save(session, touched, clock.now())
-        messages = [OutboxMessage.of(Topic.RISK.value, status_changed_event(c, source)) for c in changes]
+        applied = {e.identity for e in fresh}
+        messages = [
+            OutboxMessage.of(
+                Topic.RISK.value, status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied))
+            )
+            for c in changes
+        ]
         messages += [OutboxMessage.of(Topic.RISK.value, e) for e in assessed]
         await enqueue(session, outbox, messages)
         # Last: the single progress row stays locked until commit, and concurrent consumers queue on it.

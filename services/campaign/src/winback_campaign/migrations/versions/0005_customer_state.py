@@ -14,7 +14,7 @@ from alembic import op
 from winback_campaign.domain.regions import customer_state
 
 revision = "0005"
-down_revision = "0003"
+down_revision = "0004"
 S = "campaign"
 BATCH = 10_000
 
