@@ -13,7 +13,7 @@ import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +42,7 @@ class DemoCustomer:
 
 # How far the demo lets time run: past the 90-day competitor window and its 120-day migration offer.
 HORIZON = timedelta(days=120)
+MAX_STAGES = 100
 
 
 CUSTOMERS = (
@@ -253,17 +254,19 @@ def let_time_pass(client: httpx.Client, start: datetime, horizon: timedelta = HO
     """Move every clock from one due step (or scripted return) to the next until `horizon`; returns events accepted."""
     returns = return_events(start)
     sent = 0
-    while True:
+    # Bounded: a step that never settles (consent down for good) must not keep the demo waiting forever.
+    for _ in range(MAX_STAGES):
         pending = [d for d in _pending_due(client) if d <= start + horizon]
         upcoming = pending + [at for at, _ in returns]
         if not upcoming:
-            return sent
+            break
         moment = advance_all(client, URLS, min(upcoming))
         due_returns = [e for at, e in returns if at <= moment]
         returns = [(at, e) for at, e in returns if at > moment]
         if due_returns:
             sent += _send_returns(client, due_returns)
         _wait_until_settled(client, moment)
+    return sent
 
 
 def _post(client: httpx.Client, events: list[dict[str, Any]]) -> dict[str, int]:
@@ -356,7 +359,3 @@ def run_demo(client: httpx.Client) -> tuple[DemoRun, dict[str, int]]:
 def resume(client: httpx.Client, run: DemoRun) -> None:
     """Restarted services begin at wall time: move them back to where the demo left them."""
     advance_all(client, URLS, run.end)
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
