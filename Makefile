@@ -49,7 +49,7 @@ browser:
 	  && apt-get install -y -q chromium >/dev/null 2>&1)) || echo "chromium not installed: the dashboard test will skip"; }
 
 unit: install
-	$(PY) -m pytest -q -m "not integration and not e2e"
+	$(PY) -m pytest -q -m "not integration and not e2e and not scenario"
 
 bench: install
 	@echo "see bench/README.md"

@@ -1,5 +1,6 @@
-"""The README's tooling on real servers: `winback run` shows the demo working, Ctrl-C stops it all,
-and `winback up` / `down` keep the database's state between starts."""
+"""The README's tooling on real servers: `winback run` shows the demo working on the shipped
+playbooks (months passing on the clock endpoints), Ctrl-C stops it all, and `winback up` / `down`
+keep the database's state, and the demo's clock, between starts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,6 +22,16 @@ from winback_cli.servers import free_port, port_open
 pytestmark = pytest.mark.e2e
 
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
+# Rows of the demo's day-by-day table: the shipped playbooks at their own timing (an e-mail at once,
+# the apology after two days, the competitor's 90-day window, re-onboarding after the return on day 10).
+EXPECTED_ACTIONS = {
+    ("0", "demo-anna", "winback-basic", "email", "we_miss_you", "triggered", ""),
+    ("2", "demo-ben", "we-are-sorry", "email", "we_are_sorry", "suppressed", "objection"),
+    ("2", "demo-eva", "we-are-sorry", "email", "we_are_sorry", "suppressed", "double_opt_in_pending"),
+    ("11", "demo-anna", "re-onboarding", "email", "welcome_back", "triggered", ""),
+    ("35", "demo-clara", "situation-changed", "email", "situation_changed", "suppressed", "no_consent"),
+    ("90", "demo-hans", "grass-greener", "email", "grass_greener", "triggered", ""),
+}
 
 
 def _free_offset() -> int:
@@ -73,9 +85,11 @@ def test_run_replays_the_demo_and_up_down_keep_state(stack_env: dict[str, str]):
     run.send_signal(signal.SIGINT)
     rest, _ = run.communicate(timeout=120)
     assert run.returncode == 0, output + rest
-    assert "Events in: 39 accepted" in output
-    assert "demo-anna" in output and "triggered" in output
-    assert "objection" in output and "no_consent" in output
+    assert "Events in: 40 accepted, 0 duplicates" in output
+    assert "Time passed: 120 days" in output
+    actions = {tuple(cell.strip() for cell in line.split("│")[1:-1]) for line in shown if line.count("│") == 8}
+    assert actions >= EXPECTED_ACTIONS, sorted(actions)
+    assert not any(a[1] in ("demo-david", "demo-felix") for a in actions), "no enrolment without eligibility"
     assert "stopping" in rest
 
     offset = int(stack_env["WINBACK_DEV_PORT_OFFSET"])
@@ -83,8 +97,12 @@ def test_run_replays_the_demo_and_up_down_keep_state(stack_env: dict[str, str]):
 
     up = _winback(stack_env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
-    customer = httpx.get(f"http://127.0.0.1:{8002 + offset}/v1/customers/demo-anna", headers=ADMIN, timeout=10)
-    assert customer.status_code == 200 and customer.json()["status"] == "churned"
+    # The demo's clocks come back with the data: the services stand 120 days after the demo's start.
+    clock = httpx.get(f"http://127.0.0.1:{8002 + offset}/v1/clock", headers=ADMIN, timeout=10).json()["now"]
+    assert datetime.fromisoformat(clock) > datetime.now(UTC) + timedelta(days=119)
+    customer = httpx.get(f"http://127.0.0.1:{8002 + offset}/v1/customers/demo-hans", headers=ADMIN, timeout=10)
+    assert customer.status_code == 200
+    assert (customer.json()["status"], customer.json()["churn_reason"]) == ("churned", "competitor")
 
     down = _winback(stack_env, "down")
     assert "postgres" in down.stdout and "tansu" in down.stdout

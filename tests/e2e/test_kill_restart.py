@@ -1,4 +1,8 @@
-"""No loss, no doubles: 1,000 cancellations while risk, campaign and consent are SIGKILLed in turn."""
+"""No loss, no doubles: 1,000 cancellations while risk, campaign and consent are SIGKILLed in turn.
+
+Campaign runs the shipped playbooks plus one of the test's own (an immediate e-mail, no holdout), so
+every cancelled customer is asked about at once.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import pytest
 
 from tests.support.events import cancellation, doi_consent, profile
 from tests.support.kafka import read_topic
+from tests.support.playbooks import immediate_email, install
 from tests.support.polling import eventually
 from tests.support.services import running_services
 from winback_cli.stack import ServiceProcess
@@ -62,6 +67,7 @@ async def test_every_customer_ends_with_exactly_one_action_or_suppression(
 ):
     ingest = system["ingest"].url
     async with httpx.AsyncClient(timeout=30) as client:
+        await install(client, system["campaign"].url, immediate_email())
         # Half of the customers confirmed e-mail consent, the other half never gave any.
         setup = [profile(c) for c in CUSTOMERS] + [doi_consent(c) for c in CUSTOMERS[::2]]
         for start in range(0, len(setup), 500):

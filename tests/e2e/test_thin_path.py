@@ -1,7 +1,9 @@
 """The thin path through all five services, started as processes on a real broker and database.
 
 contract.cancelled -> ingest -> risk (churned) -> campaign (enrols, asks consent) -> action
-triggered or suppressed on winback.actions -> metrics counts it.
+triggered or suppressed on winback.actions -> metrics counts it. Campaign runs the shipped
+playbooks; the test adds one of its own (PUT /v1/playbooks) with an immediate e-mail and no
+holdout, so every cancellation is asked about at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import pytest
 
 from tests.support.events import cancellation, doi_consent, objection, profile
 from tests.support.kafka import read_topic
+from tests.support.playbooks import immediate_email, install
 from tests.support.polling import eventually
 from tests.support.services import running_services
 from winback_cli.stack import ServiceProcess
@@ -61,6 +64,7 @@ async def test_consented_customer_is_contacted_once_and_objector_is_suppressed(
 ):
     ingest, consent, campaign = system["ingest"].url, system["consent"].url, system["campaign"].url
     async with httpx.AsyncClient(timeout=10) as client:
+        await install(client, campaign, immediate_email())
         await _post(
             client,
             ingest,

@@ -170,6 +170,26 @@ async def test_a_customer_who_returns_after_the_first_step_gets_nothing_more(
     ]
 
 
+async def test_a_return_during_a_win_back_ends_it_and_starts_re_onboarding_in_the_same_batch(
+    client: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    # The win-back's exit and re-onboarding's start come from one status change: the new enrolment
+    # must not collide with the old one, still active, on the one-active-enrolment-per-customer index.
+    await first_step_sent(client, kafka_bootstrap, "seq-comes-back")
+    await publish(kafka_bootstrap, [(Topic.RISK, status("seq-comes-back", "won_back", await service_now(client)))])
+
+    onboarding = await eventually(lambda: enrolment(client, "seq-comes-back", "re-onboarding"))
+    winback = await enrolment(client, "seq-comes-back", "winback-basic")
+    assert winback is not None and (winback["status"], winback["exit_reason"]) == ("exited", "won_back")
+    assert isinstance(onboarding, dict) and (onboarding["status"], onboarding["holdout"]) == ("active", False)
+    assert [(s["step_id"], s["status"]) for s in onboarding["steps"]] == [
+        ("welcome", "pending"),
+        ("day-30", "pending"),
+        ("day-60", "pending"),
+        ("day-90", "pending"),
+    ]
+
+
 async def test_the_opt_out_link_works_and_ends_the_sequence(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
     action = await first_step_sent(client, kafka_bootstrap, "seq-unsubscribes")
     link = action["content"]["opt_out_url"]

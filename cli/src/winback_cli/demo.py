@@ -1,15 +1,25 @@
-"""A small demo data set replayed through ingest, and a summary of what the system did."""
+"""A small demo data set replayed through ingest, then months passing, and a summary of what happened.
+
+Campaign runs the shipped playbooks (their timing windows, channel mix and holdout), so the demo
+lets time pass with the clock endpoints: after the cancellations it moves every service's clock
+from one due step to the next, up to HORIZON after the demo's start, and sends scripted events
+(a return) when their day comes. The histories lie before that start, so the cancellations fall
+inside campaign's replay window and enrol.
+"""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 
+from winback_cli.clock import advance_all, read_clocks
 from winback_cli.stack import SERVICE_URLS
 
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -27,10 +37,16 @@ class DemoCustomer:
     no_contact: bool = False
     language: str = "de"
     expect: str = "none"  # what the system should do: triggered, suppressed:<reason>, none
+    returns_after_days: int | None = None  # orders again this many days after the demo's start
+
+
+# How far the demo lets time run: past the 90-day competitor window and its 120-day migration offer.
+HORIZON = timedelta(days=120)
+MAX_STAGES = 100
 
 
 CUSTOMERS = (
-    DemoCustomer("demo-anna", "Anna Schmidt", "doi", cancel_reason="price", expect="triggered"),
+    DemoCustomer("demo-anna", "Anna Schmidt", "doi", cancel_reason="price", expect="triggered", returns_after_days=10),
     DemoCustomer("demo-ben", "Ben Müller", "doi", objects=True, cancel_reason="service", expect="suppressed:objection"),
     DemoCustomer("demo-clara", "Clara Weber", None, cancel_reason="budget", expect="suppressed:no_consent"),
     DemoCustomer("demo-david", "David Fischer", "doi", cancel_reason="competitor", no_contact=True),
@@ -64,7 +80,18 @@ def profile_events(now: datetime) -> list[dict[str, Any]]:
             _event(
                 "customer.upserted",
                 before - timedelta(days=400),
-                {"customer_id": c.customer_id, "name": c.name, "email": email, "language": c.language},
+                {
+                    "customer_id": c.customer_id,
+                    "name": c.name,
+                    "email": email,
+                    "language": c.language,
+                    "postal_address": {
+                        "street": "Hauptstrasse 1",
+                        "postal_code": "10115",
+                        "city": "Berlin",
+                        "country": "DE",
+                    },
+                },
             )
         )
         events.append(
@@ -157,35 +184,112 @@ def replay(client: httpx.Client, now: datetime) -> dict[str, int]:
     """Post the demo events through ingest; returns accepted and duplicate counts."""
     totals = {"accepted": 0, "duplicates": 0}
     for batch in (profile_events(now), cancellation_events(now)):
-        r = client.post(
-            f"{URLS['ingest']}/v1/events",
-            json=batch,
-            headers={**INGEST, "Content-Type": "application/cloudevents-batch+json"},
-        )
-        r.raise_for_status()
+        answer = _post(client, batch)
         for key in totals:
-            totals[key] += r.json()[key]
+            totals[key] += answer[key]
         _wait_consent_absorbed(client, 20)
     return totals
 
 
-def actions_of(client: httpx.Client, customer_id: str) -> list[dict[str, Any]]:
-    r = client.get(f"{URLS['campaign']}/v1/actions", params={"customer_id": customer_id}, headers=ADMIN)
+def return_events(start: datetime) -> list[tuple[datetime, dict[str, Any]]]:
+    """Orders of customers who come back, each with the demo day it happens on."""
+    returns = []
+    for c in CUSTOMERS:
+        if c.returns_after_days is None:
+            continue
+        at = start + timedelta(days=c.returns_after_days)
+        data = {"customer_id": c.customer_id, "order_id": f"{c.customer_id}-o2", "amount": "89.00"}
+        returns.append((at, _event("order.placed", at, data, source="/demo/shop")))
+    return returns
+
+
+def enrollments_of(client: httpx.Client, customer_id: str) -> list[dict[str, Any]]:
+    r = client.get(f"{URLS['campaign']}/v1/customers/{customer_id}/enrollments", headers=ADMIN)
     r.raise_for_status()
     items: list[dict[str, Any]] = r.json()["items"]
     return items
 
 
-def wait_for_outcomes(client: httpx.Client, timeout_s: float = 45.0) -> dict[str, list[dict[str, Any]]]:
-    expected = [c for c in CUSTOMERS if c.expect != "none"]
+def _pending_due(client: httpx.Client) -> list[datetime]:
+    """Due times of the demo customers' steps still waiting in active enrolments."""
+    due = []
+    for c in CUSTOMERS:
+        for enrolment in enrollments_of(client, c.customer_id):
+            if enrolment["status"] == "active":
+                due += [datetime.fromisoformat(s["due_at"]) for s in enrolment["steps"] if s["status"] == "pending"]
+    return due
+
+
+def _wait_until_settled(client: httpx.Client, moment: datetime, timeout_s: float = 20.0) -> None:
+    """Until campaign has settled (or moved) every demo step due at `moment`."""
     deadline = time.monotonic() + timeout_s
-    outcomes: dict[str, list[dict[str, Any]]] = {}
+    while any(d <= moment for d in _pending_due(client)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+
+
+def wait_for_enrolments(client: httpx.Client, timeout_s: float = 45.0) -> None:
+    """Until campaign has enrolled every customer the demo expects it to contact."""
+    expected = [c.customer_id for c in CUSTOMERS if c.expect != "none"]
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        outcomes = {c.customer_id: actions_of(client, c.customer_id) for c in CUSTOMERS}
-        if all(outcomes[c.customer_id] for c in expected):
+        if all(enrollments_of(client, customer) for customer in expected):
+            return
+        time.sleep(0.3)
+
+
+def _send_returns(client: httpx.Client, events: list[dict[str, Any]]) -> int:
+    """Post the returns of this day and wait until campaign reacted (a win-back ends, re-onboarding starts)."""
+    customers = {e["data"]["customer_id"] for e in events}
+    before = {c: len(enrollments_of(client, c)) for c in customers}
+    accepted = _post(client, events)["accepted"]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if all(len(enrollments_of(client, c)) > before[c] for c in customers):
             break
-        time.sleep(0.5)
-    return outcomes
+        time.sleep(0.3)
+    return accepted
+
+
+def let_time_pass(client: httpx.Client, start: datetime, horizon: timedelta = HORIZON) -> int:
+    """Move every clock from one due step (or scripted return) to the next until `horizon`; returns events accepted."""
+    returns = return_events(start)
+    sent = 0
+    # Bounded: a step that never settles (consent down for good) must not keep the demo waiting forever.
+    for _ in range(MAX_STAGES):
+        pending = [d for d in _pending_due(client) if d <= start + horizon]
+        upcoming = pending + [at for at, _ in returns]
+        if not upcoming:
+            break
+        moment = advance_all(client, URLS, min(upcoming))
+        due_returns = [e for at, e in returns if at <= moment]
+        returns = [(at, e) for at, e in returns if at > moment]
+        if due_returns:
+            sent += _send_returns(client, due_returns)
+        _wait_until_settled(client, moment)
+    return sent
+
+
+def _post(client: httpx.Client, events: list[dict[str, Any]]) -> dict[str, int]:
+    r = client.post(
+        f"{URLS['ingest']}/v1/events",
+        json=events,
+        headers={**INGEST, "Content-Type": "application/cloudevents-batch+json"},
+    )
+    r.raise_for_status()
+    body: dict[str, int] = r.json()
+    return body
+
+
+def actions_of(client: httpx.Client, customer_id: str) -> list[dict[str, Any]]:
+    """The customer's actions, oldest first (by due time)."""
+    r = client.get(f"{URLS['campaign']}/v1/actions", params={"customer_id": customer_id}, headers=ADMIN)
+    r.raise_for_status()
+    items: list[dict[str, Any]] = r.json()["items"]
+    return sorted(items, key=lambda a: (a["due_at"], a["created_at"]))
+
+
+def outcomes(client: httpx.Client) -> dict[str, list[dict[str, Any]]]:
+    return {c.customer_id: actions_of(client, c.customer_id) for c in CUSTOMERS}
 
 
 def statuses(client: httpx.Client) -> dict[str, dict[str, Any]]:
@@ -204,18 +308,54 @@ def kpis(client: httpx.Client) -> dict[str, Any]:
     return body
 
 
-def wait_for_kpis(client: httpx.Client, actions: int, timeout_s: float = 20.0) -> dict[str, Any]:
-    """KPIs once metrics has absorbed the actions the campaign service reports."""
+def wait_for_kpis(client: httpx.Client, timeout_s: float = 20.0) -> dict[str, Any]:
+    """KPIs once metrics has absorbed the actions: the counts no longer change between three reads."""
     deadline = time.monotonic() + timeout_s
+    seen: list[Any] = []
     body = kpis(client)
     while time.monotonic() < deadline:
-        counted = body.get("actions", {})
-        if counted.get("triggered", 0) + counted.get("suppressed", 0) >= actions:
+        seen = [*seen[-2:], body.get("actions")]
+        if len(seen) == 3 and seen[0] == seen[1] == seen[2]:
             break
-        time.sleep(0.3)
+        time.sleep(0.5)
         body = kpis(client)
     return body
 
 
-def now_utc() -> datetime:
-    return datetime.now(UTC)
+def demo_day(run: DemoRun, moment: datetime) -> int:
+    """Days since the demo's start, rounded (the cancellations lie a few minutes before it)."""
+    return round((moment - run.start).total_seconds() / 86_400)
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    """When the demo started and where it left the clocks, kept so a restart can return there."""
+
+    start: datetime
+    end: datetime
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps({"start": self.start.isoformat(), "end": self.end.isoformat()}) + "\n")
+
+    @classmethod
+    def load(cls, path: Path) -> DemoRun | None:
+        try:
+            body = json.loads(path.read_text())
+            return cls(datetime.fromisoformat(body["start"]), datetime.fromisoformat(body["end"]))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+
+def run_demo(client: httpx.Client) -> tuple[DemoRun, dict[str, int]]:
+    """Replay the histories at the stack's current time, let HORIZON pass; returns the run and event counts."""
+    start = advance_all(client, URLS)
+    totals = replay(client, start)
+    wait_for_enrolments(client)
+    totals["accepted"] += let_time_pass(client, start)
+    end = max(read_clocks(client, URLS).values())
+    return DemoRun(start, end), totals
+
+
+def resume(client: httpx.Client, run: DemoRun) -> None:
+    """Restarted services begin at wall time: move them back to where the demo left them."""
+    advance_all(client, URLS, run.end)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import httpx
@@ -43,6 +44,11 @@ def up() -> None:
     stack = DevStack(detach=True)
     endpoints = stack.up()
     console.print(f"broker {endpoints.bootstrap}, database {endpoints.database_url}, state in {stack.paths.root}")
+    if run := demo.DemoRun.load(stack.paths.demo_marker):
+        # The services restarted at wall time; the demo's data lives at the moment it left the clocks.
+        with httpx.Client(timeout=30) as client:
+            demo.resume(client, run)
+        console.print(f"clocks moved to {run.end:%Y-%m-%d %H:%M}, where the demo left them")
     _print_urls()
 
 
@@ -60,31 +66,56 @@ def status() -> None:
         console.print(f"{name:10} {'[green]running' if alive else '[red]stopped'}")
 
 
-def _summarise(replayed: dict[str, int] | None) -> None:
-    with httpx.Client(timeout=10) as client:
-        outcomes = demo.wait_for_outcomes(client)
-        statuses = demo.statuses(client)
-        if replayed:
-            console.print(f"[bold]Events in:[/] {replayed['accepted']} accepted, {replayed['duplicates']} duplicates")
-        table = Table(title="Customers")
-        for column in ("customer", "status", "churn reason", "win-back eligible", "action", "channel", "reason"):
-            table.add_column(column)
-        for c in demo.CUSTOMERS:
-            s: dict[str, Any] = statuses.get(c.customer_id, {})
-            actions = outcomes.get(c.customer_id, [])
-            action = actions[0] if actions else {}
-            table.add_row(
-                c.customer_id,
-                str(s.get("status", "?")),
-                str(s.get("churn_reason") or ""),
-                str(s.get("winback_eligible", "")),
-                str(action.get("status", "not contacted")),
-                str(action.get("channel", "")),
-                str(action.get("reason") or ""),
-            )
-        console.print(table)
-        expected = sum(1 for actions in outcomes.values() if actions)
-        _print_kpis(demo.wait_for_kpis(client, expected))
+def _summarise(client: httpx.Client, run: demo.DemoRun | None, replayed: dict[str, int] | None) -> None:
+    outcomes = demo.outcomes(client)
+    statuses = demo.statuses(client)
+    if replayed:
+        console.print(f"[bold]Events in:[/] {replayed['accepted']} accepted, {replayed['duplicates']} duplicates")
+    if run:
+        days = demo.demo_day(run, run.end)
+        span = f"{run.start:%Y-%m-%d} to {run.end:%Y-%m-%d}"
+        console.print(f"[bold]Time passed:[/] {days} days on every service's clock ({span})")
+    _print_customers(client, statuses, outcomes)
+    _print_actions(outcomes, run)
+    _print_kpis(demo.wait_for_kpis(client))
+
+
+def _print_customers(
+    client: httpx.Client, statuses: dict[str, dict[str, Any]], outcomes: dict[str, list[dict[str, Any]]]
+) -> None:
+    table = Table(title="Customers")
+    for column in ("customer", "status", "churn reason", "win-back eligible", "playbooks", "contacts"):
+        table.add_column(column)
+    for c in demo.CUSTOMERS:
+        s: dict[str, Any] = statuses.get(c.customer_id, {})
+        enrolments = demo.enrollments_of(client, c.customer_id)
+        playbooks = ", ".join(e["playbook_id"] + (" (holdout)" if e["holdout"] else "") for e in reversed(enrolments))
+        actions = outcomes.get(c.customer_id, [])
+        triggered = sum(1 for a in actions if a["status"] == "triggered")
+        contacts = f"{triggered} sent, {len(actions) - triggered} suppressed" if actions else "not contacted"
+        table.add_row(
+            c.customer_id,
+            str(s.get("status", "?")),
+            str(s.get("churn_reason") or ""),
+            str(s.get("winback_eligible", "")),
+            playbooks or "none",
+            contacts,
+        )
+    console.print(table)
+
+
+def _print_actions(outcomes: dict[str, list[dict[str, Any]]], run: demo.DemoRun | None) -> None:
+    table = Table(title="What campaign did, day by day (consent asked before every contact)")
+    for column in ("day", "customer", "playbook", "channel", "template", "action", "reason"):
+        table.add_column(column)
+    rows = sorted((a for actions in outcomes.values() for a in actions), key=lambda a: (a["due_at"], a["customer_id"]))
+    for a in rows:
+        due = datetime.fromisoformat(a["due_at"])
+        day = str(demo.demo_day(run, due)) if run else f"{due:%Y-%m-%d}"
+        table.add_row(
+            day, a["customer_id"], a["playbook_id"], a["channel"], a["template"], a["status"], a.get("reason") or ""
+        )
+    console.print(table)
 
 
 def _print_kpis(kpis: dict[str, Any]) -> None:
@@ -114,12 +145,16 @@ def run() -> None:
     try:
         endpoints = stack.up()
         console.print(f"broker {endpoints.bootstrap}, database {endpoints.database_url}")
-        replayed = None
-        if not stack.paths.demo_marker.exists():
-            with httpx.Client(timeout=30) as client:
-                replayed = demo.replay(client, demo.now_utc())
-            stack.paths.demo_marker.write_text("replayed\n")
-        _summarise(replayed)
+        with httpx.Client(timeout=30) as client:
+            replayed = None
+            run = demo.DemoRun.load(stack.paths.demo_marker)
+            if run is not None:
+                demo.resume(client, run)
+            elif not stack.paths.demo_marker.exists():
+                console.print(f"replaying the demo and letting {demo.HORIZON.days} days pass ...")
+                run, replayed = demo.run_demo(client)
+                run.save(stack.paths.demo_marker)
+            _summarise(client, run, replayed)
         _print_urls()
         console.print("Press Ctrl-C to stop everything.")
         while not stopping.is_set():

@@ -41,8 +41,6 @@ def service_env(*, bootstrap: str, database_url: str, port: int, extra: dict[str
             "WINBACK_DATABASE_URL": database_url,
             "WINBACK_PORT": str(port),
             "WINBACK_CONSENT_URL": env.get("WINBACK_CONSENT_URL", SERVICE_URLS["consent"]),
-            # The dev stack demos and the end-to-end tests expect an action at once (campaign README).
-            "WINBACK_PLAYBOOK_SET": env.get("WINBACK_PLAYBOOK_SET", "immediate"),
             "PYTHONUNBUFFERED": "1",
         }
     )

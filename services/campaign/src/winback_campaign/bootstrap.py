@@ -88,7 +88,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         ),
         on_committed=(relay.wake, deliverer.wake),
     )
-    shipped = shipped_playbooks(settings.playbook_set)
+    shipped = shipped_playbooks()
     handler = EnrolmentHandler(
         shipped=shipped,
         sessions=runtime.sessions,

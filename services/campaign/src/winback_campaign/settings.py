@@ -5,7 +5,6 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from winback_campaign.domain.actions import ADDRESS_FIELD
-from winback_campaign.domain.builtin_playbooks import PlaybookSet
 from winback_shared.settings import ConfigurationError, ServiceSettings
 
 # Public, so only for development and tests: production must bring its own secret.
@@ -46,8 +45,6 @@ class CampaignSettings(ServiceSettings):
     # Policy: at most this many advertising contacts per customer in 7 and in 30 days.
     cap_per_week: int = 1
     cap_per_month: int = 3
-    # Which shipped playbooks are the defaults: `immediate` only for demos and end-to-end tests.
-    playbook_set: PlaybookSet = "default"
     # WINBACK_WEBHOOKS='{"email": "https://...", "sms": "https://..."}': each triggered action of a
     # channel is also POSTed there, signed with WINBACK_WEBHOOK_SECRET (X-Winback-Signature).
     webhooks: dict[str, str] = Field(default_factory=dict)

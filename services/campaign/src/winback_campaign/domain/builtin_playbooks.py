@@ -4,21 +4,18 @@ from __future__ import annotations
 
 from functools import cache
 from importlib import resources
-from typing import Literal
 
 import yaml
 
 from winback_campaign.domain.playbooks import Playbook
 
-# `default`: the spec's timing windows and channel mix, 10 % holdout. `immediate`: one e-mail at
-# once for every status, no holdout - for demos and end-to-end tests that must see an action now.
-PlaybookSet = Literal["default", "immediate"]
-FILES = {"default": "playbooks.yaml", "immediate": "playbooks-immediate.yaml"}
 
-
+# One set for every environment: the spec's timing windows and channel mix, 10 % holdout. A demo or
+# test that needs an immediate step defines its own playbook with PUT /v1/playbooks/{id}.
 @cache
-def shipped_playbooks(name: PlaybookSet = "default") -> tuple[Playbook, ...]:
-    text = resources.files("winback_campaign.defaults").joinpath(FILES[name]).read_text("utf-8")
+def shipped_playbooks() -> tuple[Playbook, ...]:
+    """The shipped defaults, validated."""
+    text = resources.files("winback_campaign.defaults").joinpath("playbooks.yaml").read_text("utf-8")
     return tuple(Playbook.model_validate(doc) for doc in yaml.safe_load(text))
 
 

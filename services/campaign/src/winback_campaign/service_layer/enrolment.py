@@ -125,11 +125,13 @@ class EnrolmentHandler:
         )
         exits = outcome.exits
         new_ids = {p.enrollment_id for p in outcome.plans}
-        await repo.insert_enrolments(session, outcome.plans, exits, now)
         old_exits = {k: v for k, v in exits.items() if k not in new_ids}
         won = [k for k, v in exits.items() if v == "won_back"]
         attributed = await repo.last_triggered_actions(session, won)
+        # Exits first: the one-active-enrolment-per-customer index would otherwise silently drop the
+        # enrolment that follows an exit in the same batch (a return during a win-back: re-onboarding).
         await repo.exit_enrolments(session, old_exits, now, attributed)
+        await repo.insert_enrolments(session, outcome.plans, exits, now)
         messages = [_message(effect, now, attributed) for effect in outcome.effects]
         await enqueue(session, outbox, messages)
         _log(outcome)
