@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sqlalchemy import any_, func, or_, select, text
+from sqlalchemy import any_, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_risk.adapters.arrays import micros, numeric_literal, timestamp_of
 from winback_risk.adapters.repository import IDS
-from winback_risk.adapters.tables import customers, models, orders, signals
+from winback_risk.adapters.tables import customers, models, signals
 from winback_risk.domain.facts import OrderFact, Signal
 from winback_risk.domain.model.population import PopulationModel, Summaries
 from winback_risk.domain.scoring import OrderSummary
@@ -38,9 +39,10 @@ _INSERT_ORDERS = text(
 )
 _INSERT_SIGNALS = text(
     """
-    INSERT INTO risk.signals (customer_id, at, kind, ref, value, label)
+    INSERT INTO risk.signals (customer_id, at, kind, ref, value, label, amount, ends_on)
     SELECT * FROM unnest(CAST(:c AS text[]), CAST(:t AS timestamptz[]), CAST(:k AS text[]), CAST(:r AS text[]),
-                         CAST(:v AS float8[]), CAST(:l AS text[]))
+                         CAST(:v AS float8[]), CAST(:l AS text[]), CAST(CAST(:a AS text) AS numeric[]),
+                         CAST(:e AS date[]))
     """
 )
 
@@ -68,6 +70,8 @@ async def insert_signals(session: AsyncSession, facts: Sequence[Signal]) -> None
             "r": [s.ref for s in facts],
             "v": [s.value for s in facts],
             "l": [s.label for s in facts],
+            "a": numeric_literal(s.amount for s in facts),
+            "e": [s.ends_on for s in facts],
         }
         await session.execute(_INSERT_SIGNALS, params)
 
@@ -76,40 +80,52 @@ def _day_start(day: Any) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-def _summary(row: Sequence[Any]) -> OrderSummary:
-    # Positional: the columns of `order_summaries` after customer_id, in OrderSummary's order.
-    _, occasions, count, first_at, last_at, first_day, last_day, revenue, margin, has_margin = row
-    return OrderSummary(
-        occasions, count, first_at, last_at, _day_start(first_day), _day_start(last_day), revenue, margin, has_margin
+# One row per customer over its orders up to its moment: the model's summaries, the totals, and
+# the orders of three 365-day windows (ending at the moment, at the last order, at the churn) of
+# which the assessment picks the one that ends where the relationship ended (domain/value.py).
+_ORDER_SUMMARIES = text(
+    f"""
+    WITH o AS (
+        SELECT o.customer_id, o.ordered_at, o.order_date, o.amount, o.margin, w.moment, w.churned_at,
+               max(o.ordered_at) OVER (PARTITION BY o.customer_id) AS last_at
+        FROM (SELECT customer_id, {timestamp_of("m")} AS moment, {timestamp_of("c")} AS churned_at
+              FROM unnest(CAST(:ids AS text[]), CAST(:m AS int8[]), CAST(:c AS int8[])) AS u(customer_id, m, c)) AS w
+        JOIN risk.orders o ON o.customer_id = w.customer_id AND o.ordered_at <= w.moment
     )
+    SELECT customer_id, count(DISTINCT order_date), count(*), min(ordered_at), max(ordered_at), min(order_date),
+           max(order_date), sum(amount), coalesce(sum(margin), 0), bool_or(margin IS NOT NULL),
+           sum(amount) FILTER (WHERE ordered_at > moment - interval '365 days'),
+           sum(margin) FILTER (WHERE ordered_at > moment - interval '365 days'),
+           sum(amount) FILTER (WHERE ordered_at > last_at - interval '365 days'),
+           sum(margin) FILTER (WHERE ordered_at > last_at - interval '365 days'),
+           sum(amount) FILTER (WHERE ordered_at > churned_at - interval '365 days' AND ordered_at <= churned_at),
+           sum(margin) FILTER (WHERE ordered_at > churned_at - interval '365 days' AND ordered_at <= churned_at)
+    FROM o GROUP BY customer_id
+    """
+)
+_ZERO = Decimal(0)
+
+
+def _summary(row: Sequence[Any]) -> OrderSummary:
+    # Positional: the columns of `_ORDER_SUMMARIES` after customer_id, in OrderSummary's order.
+    _, occasions, count, first_at, last_at, first_day, last_day, revenue, margin, has_margin, *windows = row
+    return OrderSummary(
+        occasions, count, first_at, last_at, _day_start(first_day), _day_start(last_day), revenue, margin, has_margin,
+        *(_ZERO if w is None else w for w in windows),
+    )  # fmt: skip
 
 
 async def order_summaries(
-    session: AsyncSession, customer_ids: Collection[str], as_of: datetime | None
+    session: AsyncSession,
+    customer_ids: Sequence[str],
+    moments: Sequence[datetime],
+    churned_at: Sequence[datetime | None],
 ) -> dict[str, OrderSummary]:
-    """Per customer: purchase occasions, first/last order, sums; only orders at or before as_of."""
+    """Per customer, over its orders at or before its moment: occasions, first/last order, sums, 12-month windows."""
     if not customer_ids:
         return {}
-    o = orders.c
-    query = (
-        select(
-            o.customer_id,
-            func.count(o.order_date.distinct()).label("occasions"),
-            func.count().label("orders"),
-            func.min(o.ordered_at).label("first_at"),
-            func.max(o.ordered_at).label("last_at"),
-            func.min(o.order_date).label("first_day"),
-            func.max(o.order_date).label("last_day"),
-            func.sum(o.amount).label("revenue"),
-            func.coalesce(func.sum(o.margin), 0).label("margin"),
-            func.bool_or(o.margin.is_not(None)).label("has_margin"),
-        )
-        .where(o.customer_id == any_(IDS))
-        .group_by(o.customer_id)
-    )
-    if as_of is not None:
-        query = query.where(o.ordered_at <= as_of)
-    rows = (await session.execute(query, {"ids": list(customer_ids)})).all()
+    params = {"ids": list(customer_ids), "m": micros(moments), "c": micros(churned_at)}
+    rows = (await session.execute(_ORDER_SUMMARIES, params)).all()
     return {row[0]: _summary(row) for row in rows}
 
 
@@ -120,7 +136,8 @@ async def signals_of(
     if not customer_ids:
         return {}
     s = signals.c
-    query = select(s.customer_id, s.at, s.kind, s.ref, s.value, s.label).where(s.customer_id == any_(IDS))
+    query = select(s.customer_id, s.at, s.kind, s.ref, s.value, s.label, s.amount, s.ends_on)
+    query = query.where(s.customer_id == any_(IDS))
     if as_of is not None:
         query = query.where(s.at <= as_of, or_(s.at > as_of - SIGNAL_LOOKBACK, s.kind.in_(CONTRACT_KINDS)))
     out: dict[str, list[Signal]] = {}

@@ -7,14 +7,15 @@ noisy-OR. Every threshold here is documented in the service README.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from winback_risk.domain.facts import Signal
 
 
-@dataclass(frozen=True, slots=True)
-class Driver:
+class Driver(NamedTuple):
+    """One warning that fired: its factor, weight in [0, 1) and what it rests on (a tuple: many are made per batch)."""
+
     factor: str
     weight: float
     detail: str
