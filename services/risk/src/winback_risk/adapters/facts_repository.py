@@ -83,24 +83,35 @@ def _day_start(day: Any) -> datetime:
 # One row per customer over its orders up to its moment: the model's summaries, the totals, and
 # the orders of three 365-day windows (ending at the moment, at the last order, at the churn) of
 # which the assessment picks the one that ends where the relationship ended (domain/value.py).
+# The last order comes from the caller when it knows it (the customer row, for a moment at or
+# after it): a window function over all orders cost the database 20 % more per event.
 _ORDER_SUMMARIES = text(
     f"""
-    WITH o AS (
-        SELECT o.customer_id, o.ordered_at, o.order_date, o.amount, o.margin, w.moment, w.churned_at,
-               max(o.ordered_at) OVER (PARTITION BY o.customer_id) AS last_at
-        FROM (SELECT customer_id, {timestamp_of("m")} AS moment, {timestamp_of("c")} AS churned_at
-              FROM unnest(CAST(:ids AS text[]), CAST(:m AS int8[]), CAST(:c AS int8[])) AS u(customer_id, m, c)) AS w
-        JOIN risk.orders o ON o.customer_id = w.customer_id AND o.ordered_at <= w.moment
+    WITH w AS MATERIALIZED (
+        SELECT customer_id, moment, churned_at, moment - interval '365 days' AS year_before,
+               churned_at - interval '365 days' AS churn_year,
+               coalesce(last_known, (SELECT max(x.ordered_at) FROM risk.orders x
+                                     WHERE x.customer_id = u.customer_id AND x.ordered_at <= u.moment))
+                   - interval '365 days' AS last_year
+        FROM (SELECT customer_id, {timestamp_of("m")} AS moment, {timestamp_of("c")} AS churned_at,
+                     {timestamp_of("l")} AS last_known
+              FROM unnest(CAST(:ids AS text[]), CAST(:m AS int8[]), CAST(:c AS int8[]), CAST(:l AS int8[]))
+                   AS a(customer_id, m, c, l)) AS u
     )
-    SELECT customer_id, count(DISTINCT order_date), count(*), min(ordered_at), max(ordered_at), min(order_date),
-           max(order_date), sum(amount), coalesce(sum(margin), 0), bool_or(margin IS NOT NULL),
-           sum(amount) FILTER (WHERE ordered_at > moment - interval '365 days'),
-           sum(margin) FILTER (WHERE ordered_at > moment - interval '365 days'),
-           sum(amount) FILTER (WHERE ordered_at > last_at - interval '365 days'),
-           sum(margin) FILTER (WHERE ordered_at > last_at - interval '365 days'),
-           sum(amount) FILTER (WHERE ordered_at > churned_at - interval '365 days' AND ordered_at <= churned_at),
-           sum(margin) FILTER (WHERE ordered_at > churned_at - interval '365 days' AND ordered_at <= churned_at)
-    FROM o GROUP BY customer_id
+    SELECT w.customer_id, a.*
+    FROM w CROSS JOIN LATERAL (
+        SELECT count(DISTINCT o.order_date) AS occasions, count(*), min(o.ordered_at), max(o.ordered_at),
+               min(o.order_date), max(o.order_date), sum(o.amount), coalesce(sum(o.margin), 0),
+               bool_or(o.margin IS NOT NULL),
+               sum(o.amount) FILTER (WHERE o.ordered_at > w.year_before),
+               sum(o.margin) FILTER (WHERE o.ordered_at > w.year_before),
+               sum(o.amount) FILTER (WHERE o.ordered_at > w.last_year),
+               sum(o.margin) FILTER (WHERE o.ordered_at > w.last_year),
+               sum(o.amount) FILTER (WHERE o.ordered_at > w.churn_year AND o.ordered_at <= w.churned_at),
+               sum(o.margin) FILTER (WHERE o.ordered_at > w.churn_year AND o.ordered_at <= w.churned_at)
+        FROM risk.orders o WHERE o.customer_id = w.customer_id AND o.ordered_at <= w.moment
+    ) AS a
+    WHERE a.occasions > 0
     """
 )
 _ZERO = Decimal(0)
@@ -120,11 +131,15 @@ async def order_summaries(
     customer_ids: Sequence[str],
     moments: Sequence[datetime],
     churned_at: Sequence[datetime | None],
+    last_order_at: Sequence[datetime | None],
 ) -> dict[str, OrderSummary]:
-    """Per customer, over its orders at or before its moment: occasions, first/last order, sums, 12-month windows."""
+    """Per customer, over its orders at or before its moment: occasions, first/last order, sums, 12-month windows.
+
+    `last_order_at`: the customer's last order when known to be at or before the moment (else None: looked up).
+    """
     if not customer_ids:
         return {}
-    params = {"ids": list(customer_ids), "m": micros(moments), "c": micros(churned_at)}
+    params = {"ids": list(customer_ids), "m": micros(moments), "c": micros(churned_at), "l": micros(last_order_at)}
     rows = (await session.execute(_ORDER_SUMMARIES, params)).all()
     return {row[0]: _summary(row) for row in rows}
 

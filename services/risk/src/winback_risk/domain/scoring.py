@@ -171,7 +171,7 @@ def combine(drivers: Sequence[Driver]) -> tuple[float, list[dict[str, Any]]]:
     total = sum(strengths)
     score = noisy_or(fired)
     out: list[dict[str, Any]] = [
-        {"factor": d.factor, "contribution": round(score * s / total, 4), "detail": d.detail}
+        {"factor": d.factor, "contribution": round(score * s / total, 4), "detail": d.text()}
         for d, s in zip(fired, strengths, strict=True)
     ]
     out.sort(key=lambda d: -float(d["contribution"]))
@@ -309,10 +309,13 @@ def _behaviour(f: CustomerFacts, moment: datetime, scored: Scored | None, c: Ris
     drivers = signal_drivers(f.signals, moment) if f.signals else []
     alive = scored[0] if scored is not None else None
     if alive is not None:
-        detail = f"p_alive {alive:.2f}" if ratio is None else f"p_alive {alive:.2f} ({ratio:g}x own interval)"
-        drivers.append(Driver("buying_cycle", c.cycle_weight * (1.0 - alive), detail))
+        weight = c.cycle_weight * (1.0 - alive)
+        if ratio is None:
+            drivers.append(Driver("buying_cycle", weight, "p_alive {0:.2f}", (alive,)))
+        else:
+            drivers.append(Driver("buying_cycle", weight, "p_alive {0:.2f} ({1:g}x own interval)", (alive, ratio)))
     if ratio is not None and ratio > 1.0 and o.occasions >= c.lapsed_min_occasions:
-        drivers.append(Driver("overdue", overdue_weight(ratio, c), f"{ratio:g}x own interval of {mean:g} days"))
+        drivers.append(Driver("overdue", overdue_weight(ratio, c), "{0:g}x own interval of {1:g} days", (ratio, mean)))
     risk = _risk_of(drivers)
     runs = contract_runs(f.signals) if f.signals else []
     live = has_live_contract(f.signals, moment) if runs else False

@@ -54,14 +54,19 @@ async def load_facts(
     """Facts of the customers up to as_of (one moment for all, or one each), two statements for all."""
     ids = [s.customer_id for s in states]
     moments = [as_of] * len(states) if isinstance(as_of, datetime) else list(as_of)
-    summaries = await facts_repository.order_summaries(session, ids, moments, [s.churned_at for s in states])
+    # The row's last order is the last one up to a moment at or after it (the consumer's, the assessor's).
+    last = [s.last_order_at if s.last_order_at is not None and s.last_order_at <= m else None
+            for s, m in zip(states, moments, strict=True)]  # fmt: skip
+    churned = [s.churned_at for s in states]
+    summaries = await facts_repository.order_summaries(session, ids, moments, churned, last)
     # One moment for all: signals older than the drivers' windows stay in the database.
     signals = await facts_repository.signals_of(session, ids, as_of if isinstance(as_of, datetime) else None)
     return [facts_of(s, summaries.get(s.customer_id), signals.get(s.customer_id, ())) for s in states]
 
 
-def _money(value: Decimal | None) -> str | None:
-    return None if value is None else format(value, "f")
+def money(value: Decimal | None) -> str | None:
+    """An amount as the events and the API write it: exact, without trailing zeros ("79200", "12.5")."""
+    return None if value is None else format(value.normalize(), "f") if value else "0"
 
 
 def _prediction(value: float | None) -> str | None:
@@ -88,8 +93,8 @@ def risk_assessed_event(a: Assessment, source: str, horizon_days: int) -> Custom
             "segment": a.segment,
             "winback_probability": a.winback_probability,
             "predicted_value_if_retained_12m": _prediction(a.value.predicted_value_if_retained_12m),
-            "revenue_12m_before_churn": _money(a.value.revenue_12m_before_churn),
-            "margin_12m_before_churn": _money(a.value.margin_12m_before_churn),
+            "revenue_12m_before_churn": money(a.value.revenue_12m_before_churn),
+            "margin_12m_before_churn": money(a.value.margin_12m_before_churn),
         },
     )
 

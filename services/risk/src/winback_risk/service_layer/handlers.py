@@ -59,8 +59,8 @@ def status_changed_event(change: StatusChange, source: str) -> CustomerStatusCha
             "winback_probability": change.winback_probability,
             "risk_score": change.risk_score,
             "predicted_value_if_retained_12m": _prediction(change.predicted_value_if_retained_12m),
-            "revenue_12m_before_churn": change.revenue_12m_before_churn,
-            "margin_12m_before_churn": change.margin_12m_before_churn,
+            "revenue_12m_before_churn": assessment.money(change.revenue_12m_before_churn),
+            "margin_12m_before_churn": assessment.money(change.margin_12m_before_churn),
         },
     )
 
