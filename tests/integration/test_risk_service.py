@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tests.support.polling import eventually
 from winback_cli.servers import free_port
 from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
+from winback_risk.domain.contracts import add_months
 from winback_shared.events.topics import Topic
 
 pytestmark = pytest.mark.integration
@@ -266,3 +268,61 @@ async def test_fit_on_demand_scores_tiers_and_replay_as_of(api: httpx.AsyncClien
     await eventually(by_filter, lambda found: found == expected)
     bad = await api.get("/v1/customers", params={"value_tier": "D"})
     assert bad.status_code == 422
+
+
+async def test_a_business_canceller_is_valued_by_the_relationship_and_published_as_tier_a(
+    api: httpx.AsyncClient, kafka_bootstrap: str
+) -> None:
+    """Issue 13, findings 1 and 2, through the broker: contract payments count, tier and segment as assessed.
+
+    The service's clock is the real one and its assessor re-scores everyone at now: the business
+    customer's history ends now, so no assessment at now runs ahead of the cancellation.
+    """
+    rng = random.Random(13)
+    base = []
+    for i in range(60):  # ordinary consumers: a few orders of 15-90 EUR in 2023
+        for k in range(rng.randint(1, 6)):
+            at = datetime(2023, 1, 1, 10, tzinfo=UTC) + timedelta(days=rng.randint(0, 400))
+            base.append(cloud_event("order.placed", f"c-base-{i:02}", at, order_id=f"o{k}",
+                                    amount=str(rng.randint(15, 90)), margin="9.00"))  # fmt: skip
+    notice = datetime.now(UTC).replace(microsecond=0)
+    # 20 orders of 2,400 EUR every 30 days up to 3 days before the notice, and a 4,000 EUR/month contract
+    # whose 20th monthly period began before the notice (the 21st would begin a day after it).
+    orders = [
+        cloud_event("order.placed", "c-business", notice - timedelta(days=3 + 30 * k), order_id=f"b{k}",
+                    amount="2400.00", margin="720.00")
+        for k in range(20)
+    ]  # fmt: skip
+    start = add_months(notice, -20) + timedelta(days=1)
+    started = cloud_event("contract.started", "c-business", start, contract_id="k-b", monthly_value="4000.00")
+    await produce(kafka_bootstrap, *base, *orders, started)
+    for i in range(60):
+        await wait_for(api, f"c-base-{i:02}", lambda c: c["buying_cycle"]["orders"] >= 1)
+    await wait_for(api, "c-business", lambda c: c["buying_cycle"]["orders"] == 20)
+    assert (await api.post("/v1/model/fit")).status_code == 200
+
+    effective = (notice + timedelta(days=90)).date().isoformat()
+    await produce(
+        kafka_bootstrap,
+        cloud_event("contract.cancelled", "c-business", notice, contract_id="k-b", reason_code="competitor",
+                    competitor="Wettbewerber GmbH", effective_date=effective),
+    )  # fmt: skip
+    await wait_for(api, "c-business", lambda c: c["status"] == "churned")
+    customer = (await api.get("/v1/customers/c-business", params={"as_of": notice.isoformat()})).json()
+    value = customer["value"]
+    assert customer["status"] == "churned" and customer["churned_at"] == notice.isoformat()
+    # Orders 48,000 + 20 contract payments; the 12 months before the notice: 13 orders (365 days) and 12 payments.
+    assert (value["revenue"], value["margin"]) == ("128000", "94400")
+    assert (value["revenue_12m_before_churn"], value["margin_12m_before_churn"]) == ("79200", "57360")
+    assert datetime.fromisoformat(value["window_12m_end"]) == notice
+    # If won back: at least a year of the contract (margin basis: the orders' margins are shrunk towards the
+    # base's); after the notice only the payments until the effective date and the orders the model expects.
+    assert value["predicted_value_if_retained_12m"] > 48_000 and value["predicted_clv_12m"] < 40_000
+    assert (value["value_tier"], customer["segment"], customer["churn_reason"]) == ("A", "star", "competitor")
+
+    # The status change the cancellation caused carries what the same batch assessed.
+    [churned] = [e["data"] for e in await risk_events(kafka_bootstrap, "c-business") if e["data"]["to"] == "churned"]
+    assert (churned["value_tier"], churned["segment"], churned["churn_reason"]) == ("A", "star", "competitor")
+    assert churned["winback_eligible"] is True and churned["winback_probability"] == pytest.approx(0.3)
+    assert churned["revenue_12m_before_churn"] == "79200"
+    assert float(churned["predicted_value_if_retained_12m"]) == value["predicted_value_if_retained_12m"]

@@ -17,7 +17,7 @@ from winback_risk.domain.scoring import (
     CustomerFacts,
     OrderSummary,
     RiskConfig,
-    assess_many,
+    assess_customers,
     combine,
     moved_materially,
 )
@@ -40,7 +40,7 @@ def buyer(every_days: float, orders: int, silent_days: float, amount: str = "50"
 
 def assess(orders: OrderSummary = OrderSummary(), *signals: Signal, status: str = "active", **kw: object) -> Assessment:
     facts = CustomerFacts("c1", status, orders, signals, **kw)  # type: ignore[arg-type]
-    [a] = assess_many([facts], TIERED, NOW, 90, CONFIG)
+    [a] = assess_customers([facts], TIERED, NOW, 90, CONFIG)
     return a
 
 

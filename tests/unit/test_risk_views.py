@@ -10,7 +10,7 @@ import pytest
 from winback_risk.domain.buying_cycle import buying_cycle
 from winback_risk.domain.customer import CustomerState
 from winback_risk.domain.model.population import PRIOR
-from winback_risk.domain.scoring import OrderSummary, RiskConfig, assess_many
+from winback_risk.domain.scoring import OrderSummary, RiskConfig, assess_customers
 from winback_risk.entrypoints.params import InvalidAsOf, parse_as_of
 from winback_risk.service_layer.assessment import facts_of
 from winback_risk.service_layer.queries import InvalidCursor, customer_view, decode_cursor, encode_cursor
@@ -81,7 +81,7 @@ def test_customer_view_has_every_field_of_the_contract() -> None:
         occasions=2, orders=2, first_order_at=NOW - timedelta(days=20), last_order_at=NOW - timedelta(days=10),
         first_day_at=NOW - timedelta(days=20), last_day_at=NOW - timedelta(days=10), revenue=Decimal("120.5"),
     )  # fmt: skip
-    [assessed] = assess_many([facts_of(state, orders, ())], PRIOR, NOW, 90, RiskConfig())
+    [assessed] = assess_customers([facts_of(state, orders, ())], PRIOR, NOW, 90, RiskConfig())
     view = customer_view(state, assessed)
     expected = {
         "customer_id", "status", "status_since", "risk_score", "drivers", "p_alive", "expected_orders",
@@ -92,9 +92,14 @@ def test_customer_view_has_every_field_of_the_contract() -> None:
     assert set(view["buying_cycle"]) == {
         "orders", "first_order_at", "last_order_at", "mean_interval_days", "days_since_last_order", "overdue_ratio",
     }  # fmt: skip
-    assert set(view["value"]) == {"revenue", "margin", "predicted_clv_12m", "value_tier"}
+    assert set(view["value"]) == {
+        "revenue", "margin", "predicted_clv_12m", "value_tier", "revenue_12m_before_churn", "margin_12m_before_churn",
+        "window_12m_end", "predicted_value_if_retained_12m",
+    }  # fmt: skip
     assert view["value"]["revenue"] == "120.5" and view["value"]["margin"] == "0"
     assert view["buying_cycle"]["orders"] == 2 and view["buying_cycle"]["mean_interval_days"] == 10.0
     assert view["as_of"] == NOW.isoformat() and view["horizon_days"] == 90
-    assert [d["factor"] for d in view["drivers"]] == ["buying_cycle"] and view["status"] == "churned"
+    # Churned: the churn itself is a driver, so the risk score never says "safe" about a customer who left.
+    assert [d["factor"] for d in view["drivers"]] == ["churned", "buying_cycle"] and view["status"] == "churned"
+    assert view["risk_score"] >= RiskConfig().at_risk_score
     assert 0 < view["p_alive"] < 1 and view["expected_orders"] > 0 and view["churn_reason"] == "price"

@@ -3,10 +3,11 @@
 The numbers are those of the scores the service serves, computed by the service's own code:
 the calibration end is read as `GET /v1/customers?as_of=` reads it (a date is the end of that
 day, UTC), the fit is `model_service.fit_at` (what `POST /v1/model/fit?as_of=` runs) over the
-same order summaries, and the scores come from `scoring.assess_many` (what the read API calls).
-A log replayed through ingest therefore gives exactly these scores (tests/integration/
-test_risk_served_backtest.py). Compared against the recency baseline: rank by days since the
-last purchase; count = the customer's calibration purchase rate x the horizon.
+same order summaries, and the scores come from `scoring.assess_customers` (the one assessment
+that the read API, the consumer and the assessor call). A log replayed through ingest therefore
+gives exactly these scores (tests/integration/test_risk_served_backtest.py). Compared against the
+recency baseline: rank by days since the last purchase; count = the customer's calibration
+purchase rate x the horizon.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from scipy.stats import rankdata
 
 from winback_risk.domain.model.limits import FitRules
 from winback_risk.domain.model.population import PopulationModel
-from winback_risk.domain.scoring import CustomerFacts, OrderSummary, RiskConfig, assess_many
+from winback_risk.domain.scoring import CustomerFacts, OrderSummary, RiskConfig, assess_customers
 from winback_risk.entrypoints.params import parse_as_of
 from winback_risk.service_layer.model_service import fit_at, summaries_at
 
@@ -122,7 +123,7 @@ def served_scores(
     model = fit_at(summaries, as_of, value_basis=VALUE_BASIS, quantiles=TIER_QUANTILES, rules=rules or FitRules())
     # The read API's call (queries._views): the scores GET /v1/customers?as_of=... returns.
     facts = [CustomerFacts(customer_id=c, base_status="active", orders=s) for c, s in zip(ids, summaries, strict=True)]
-    found = assess_many(facts, model, as_of, horizon, RiskConfig(), value_basis=VALUE_BASIS)
+    found = assess_customers(facts, model, as_of, horizon, RiskConfig(), value_basis=VALUE_BASIS)
     inputs = summaries_at(summaries, as_of, VALUE_BASIS)
     actual = [len({o.day for o in log[c] if calibration_end < o.day <= holdout_end}) for c in ids]
     return Scores(

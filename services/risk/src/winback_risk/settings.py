@@ -1,5 +1,6 @@
 """Risk configuration (environment prefix WINBACK_)."""
 
+from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field
@@ -50,6 +51,8 @@ class RiskSettings(ServiceSettings):
     risk_assessed_min_change: float = 0.1
     segment_probability: float = 0.3
     segment_high_tiers: str = "AB"
+    # Share of a contract payment counted as contribution margin (contract events carry no cost).
+    contract_margin_rate: Decimal = Field(Decimal(1), ge=0, le=1)
 
     def fit_rules(self) -> FitRules:
         return FitRules(
@@ -69,4 +72,5 @@ class RiskSettings(ServiceSettings):
             material_change=self.risk_assessed_min_change,
             segment_probability=self.segment_probability,
             segment_high_tiers=self.segment_high_tiers,
+            contract_margin_rate=self.contract_margin_rate,
         )

@@ -32,6 +32,14 @@ class StatusChangedData(CustomerEventData):
     # event-caused change). Whoever acts on this change asks other services about the customer
     # only once they have applied it too: every topic is keyed and ordered per customer.
     caused_by: EventRef | None = None
+    # As the same batch assessed the customer (added in v1, optional): the win-back decision's inputs.
+    winback_probability: float | None = None
+    risk_score: float | None = None
+    # The relationship's value if retained or won back, from the behaviour before leaving (12 months).
+    predicted_value_if_retained_12m: Decimal | None = None
+    # Revenue and contribution margin of the 12 months before the relationship ended (or before as_of).
+    revenue_12m_before_churn: Decimal | None = None
+    margin_12m_before_churn: Decimal | None = None
 
 
 class RiskAssessedData(CustomerEventData):
@@ -44,6 +52,13 @@ class RiskAssessedData(CustomerEventData):
     # Value at the time of the assessment, so metrics can report value lost and recovered.
     predicted_clv_12m: Decimal | None = None
     value_tier: str | None = None
+    # Added in v1 (optional): the rest of the assessment, and the value that decides about win-back.
+    status: Status | None = None
+    segment: str | None = None
+    winback_probability: float | None = None
+    predicted_value_if_retained_12m: Decimal | None = None
+    revenue_12m_before_churn: Decimal | None = None
+    margin_12m_before_churn: Decimal | None = None
 
 
 class ConsentChangedData(CustomerEventData):

@@ -89,6 +89,9 @@ signals = Table(
     Column("ref", String(256), nullable=True),
     Column("value", Double, nullable=True),
     Column("label", String(64), nullable=True),
+    # Money exactly (a contract's monthly value, a return's amount) and a contract's end (migration 0005).
+    Column("amount", MONEY, nullable=True),
+    Column("ends_on", Date, nullable=True),
 )
 
 # Every fit, newest = highest id.

@@ -8,7 +8,7 @@ from datetime import datetime
 SECONDS_PER_DAY = 86_400.0
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class BuyingCycle:
     orders: int
     first_order_at: datetime | None

@@ -70,3 +70,9 @@ class StatusChange:
     value_tier: str | None = None
     # `(source, id)` of the event that caused the change; makes the published id deterministic.
     trigger: tuple[str, str] = field(default=("", ""))
+    # As the batch's final assessment found them (service_layer/assessment.as_assessed).
+    winback_probability: float | None = None
+    risk_score: float | None = None
+    predicted_value_if_retained_12m: float | None = None
+    revenue_12m_before_churn: Decimal | None = None
+    margin_12m_before_churn: Decimal | None = None

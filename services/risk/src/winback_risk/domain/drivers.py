@@ -7,17 +7,27 @@ noisy-OR. Every threshold here is documented in the service README.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import NamedTuple
 
 from winback_risk.domain.facts import Signal
 
 
-@dataclass(frozen=True, slots=True)
-class Driver:
+class Driver(NamedTuple):
+    """One warning that fired: its factor, weight in [0, 1) and what it rests on (a tuple: many are made per batch).
+
+    With `args`, `detail` is a `str.format` template, written only when the driver is shown
+    (`text`): every customer of a batch gets the rhythm drivers, few are ever shown.
+    """
+
     factor: str
     weight: float
     detail: str
+    args: tuple[object, ...] = ()
+
+    def text(self) -> str:
+        """What the driver rests on, as shown."""
+        return self.detail.format(*self.args) if self.args else self.detail
 
 
 DriverRule = Callable[[Sequence[Signal], datetime], Driver | None]

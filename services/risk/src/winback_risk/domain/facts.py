@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from winback_shared.events.envelope import CloudEvent
@@ -36,7 +36,11 @@ class OrderFact:
 
 @dataclass(frozen=True, slots=True)
 class Signal:
-    """One early-warning fact: kind, a reference (ticket, contract, metric...), a number, a label."""
+    """One early-warning fact: kind, a reference (ticket, contract, metric...), a number, a label.
+
+    `amount` is money (a contract's monthly value, a return's amount), exact; `ends_on` a
+    contract's end (the end date of a start or renewal, the effective date of a cancellation).
+    """
 
     customer_id: str
     at: datetime
@@ -44,6 +48,16 @@ class Signal:
     ref: str | None = None
     value: float | None = None
     label: str | None = None
+    amount: Decimal | None = None
+    ends_on: date | None = None
+
+
+def day_of(raw: str | None) -> date | None:
+    """The calendar day an ISO date (or date-time) string names; None when absent or not a date."""
+    try:
+        return date.fromisoformat(raw[:10]) if raw else None
+    except ValueError:
+        return None
 
 
 def facts_of_batch(events: Iterable[CloudEvent]) -> tuple[list[OrderFact], list[Signal]]:
@@ -73,15 +87,18 @@ def signal_of(event: CloudEvent) -> Signal | None:
             # Usage belongs to the end of its period when given: that is when it is known.
             return Signal(c, d.period_end or t, "usage", d.metric, d.value)
         case ContractStarted(data=d):
-            return Signal(c, t, "contract_started", d.contract_id, label=d.end_date)
-        case ContractRenewed(data=d):
-            return Signal(c, t, "contract_renewed", d.contract_id, label=d.end_date)
-        case ContractCancelled(data=d):
             return Signal(
-                c, t, "contract_cancelled", d.contract_id, label=d.reason_code.value if d.reason_code else None
-            )
+                c, t, "contract_started", d.contract_id, label=d.end_date, amount=d.monthly_value,
+                ends_on=day_of(d.end_date),
+            )  # fmt: skip
+        case ContractRenewed(data=d):
+            return Signal(c, t, "contract_renewed", d.contract_id, label=d.end_date, ends_on=day_of(d.end_date))
+        case ContractCancelled(data=d):
+            reason = d.reason_code.value if d.reason_code else None
+            return Signal(c, t, "contract_cancelled", d.contract_id, label=reason, ends_on=day_of(d.effective_date))
         case OrderReturned(data=d):
-            return Signal(c, t, "return", d.order_id, float(d.amount) if d.amount is not None else None)
+            value = float(d.amount) if d.amount is not None else None
+            return Signal(c, t, "return", d.order_id, value, amount=d.amount)
         case CampaignResponse(data=d) if d.outcome in CONTACT_OUTCOMES:
             return Signal(c, t, "contact", d.action_id, label=d.outcome)
     return None

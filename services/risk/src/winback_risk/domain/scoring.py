@@ -1,10 +1,15 @@
-"""From facts up to `as_of` to the scores the API shows (pure; vectorised where it counts)."""
+"""From facts up to `as_of` to the scores the API shows: the one assessment every path uses (pure).
+
+`assess_customers` is the only way a customer is assessed: the consumer (at each customer's
+latest event), the scheduled assessor (at now), the read API (at as_of) and the backtest all
+call it. The model runs vectorised across the customers (numpy); the rest is per customer.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -12,14 +17,27 @@ from typing import Any, NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from winback_risk.domain.buying_cycle import BuyingCycle, buying_cycle, cycle_numbers
+from winback_risk.domain.buying_cycle import BuyingCycle, cycle_numbers
+from winback_risk.domain.contracts import ContractRun, contract_runs, monthly_value_running, paid, paid_ahead
 from winback_risk.domain.customer import UNKNOWN_REASON, Status
 from winback_risk.domain.drivers import Driver, has_live_contract, signal_drivers
 from winback_risk.domain.facts import Signal
-from winback_risk.domain.model.population import PopulationModel, Summaries, cycle_scores, value_tier
+from winback_risk.domain.model.population import CLV_DAYS, PopulationModel, Summaries, cycle_scores, value_tier
+from winback_risk.domain.value import (
+    RelationshipValue,
+    contract_payments_12m,
+    expected_purchases_if_alive,
+    window_end,
+)
 from winback_risk.domain.winback import infer_churn_reason, segment_of, winback_probability
 
 DAY = 86_400.0
+_ZERO = Decimal(0)
+# The heaviest the overdue driver gets, however long the silence: the customer's own rhythm is
+# strong evidence, but never certainty (a buyer may come back from a long pause).
+OVERDUE_MAX_WEIGHT = 0.95
+# A churned customer's risk: they have left (notice given or lost by behaviour).
+CHURNED_WEIGHT = 0.9
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +53,17 @@ class RiskConfig:
     material_change: float = 0.1
     segment_probability: float = 0.3
     segment_high_tiers: str = "AB"
+    # Share of a contract payment that is contribution margin (contract events carry no cost).
+    contract_margin_rate: Decimal = Decimal(1)
 
 
 @dataclass(frozen=True, slots=True)
 class OrderSummary:
-    """Purchase occasions (distinct UTC days with orders) of one customer up to as_of."""
+    """Purchase occasions (distinct UTC days with orders) of one customer up to as_of.
+
+    The `*_12m*` sums are the orders of three 365-day windows: ending at as_of, at the last
+    order, and at the churn (`churned_at` of the facts); the assessment picks one (`window_end`).
+    """
 
     occasions: int = 0
     orders: int = 0
@@ -47,9 +71,15 @@ class OrderSummary:
     last_order_at: datetime | None = None
     first_day_at: datetime | None = None
     last_day_at: datetime | None = None
-    revenue: Decimal = Decimal(0)
-    margin: Decimal = Decimal(0)
+    revenue: Decimal = _ZERO
+    margin: Decimal = _ZERO
     has_margin: bool = False
+    revenue_12m: Decimal = _ZERO
+    margin_12m: Decimal = _ZERO
+    revenue_12m_to_last_order: Decimal = _ZERO
+    margin_12m_to_last_order: Decimal = _ZERO
+    revenue_12m_to_churn: Decimal = _ZERO
+    margin_12m_to_churn: Decimal = _ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,11 +92,13 @@ class CustomerFacts:
     churn_count: int = 0
     churned_at: datetime | None = None
     winback_eligible: bool = True
-    # Returns net of refunds for `value.revenue` (the fold keeps them on the customer row).
+    # Orders net of returns, and their margin, as the fold keeps them on the customer row
+    # (None: the order summary's sums, without returns).
     revenue: Decimal | None = None
+    margin: Decimal | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Assessment:
     customer_id: str
     as_of: datetime
@@ -74,17 +106,31 @@ class Assessment:
     status: Status
     status_reasons: tuple[str, ...]
     risk_score: float
-    drivers: list[dict[str, Any]]
+    # The drivers that fired; `drivers` turns them into contributions when they are shown or published.
+    factors: list[Driver]
     p_alive: float | None
     expected_orders: float | None
-    cycle: BuyingCycle
+    # (mean interval, days since the last order, overdue ratio) as `cycle_numbers` gives them.
+    rhythm: tuple[float | None, float | None, float | None]
+    orders: OrderSummary
     predicted_clv_12m: float | None
     value_tier: str | None
     churn_reason: str | None
     churn_evidence: dict[str, Any] | None
     winback_probability: float
     segment: str | None
-    extra: dict[str, Any] = field(default_factory=dict)
+    value: RelationshipValue
+
+    @property
+    def cycle(self) -> BuyingCycle:
+        """The buying cycle as the API shows it (orders counted, the rhythm over purchase occasions)."""
+        o = self.orders
+        return BuyingCycle(o.orders, o.first_order_at, o.last_order_at, *self.rhythm)
+
+    @property
+    def drivers(self) -> list[dict[str, Any]]:
+        """Each driver with its contribution (they sum to the risk score), strongest first."""
+        return combine(self.factors)[1]
 
 
 def summaries_of(
@@ -109,27 +155,27 @@ def summaries_of(
     return Summaries(x, np.maximum(span, 0.0), np.maximum(first, span), mean), has
 
 
+def noisy_or(drivers: Sequence[Driver]) -> float:
+    """The risk score: 1 - prod(1 - w) over the drivers' weights (each capped at 0.999)."""
+    safe = 1.0
+    for d in drivers:
+        if d.weight > 0:
+            safe *= 1.0 - min(d.weight, 0.999)
+    return 1.0 - safe
+
+
 def combine(drivers: Sequence[Driver]) -> tuple[float, list[dict[str, Any]]]:
-    """Noisy-OR of the weights; each driver's contribution is its share of the score, so they sum to it."""
-    strengths = [-math.log1p(-min(d.weight, 0.999)) for d in drivers if d.weight > 0]
+    """Noisy-OR of the weights; each driver's contribution is its share -log(1 - w) of the score, so they sum to it."""
+    fired = [d for d in drivers if d.weight > 0]
+    strengths = [-math.log1p(-min(d.weight, 0.999)) for d in fired]
     total = sum(strengths)
-    score = 1.0 - math.exp(-total)
+    score = noisy_or(fired)
     out: list[dict[str, Any]] = [
-        {"factor": d.factor, "contribution": round(score * s / total, 4), "detail": d.detail}
-        for d, s in zip((d for d in drivers if d.weight > 0), strengths, strict=True)
+        {"factor": d.factor, "contribution": round(score * s / total, 4), "detail": d.text()}
+        for d, s in zip(fired, strengths, strict=True)
     ]
     out.sort(key=lambda d: -float(d["contribution"]))
     return round(score, 4), out
-
-
-def classify(
-    facts: CustomerFacts, cycle: BuyingCycle, p_alive: float | None, risk: float, live_contract: bool, c: RiskConfig
-) -> tuple[Status, tuple[str, ...]]:
-    """The lifecycle status at as_of and why; see the README for the order of the rules."""
-    return status_rule(
-        facts.base_status, facts.orders.occasions, cycle.days_since_last_order, cycle.overdue_ratio,
-        p_alive, risk, live_contract, c,
-    )  # fmt: skip
 
 
 def status_rule(
@@ -142,23 +188,53 @@ def status_rule(
     live_contract: bool,
     c: RiskConfig,
 ) -> tuple[Status, tuple[str, ...]]:
-    """`classify` on plain numbers (days since the last order and overdue ratio as `buying_cycle` rounds them)."""
+    """The lifecycle status at as_of and why; see the README for the order of the rules.
+
+    `since` (days since the last order) and `overdue_ratio` are rounded as `buying_cycle` rounds them.
+    """
     if base_status == "churned":
         return "churned", ()
     behaviour_lost = p_alive is not None and since is not None and p_alive < c.churn_p_alive
     if not live_contract and behaviour_lost and since is not None and since >= c.churn_min_days:
         return "churned", ("p_alive_below_threshold",)
-    if overdue_ratio is not None and occasions >= c.lapsed_min_occasions and overdue_ratio >= c.lapsed_overdue_ratio:
+    lapsed = overdue_ratio is not None and occasions >= c.lapsed_min_occasions
+    if lapsed and overdue_ratio is not None and overdue_ratio >= c.lapsed_overdue_ratio:
         return "lapsed", ("overdue_vs_own_interval",)
     if risk >= c.at_risk_score:
         return "at_risk", ("risk_score_above_threshold",)
     return ("won_back" if base_status == "won_back" else "active"), ()
 
 
-Scored = tuple[float, float, float]  # p_alive, expected orders, 12-month CLV of one customer with orders
+def overdue_weight(ratio: float, c: RiskConfig) -> float:
+    """The overdue driver's weight: 0 on time, the at-risk threshold where lapsing begins, towards 0.95 beyond.
+
+    Linear from 0 at ratio 1 to `at_risk_score` at `lapsed_overdue_ratio` (L), then
+    `at_risk + (0.95 - at_risk) x (1 - L / ratio)`: a lapsed customer's risk is never below the
+    at-risk threshold, and a longer silence weighs more.
+    """
+    lapse = c.lapsed_overdue_ratio
+    if ratio <= 1.0:
+        return 0.0
+    if ratio < lapse:
+        return c.at_risk_score * (ratio - 1.0) / (lapse - 1.0)
+    return c.at_risk_score + (OVERDUE_MAX_WEIGHT - c.at_risk_score) * (1.0 - lapse / ratio)
 
 
-def assess_many(
+class _Behaviour(NamedTuple):
+    """The first stage of one customer's assessment: rhythm, drivers, risk, status."""
+
+    rhythm: tuple[float | None, float | None, float | None]
+    drivers: list[Driver]
+    risk: float
+    status: Status
+    reasons: tuple[str, ...]
+    runs: list[ContractRun]
+
+
+Scored = tuple[float, float, float, float]  # p_alive, expected orders, 12-month CLV, value per occasion
+
+
+def assess_customers(
     facts: Sequence[CustomerFacts],
     model: PopulationModel,
     as_of: datetime | Sequence[datetime],
@@ -167,213 +243,188 @@ def assess_many(
     *,
     value_basis: str = "revenue",
 ) -> list[Assessment]:
-    """Assess customers at as_of (one for all, or one each); the buying-cycle model runs once (numpy).
+    """Assess customers at as_of (one moment for all, or one each) with the model: the single assessment.
 
-    Customers without signals (most of an order stream) take `assess_plain`, which gives the
-    same result as `assess_one` without evaluating eight driver rules on nothing.
+    Three stages: the model's scores at as_of (vectorised), each customer's rhythm, drivers and
+    status, then the value of the relationship up to where it ended (the model again,
+    vectorised, at that moment as if alive) with the tier and segment that rank it.
     """
-    moments = _moments(facts, as_of)
-    scored = _scored(facts, moments, model, horizon_days, value_basis)
-    return [
-        (assess_one if f.signals else assess_plain)(f, m, s, model, horizon_days, c)
-        for f, m, s in zip(facts, moments, scored, strict=True)
+    moments = [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
+    summaries, has = summaries_of(facts, moments, value_basis)
+    scored = _scored(summaries, has, model, horizon_days)
+    stages = [_behaviour(f, m, s, c) for f, m, s in zip(facts, moments, scored, strict=True)]
+    ends = [
+        window_end(b.status, m, f.churned_at, f.orders.last_order_at, b.runs)
+        for f, m, b in zip(facts, moments, stages, strict=True)
     ]
-
-
-class Quick(NamedTuple):
-    """What the fold stores of `assess_plain`'s result, without building the rest (cycle, drivers, detail text).
-
-    Constructing the frozen `BuyingCycle` and `Assessment` cost more than the scoring itself;
-    most scores do not move materially, so most customers never need them (`expand`).
-    """
-
-    customer_id: str
-    as_of: datetime
-    status: Status
-    status_reasons: tuple[str, ...]
-    risk_score: float
-    p_alive: float | None
-    value_tier: str | None
-    segment: str | None
-    winback_probability: float
-    churn_reason: str | None
-    churn_evidence: dict[str, Any] | None
-    scored: Scored | None
-
-
-def assess_lean(
-    facts: Sequence[CustomerFacts],
-    model: PopulationModel,
-    as_of: datetime | Sequence[datetime],
-    horizon_days: int,
-    c: RiskConfig,
-    *,
-    value_basis: str = "revenue",
-) -> list[Assessment | Quick]:
-    """`assess_many` for the fold: a `Quick` for customers without signals (`expand` gives their `Assessment`)."""
-    moments = _moments(facts, as_of)
-    scored = _scored(facts, moments, model, horizon_days, value_basis)
+    retained = _retained_orders_value(facts, summaries, has, ends, scored, model)
     return [
-        assess_one(f, m, s, model, horizon_days, c) if f.signals else assess_quick(f, m, s, model, c)
-        for f, m, s in zip(facts, moments, scored, strict=True)
+        _assessment(f, m, horizon_days, s, b, end, r, model, c, value_basis)
+        for f, m, s, b, end, r in zip(facts, moments, scored, stages, ends, retained, strict=True)
     ]
-
-
-def expand(
-    a: Assessment | Quick, f: CustomerFacts, model: PopulationModel, horizon_days: int, c: RiskConfig
-) -> Assessment:
-    """The full assessment `assess_lean` stood in for (the same `assess_many` gives)."""
-    return a if isinstance(a, Assessment) else assess_plain(f, a.as_of, a.scored, model, horizon_days, c)
-
-
-def assess_quick(
-    f: CustomerFacts, moment: datetime, scored: Scored | None, model: PopulationModel, c: RiskConfig
-) -> Quick:
-    """`assess_plain` reduced to the stored fields, computed the same way (tests/unit/test_risk_batch_scoring.py)."""
-    o = f.orders
-    _, since, ratio = cycle_numbers(o.occasions, o.first_order_at, o.last_order_at, moment)
-    alive = clv = None
-    risk = 0.0
-    if scored is not None:
-        alive, _, clv = scored
-        weight = c.cycle_weight * (1.0 - alive)
-        if weight > 0:
-            risk = round(1.0 - math.exp(math.log1p(-min(weight, 0.999))), 4)
-    status, reasons = status_rule(f.base_status, o.occasions, since, ratio, alive, risk, False, c)
-    tier = _tier(clv, model)
-    reason, evidence, probability = _reason_without_signals(f, status, moment)
-    segment = segment_of(tier, probability, c.segment_high_tiers, c.segment_probability)
-    return Quick(
-        f.customer_id, moment, status, reasons, risk, None if alive is None else round(alive, 4), tier, segment,
-        probability, reason, evidence, scored,
-    )  # fmt: skip
-
-
-def _moments(facts: Sequence[CustomerFacts], as_of: datetime | Sequence[datetime]) -> list[datetime]:
-    return [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
 
 
 def _scored(
-    facts: Sequence[CustomerFacts], moments: list[datetime], model: PopulationModel, horizon_days: int, basis: str
+    summaries: Summaries, has: npt.NDArray[np.bool_], model: PopulationModel, horizon_days: int
 ) -> list[Scored | None]:
-    """The model's (p_alive, expected orders, CLV) per customer with orders, None for the others."""
-    summaries, has = summaries_of(facts, moments, basis)
-    scored: list[Scored | None] = [None] * len(facts)
+    """The model's (p_alive, expected orders, CLV, value per occasion) per customer with orders, None for the others."""
+    scored: list[Scored | None] = [None] * len(has)
     if summaries.size:
         # Plain floats once for the batch: indexing numpy scalars per customer costs more than the scoring.
-        scores = cycle_scores(model, summaries, float(horizon_days))
-        rows = zip(scores.p_alive.tolist(), scores.expected_orders.tolist(), scores.clv_12m.tolist(), strict=True)
-        for i, row in zip(np.flatnonzero(has).tolist(), rows, strict=True):
+        s = cycle_scores(model, summaries, float(horizon_days))
+        columns = (s.p_alive.tolist(), s.expected_orders.tolist(), s.clv_12m.tolist(), s.value_per_order.tolist())
+        for i, row in zip(np.flatnonzero(has).tolist(), zip(*columns, strict=True), strict=True):
             scored[i] = row
     return scored
 
 
-def _cycle(o: OrderSummary, moment: datetime) -> BuyingCycle:
-    # The rhythm counts purchase occasions (same-day orders once), the display counts orders.
-    return buying_cycle(o.orders, o.first_order_at, o.last_order_at, moment, occasions=o.occasions)
+def _retained_orders_value(
+    facts: Sequence[CustomerFacts],
+    summaries: Summaries,
+    has: npt.NDArray[np.bool_],
+    ends: Sequence[datetime],
+    scored: Sequence[Scored | None],
+    model: PopulationModel,
+) -> list[float | None]:
+    """The orders' part of the value if retained: occasions in 365 days as if alive at the window's end x value each."""
+    out: list[float | None] = [None] * len(facts)
+    if not summaries.size:
+        return out
+    index = np.flatnonzero(has).tolist()
+    # Customers with orders always have a first day; T is measured from it, like the model's summaries.
+    T = np.array([(ends[i] - (facts[i].orders.first_day_at or ends[i])).total_seconds() / DAY for i in index])
+    T = np.maximum(T, summaries.t_x)
+    expected = expected_purchases_if_alive(model.purchases, CLV_DAYS, summaries.x, T).tolist()
+    for i, e in zip(index, expected, strict=True):
+        s = scored[i]
+        out[i] = e * s[3] if s is not None else None
+    return out
 
 
-def _cycle_driver(cycle: BuyingCycle, alive: float, c: RiskConfig) -> Driver:
-    overdue = f" ({cycle.overdue_ratio:g}x own interval)" if cycle.overdue_ratio is not None else ""
-    return Driver("buying_cycle", c.cycle_weight * (1.0 - alive), f"p_alive {alive:.2f}{overdue}")
-
-
-def _tier(clv: float | None, model: PopulationModel) -> str | None:
-    return value_tier(clv, model.tier_cutoffs) if clv is not None else ("C" if model.tier_cutoffs else None)
-
-
-def assess_one(
-    f: CustomerFacts, moment: datetime, scored: Scored | None, model: PopulationModel, horizon_days: int, c: RiskConfig
-) -> Assessment:
-    """One customer's assessment from facts and the model's scores (None: no orders)."""
+def _behaviour(f: CustomerFacts, moment: datetime, scored: Scored | None, c: RiskConfig) -> _Behaviour:
     o = f.orders
-    cycle = _cycle(o, moment)
-    alive = clv = None
-    drivers = signal_drivers(f.signals, moment)
-    if scored is not None:
-        alive, _, clv = scored
-        drivers.append(_cycle_driver(cycle, alive, c))
-    risk, driver_list = combine(drivers)
-    live = has_live_contract(f.signals, moment)
-    status, reasons = classify(f, cycle, alive, risk, live, c)
-    tier = _tier(clv, model)
-    reason, evidence = f.churn_reason, None
-    if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
-        reason, evidence = infer_churn_reason(drivers, f.signals, moment)
-    probability = winback_probability(
-        reason, eligible=f.winback_eligible, occasions=o.occasions,
-        live_usage=any(s.kind == "usage" for s in f.signals),
-        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
+    # The rhythm counts purchase occasions (same-day orders once); the buying cycle shown counts orders.
+    rhythm = cycle_numbers(o.occasions, o.first_order_at, o.last_order_at, moment)
+    mean, since, ratio = rhythm
+    drivers = signal_drivers(f.signals, moment) if f.signals else []
+    alive = scored[0] if scored is not None else None
+    if alive is not None:
+        weight = c.cycle_weight * (1.0 - alive)
+        if ratio is None:
+            drivers.append(Driver("buying_cycle", weight, "p_alive {0:.2f}", (alive,)))
+        else:
+            drivers.append(Driver("buying_cycle", weight, "p_alive {0:.2f} ({1:g}x own interval)", (alive, ratio)))
+    if ratio is not None and ratio > 1.0 and o.occasions >= c.lapsed_min_occasions:
+        drivers.append(Driver("overdue", overdue_weight(ratio, c), "{0:g}x own interval of {1:g} days", (ratio, mean)))
+    risk = _risk_of(drivers)
+    runs = contract_runs(f.signals) if f.signals else []
+    live = has_live_contract(f.signals, moment) if runs else False
+    status, reasons = status_rule(
+        f.base_status, o.occasions, since, ratio, alive, risk, live, c
     )  # fmt: skip
-    return _assessment(f, moment, horizon_days, status, reasons, risk, driver_list, scored, cycle, tier, reason,
-                       evidence, probability, c)  # fmt: skip
+    if status == "churned":
+        left = (f.churned_at or moment).date().isoformat()
+        drivers.append(Driver("churned", CHURNED_WEIGHT, f"left since {left}"))
+        risk = _risk_of(drivers)
+    return _Behaviour(rhythm, drivers, risk, status, reasons, runs)
 
 
-def assess_plain(
-    f: CustomerFacts, moment: datetime, scored: Scored | None, model: PopulationModel, horizon_days: int, c: RiskConfig
-) -> Assessment:
-    """`assess_one` for a customer without signals: the buying cycle is the only possible driver."""
+def _risk_of(drivers: Sequence[Driver]) -> float:
+    """The score `combine` gives, without building the driver list."""
+    return round(noisy_or(drivers), 4)
+
+
+def _tier(value: float | None, model: PopulationModel) -> str | None:
+    return value_tier(value, model.tier_cutoffs) if value is not None else ("C" if model.tier_cutoffs else None)
+
+
+def _cents(value: float) -> float:
+    return round(value, 2)
+
+
+def _value(
+    f: CustomerFacts,
+    moment: datetime,
+    status: Status,
+    scored: Scored | None,
+    runs: Sequence[ContractRun],
+    end: datetime,
+    retained_orders: float | None,
+    c: RiskConfig,
+    basis: str,
+) -> RelationshipValue:
     o = f.orders
-    cycle = _cycle(o, moment)
-    alive = clv = None
-    risk, driver_list = 0.0, []
-    if scored is not None:
-        alive, _, clv = scored
-        driver = _cycle_driver(cycle, alive, c)
-        if driver.weight > 0:
-            # combine() of one driver: the score is its noisy-OR, the contribution all of it.
-            strength = -math.log1p(-min(driver.weight, 0.999))
-            score = 1.0 - math.exp(-strength)
-            risk = round(score, 4)
-            driver_list = [{"factor": driver.factor, "contribution": round(score * strength / strength, 4),
-                            "detail": driver.detail}]  # fmt: skip
-    status, reasons = classify(f, cycle, alive, risk, False, c)
-    tier = _tier(clv, model)
-    reason, evidence, probability = _reason_without_signals(f, status, moment)
-    return _assessment(f, moment, horizon_days, status, reasons, risk, driver_list, scored, cycle, tier, reason,
-                       evidence, probability, c)  # fmt: skip
+    margin_rate = c.contract_margin_rate
+    revenue = o.revenue if f.revenue is None else f.revenue
+    margin = o.margin if f.margin is None else f.margin
+    if runs:
+        contract_paid = paid(runs, None, moment)
+        revenue, margin = revenue + contract_paid, margin + contract_paid * margin_rate
+    if end >= moment:
+        orders_12m = (o.revenue_12m, o.margin_12m)
+    elif status == "churned" and f.churned_at is not None and end == f.churned_at:
+        orders_12m = (o.revenue_12m_to_churn, o.margin_12m_to_churn)
+    else:
+        orders_12m = (o.revenue_12m_to_last_order, o.margin_12m_to_last_order)
+    contracts_12m = contract_payments_12m(runs, end) if runs else _ZERO
+    # Predictions on the model's value basis: contracts count at the margin rate when that is margin.
+    share = float(margin_rate) if basis == "margin" else 1.0
+    clv: float | None = scored[2] if scored is not None else None
+    if runs:
+        ahead = float(paid_ahead(runs, moment)) * share
+        clv = ahead if clv is None else clv + ahead
+        monthly = float(monthly_value_running(runs, end)) * share
+        retained_orders = 12.0 * monthly if retained_orders is None else retained_orders + 12.0 * monthly
+    return RelationshipValue(
+        revenue=revenue,
+        margin=margin,
+        revenue_12m_before_churn=orders_12m[0] + contracts_12m,
+        margin_12m_before_churn=orders_12m[1] + contracts_12m * margin_rate,
+        window_end=end,
+        predicted_clv_12m=None if clv is None else _cents(clv),
+        predicted_value_if_retained_12m=None if retained_orders is None else _cents(retained_orders),
+    )
 
 
-def _reason_without_signals(
-    f: CustomerFacts, status: str, moment: datetime
-) -> tuple[str | None, dict[str, Any] | None, float]:
-    """Churn reason, its evidence and the win-back probability of a customer without signals."""
-    reason, evidence = f.churn_reason, None
-    if status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
-        # No pointing driver without signals (what infer_churn_reason gives then).
-        reason, evidence = UNKNOWN_REASON, {"inferred": True, "evidence": []}
-    probability = winback_probability(
-        reason, eligible=f.winback_eligible, occasions=f.orders.occasions, live_usage=False,
-        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
-    )  # fmt: skip
-    return reason, evidence, probability
+def decision_value(status: Status, value: RelationshipValue) -> float | None:
+    """The value a tier ranks: if retained for a churned or lapsed customer, the expected 12 months otherwise."""
+    if status in ("churned", "lapsed"):
+        return value.predicted_value_if_retained_12m
+    return value.predicted_clv_12m
 
 
 def _assessment(
     f: CustomerFacts,
     moment: datetime,
     horizon_days: int,
-    status: Status,
-    reasons: tuple[str, ...],
-    risk: float,
-    drivers: list[dict[str, Any]],
     scored: Scored | None,
-    cycle: BuyingCycle,
-    tier: str | None,
-    reason: str | None,
-    evidence: dict[str, Any] | None,
-    probability: float,
+    b: _Behaviour,
+    end: datetime,
+    retained_orders: float | None,
+    model: PopulationModel,
     c: RiskConfig,
+    basis: str,
 ) -> Assessment:
-    alive, expected, clv = scored if scored is not None else (None, None, None)
+    value = _value(f, moment, b.status, scored, b.runs, end, retained_orders, c, basis)
+    tier = _tier(decision_value(b.status, value), model)
+    reason, evidence = f.churn_reason, None
+    if b.status in ("churned", "lapsed") and (reason is None or reason == UNKNOWN_REASON):
+        # Without a pointing driver this is `unknown` with empty evidence.
+        reason, evidence = infer_churn_reason(b.drivers, f.signals, moment)
+    probability = winback_probability(
+        reason, eligible=f.winback_eligible, occasions=f.orders.occasions,
+        live_usage=bool(f.signals) and any(s.kind == "usage" for s in f.signals),
+        failed_winbacks=max(0, f.churn_count - 1), churned_at=f.churned_at, as_of=moment,
+    )  # fmt: skip
+    alive, expected = (scored[0], scored[1]) if scored is not None else (None, None)
     return Assessment(
-        customer_id=f.customer_id, as_of=moment, horizon_days=horizon_days, status=status,
-        status_reasons=reasons, risk_score=risk, drivers=drivers,
+        customer_id=f.customer_id, as_of=moment, horizon_days=horizon_days, status=b.status,
+        status_reasons=b.reasons, risk_score=b.risk, factors=b.drivers,
         p_alive=None if alive is None else round(alive, 4),
         expected_orders=None if expected is None else round(expected, 4),
-        cycle=cycle, predicted_clv_12m=None if clv is None else round(clv, 2), value_tier=tier,
+        rhythm=b.rhythm, orders=f.orders, predicted_clv_12m=value.predicted_clv_12m, value_tier=tier,
         churn_reason=reason, churn_evidence=evidence, winback_probability=probability,
-        segment=segment_of(tier, probability, c.segment_high_tiers, c.segment_probability),
+        segment=segment_of(tier, probability, c.segment_high_tiers, c.segment_probability), value=value,
     )  # fmt: skip
 
 

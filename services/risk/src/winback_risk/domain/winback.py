@@ -52,7 +52,7 @@ def infer_churn_reason(
     if not pointing:
         return "unknown", {"inferred": True, "evidence": []}
     strongest = max(pointing, key=lambda d: d.weight)
-    evidence = [{"factor": d.factor, "detail": d.detail} for d in sorted(pointing, key=lambda d: -d.weight)]
+    evidence = [{"factor": d.factor, "detail": d.text()} for d in sorted(pointing, key=lambda d: -d.weight)]
     return TYPOLOGY_OF_DRIVER[strongest.factor], {"inferred": True, "evidence": evidence, "as_of": as_of.isoformat()}
 
 

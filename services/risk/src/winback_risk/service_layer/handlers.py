@@ -62,6 +62,11 @@ def status_changed_event(
             "value_tier": change.value_tier,
             "winback_eligible": change.winback_eligible,
             "caused_by": None if caused_by is None else {"source": caused_by[0], "id": caused_by[1]},
+            "winback_probability": change.winback_probability,
+            "risk_score": change.risk_score,
+            "predicted_value_if_retained_12m": _prediction(change.predicted_value_if_retained_12m),
+            "revenue_12m_before_churn": assessment.money(change.revenue_12m_before_churn),
+            "margin_12m_before_churn": assessment.money(change.margin_12m_before_churn),
         },
     )
 
@@ -83,6 +88,10 @@ def position_of(
     if state is None or state.last_event_source is None or state.last_event_id is None:
         return None
     return (state.last_event_source, state.last_event_id)
+
+
+def _prediction(value: float | None) -> str | None:
+    return None if value is None else f"{value:.2f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,22 +126,22 @@ async def apply_events(
         groups = by_customer(fresh)
         customer_ids = sorted(groups)
         states = await repository.load_for_update(session, customer_ids)
-        changes = apply_groups(states, groups)
+        event_changes = apply_groups(states, groups)
         remember_latest_events(states, fresh)
         order_facts, signal_facts = facts_of_batch(fresh)
         await facts_repository.insert_orders(session, order_facts)
         await facts_repository.insert_signals(session, signal_facts)
         touched = [states[c] for c in customer_ids]
-        assessed = []
+        changes, assessed = event_changes, []
         if scoring is not None:
-            facts = await assessment.load_facts(session, touched, None)
             moments = [s.last_event_time or clock.now() for s in touched]
+            facts = await assessment.load_facts(session, touched, moments)
+            # Status changes leave from the batch's final state: after scoring, with what it assessed.
             outcome = assessment.score_states(
                 touched, facts, moments, scoring.model, scoring.config,
-                horizon_days=scoring.horizon_days, basis=scoring.basis, source=source,
+                horizon_days=scoring.horizon_days, basis=scoring.basis, source=source, changes=event_changes,
             )  # fmt: skip
-            changes.extend(outcome.changes)
-            assessed = outcome.assessed
+            changes, assessed = outcome.changes, outcome.assessed
         await repository.save(session, touched, clock.now())
         applied = {e.identity for e in fresh}
         messages = [

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from winback_risk.adapters import repository
 from winback_risk.adapters.repository import CustomerFilter
 from winback_risk.domain.customer import CustomerState
-from winback_risk.domain.scoring import Assessment, assess_many
+from winback_risk.domain.scoring import Assessment, assess_customers
 from winback_risk.service_layer import assessment
 from winback_risk.service_layer.handlers import Scoring
 
@@ -71,12 +71,7 @@ def customer_view(state: CustomerState, a: Assessment) -> dict[str, Any]:
             "days_since_last_order": cycle.days_since_last_order,
             "overdue_ratio": cycle.overdue_ratio,
         },
-        "value": {
-            "revenue": _money(state.revenue),
-            "margin": _money(state.margin),
-            "predicted_clv_12m": a.predicted_clv_12m,
-            "value_tier": a.value_tier,
-        },
+        "value": value_view(a),
         "churn_reason": a.churn_reason,
         "churn_evidence": a.churn_evidence if a.churn_evidence is not None else state.churn_evidence,
         "churned_at": _iso(state.churned_at),
@@ -87,6 +82,21 @@ def customer_view(state: CustomerState, a: Assessment) -> dict[str, Any]:
         "winback_eligible": state.winback_eligible,
         "as_of": a.as_of.isoformat(),
         "horizon_days": a.horizon_days,
+    }
+
+
+def value_view(a: Assessment) -> dict[str, Any]:
+    """`value` of the customer object: the spec's fields and the value of the relationship (README)."""
+    v = a.value
+    return {
+        "revenue": _money(v.revenue),
+        "margin": _money(v.margin),
+        "predicted_clv_12m": a.predicted_clv_12m,
+        "value_tier": a.value_tier,
+        "revenue_12m_before_churn": _money(v.revenue_12m_before_churn),
+        "margin_12m_before_churn": _money(v.margin_12m_before_churn),
+        "window_12m_end": v.window_end.isoformat(),
+        "predicted_value_if_retained_12m": v.predicted_value_if_retained_12m,
     }
 
 
@@ -104,7 +114,7 @@ async def _views(
         return []
     bases = [as_of_state(s, as_of) for s in states]
     facts = await assessment.load_facts(session, bases, as_of)
-    found = assess_many(facts, scoring.model, as_of, horizon_days, scoring.config, value_basis=scoring.basis)
+    found = assess_customers(facts, scoring.model, as_of, horizon_days, scoring.config, value_basis=scoring.basis)
     return [customer_view(s, a) for s, a in zip(states, found, strict=True)]
 
 
