@@ -258,12 +258,17 @@ async def test_fit_on_demand_scores_tiers_and_replay_as_of(api: httpx.AsyncClien
             found[tier] = {c["customer_id"] for c in items if c["customer_id"].startswith("c-fit-")}
         return found
 
-    def tier_of(clv: float) -> str:
+    def tier_of(customer: dict[str, Any]) -> str:
+        # Churned and lapsed customers rank by their value if won back, the others by their
+        # expected 12 months (README "Value of a relationship").
+        value = customer["value"]
+        leaving = customer["status"] in {"churned", "lapsed"}
+        clv = value["predicted_value_if_retained_12m"] if leaving else value["predicted_clv_12m"]
         return "A" if clv >= cut_a else "B" if clv >= cut_b else "C"
 
     everyone = (await api.get("/v1/customers", params={"limit": 1000})).json()["items"]
     expected = {t: {c["customer_id"] for c in everyone if c["customer_id"].startswith("c-fit-")
-                    and tier_of(c["value"]["predicted_clv_12m"]) == t} for t in "ABC"}  # fmt: skip
+                    and tier_of(c) == t} for t in "ABC"}  # fmt: skip
     assert sum(len(ids) for ids in expected.values()) == 40
     await eventually(by_filter, lambda found: found == expected)
     bad = await api.get("/v1/customers", params={"value_tier": "D"})

@@ -26,11 +26,6 @@ def steps(planned: list[PlannedStep]) -> list[tuple[str, str, str | None]]:
     return [(s.step_id, s.channel, s.assignee) for s in planned]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="issue 13 findings 2 and 1: the churn carries the tier from before scoring (no call, no letter); "
-    "revenue leaves out the contract payments (48,000)",
-)
 def test_business_that_leaves_for_a_competitor_is_a_star_worth_a_call_and_a_letter(world: World):
     """A machine builder ordered for 48,000 EUR over two years and paid a 4,000 EUR/month contract
     for 20 months; it cancels because a competitor won it over.
@@ -219,7 +214,6 @@ def test_won_back_customer_who_leaves_again_within_90_days_gets_an_apology_first
     assert [s.offer for s in decision.steps] == [None, "dedicated_onboarding"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 finding 5: consent answers unknown_customer from stale state")
 def test_customer_with_confirmed_consent_who_cancels_right_after_a_fresh_start_gets_the_email(
     world: World, services: dict[str, ServiceProcess]
 ):
