@@ -65,6 +65,11 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
         help="PostgreSQL with fsync, synchronous_commit and full_page_writes off (labelled in the output)",
     )
     p.add_argument("--profile", type=Path, help="run the measured service under cProfile, write its stats here")
+    p.add_argument(
+        "--py-spy",
+        type=Path,
+        help="sample the measured service (and its child processes) with py-spy for the run; collapsed stacks here",
+    )
     p.add_argument("--logs", type=Path, help="keep the servers' and services' logs in this folder")
     return p
 
@@ -134,6 +139,7 @@ class Stack:
         )
         self.broker = TansuBroker(free_port(), log_path=self.logs / "tansu.log")
         self.load: LoadMeter | None = None
+        self._spy: subprocess.Popen[bytes] | None = None
 
     @property
     def database_url(self) -> str:
@@ -164,6 +170,10 @@ class Stack:
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        if self._spy is not None:
+            self._spy.send_signal(signal.SIGINT)  # py-spy writes its samples on SIGINT
+            self._spy.wait(60)
+            print_top_frames(self.args.py_spy)
         for process in reversed(self.processes):
             process.stop(timeout_s=60)
         self.broker.stop()
@@ -223,6 +233,8 @@ class Stack:
             self.processes.append(process)
             process.start()
             started.append(process)
+            if profile and i == 0 and self.args.py_spy is not None:
+                self._spy = _py_spy(process, self.args.py_spy)
         for each in started:
             each.wait_ready(timeout_s=120)
         return started
@@ -325,6 +337,35 @@ def own_group_consumer(bootstrap: str, topic: str, max_records: int = 500) -> AI
         auto_offset_reset="earliest",
         max_poll_records=max_records,
     )
+
+
+def _py_spy(process: ServiceProcess, out: Path) -> subprocess.Popen[bytes]:
+    """py-spy sampling `process` and its children (consumer processes) until SIGINT, collapsed stacks to `out`."""
+    assert process.proc is not None
+    spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    if spy is None:
+        raise SystemExit("--py-spy needs py-spy (pip install py-spy)")
+    command = [spy, "record", "--pid", str(process.proc.pid), "--subprocesses", "--rate", "100"]
+    return subprocess.Popen([*command, "--format", "raw", "--output", str(out)], stdout=subprocess.DEVNULL)
+
+
+def print_top_frames(collapsed: Path, top: int = 25) -> None:
+    """Where the samples were: the functions by own (leaf) and inclusive share, from collapsed stacks."""
+    own: dict[str, int] = {}
+    inclusive: dict[str, int] = {}
+    total = 0
+    for line in collapsed.read_text().splitlines() if collapsed.exists() else []:
+        stack, _, count = line.rpartition(" ")
+        frames, n = stack.split(";"), int(count)
+        total += n
+        own[frames[-1]] = own.get(frames[-1], 0) + n
+        for frame in set(frames):
+            inclusive[frame] = inclusive.get(frame, 0) + n
+    print(f"py-spy: {total} samples in {collapsed}", file=sys.stderr)
+    for title, table in (("own", own), ("inclusive", inclusive)):
+        print(f"top {top} by {title} samples:", file=sys.stderr)
+        for frame, n in sorted(table.items(), key=lambda kv: -kv[1])[:top]:
+            print(f"  {100 * n / max(total, 1):5.1f} %  {frame}", file=sys.stderr)
 
 
 def progress(message: str) -> None:

@@ -213,8 +213,8 @@ def run_once(
 
 def main() -> None:
     parser = harness.parser(__doc__)
-    parser.add_argument("--events", type=int, help="orders in the backlog (default 200,000; --quick 40,000)")
-    parser.add_argument("--customers", type=int, help="customers (default 20,000; --quick 4,000)")
+    parser.add_argument("--events", type=int, help="orders in the backlog (default 200,000; --quick 80,000)")
+    parser.add_argument("--customers", type=int, help="customers (default 20,000; --quick 8,000)")
     parser.add_argument("--instances", type=int, default=1, help="instances of risk in the one consumer group")
     parser.add_argument("--scale-out", action="store_true", help="one instance, then two: throughput and effects")
     parser.add_argument("--max-records", type=int, help="WINBACK_CONSUMER_MAX_RECORDS (default: the service's)")
@@ -222,7 +222,7 @@ def main() -> None:
     parser.add_argument("--consumer-processes", type=int, help="WINBACK_CONSUMER_PROCESSES (default: the service's)")
     args = parser.parse_args()
     events = make_events(
-        harness.sized(args, "events", 200_000, 40_000), harness.sized(args, "customers", 20_000, 4_000), mixed=0.0
+        harness.sized(args, "events", 200_000, 80_000), harness.sized(args, "customers", 20_000, 8_000), mixed=0.0
     )
     if not args.scale_out:
         run_once(args, events, args.instances)
