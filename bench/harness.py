@@ -180,7 +180,11 @@ class Stack:
         self.pg.stop()
         if self.load is not None:
             self.load.stop()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+        if kind is None or self.args.logs is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+        else:  # a failed run keeps its logs (the database goes: it can be large)
+            shutil.rmtree(self.pg.data_dir, ignore_errors=True)
+            print(f"run failed; logs kept in {self.logs}", file=sys.stderr, flush=True)
         if self.args.profile is not None and self.args.profile.exists():
             import pstats
 
@@ -243,14 +247,21 @@ class Stack:
         process.stop(timeout_s=60)
         self.processes.remove(process)
 
-    def postgres_settings(self) -> dict[str, str]:
-        """The durability settings as the server reports them (not as this script meant them)."""
+    def postgres_settings(self) -> dict[str, Any]:
+        """The durability settings as the server reports them (not as this script meant them), and its WAL so far.
 
-        async def read() -> dict[str, str]:
+        The cluster is fresh per run, so the WAL counters (records, full-page images, bytes) and the
+        checkpoints cover this run: what durability costs, independent of the machine's load.
+        """
+
+        async def read() -> dict[str, Any]:
             conn = await asyncpg.connect(self.dsn)
             try:
                 names = ("fsync", "synchronous_commit", "full_page_writes")
-                return {n: await conn.fetchval(f"SHOW {n}") for n in names}
+                settings: dict[str, Any] = {n: await conn.fetchval(f"SHOW {n}") for n in names}
+                wal = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+                checkpoints = await conn.fetchval("SELECT num_timed + num_requested FROM pg_stat_checkpointer")
+                return {**settings, **{k: int(v) for k, v in dict(wal).items()}, "checkpoints": int(checkpoints)}
             finally:
                 await conn.close()
 
