@@ -41,6 +41,7 @@ from types import TracebackType
 from typing import Any
 
 import asyncpg
+import httpx
 from aiokafka import AIOKafkaConsumer
 
 from winback_cli.devstack import TOPIC_PARTITIONS
@@ -336,6 +337,13 @@ class _Profiled(ServiceProcess):
             return
         out = open(self.log_path or os.devnull, "ab")  # noqa: SIM115
         self.proc = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
+
+
+def counter(process: ServiceProcess, name: str) -> float:
+    """The sum of a Prometheus counter's samples on the process's GET /metrics: its own share of the work."""
+    text = httpx.get(f"{process.url}/metrics", timeout=10).raise_for_status().text
+    samples = [line.rsplit(" ", 1) for line in text.splitlines() if line.startswith((f"{name} ", f"{name}{{"))]
+    return sum(float(value) for _, value in samples)
 
 
 def own_group_consumer(bootstrap: str, topic: str, max_records: int = 500) -> AIOKafkaConsumer:

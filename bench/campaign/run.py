@@ -204,6 +204,7 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
         ready = time.perf_counter()
         settled, published = asyncio.run(wait_settled(stack.dsn))
         harness.progress(f"{instances} instance(s): settled after {settled - spawned:.1f} s")
+        shares = [int(harness.counter(service, "winback_campaign_actions_total")) for service in services]
         for service in services:
             stack.stop(service)
         after = asyncio.run(consent_baseline(consent.url, args.baseline_rounds, n, "after"))
@@ -216,6 +217,7 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
         conditions = {
             "customers": n,
             "instances": instances,
+            "actions_settled_per_instance": shares,
             "minutes": round(seconds / 60, 2),
             "start_to_ready_s": round(ready - spawned, 1),
             "settled_s": round(settled - spawned, 1),

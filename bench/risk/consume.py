@@ -151,6 +151,8 @@ def run_once(
         ready = time.perf_counter()
         first, applied_at_first, done = asyncio.run(wait_applied(stack.dsn, len(events)))
         harness.progress(f"{instances} instance(s) applied {len(events)} events in {done - ready:.1f} s from ready")
+        # Each instance's own count; with spawned consumer processes the HTTP process counts only its own.
+        shares = [int(harness.counter(service, "winback_risk_events_applied_total")) for service in services]
         for service in services:
             stack.stop(service)
         raw_after = asyncio.run(raw_consumer(stack.bootstrap, len(events), batch))
@@ -163,6 +165,7 @@ def run_once(
             "events": len(events),
             "customers": customers,
             "instances": instances,
+            "events_applied_per_instance": shares,
             "service_settings": extra,
             "start_to_ready_s": round(ready - spawned, 2),
             "first_batch_after_s": round(first - ready, 2),
