@@ -1,6 +1,6 @@
-"""Every benchmark in turn, each on fresh servers; the result lines are collected into one file.
+"""Every benchmark in turn, each on fresh servers; the result lines on stdout (and appended to --out).
 
-    python -m bench [--quick] [--non-durable] [--only NAME ...] [--wait-quiet 1.5] [--out results.jsonl]
+    python -m bench [--quick] [--non-durable] [--only NAME ...] [--wait-quiet 1.5] [--out FILE.jsonl]
 
 --wait-quiet L waits before each benchmark until the machine's 1-minute load average is below L
 (figures taken on a busy shared machine are depressed by its load; each line records the load).
@@ -41,7 +41,7 @@ def main() -> None:
     parser.add_argument("--non-durable", action="store_true")
     parser.add_argument("--only", nargs="+", choices=[b[0] for b in BENCHMARKS])
     parser.add_argument("--wait-quiet", type=float, help="wait until the 1-minute load is below this")
-    parser.add_argument("--out", type=Path, default=Path("bench-results.jsonl"))
+    parser.add_argument("--out", type=Path, help="also append the result lines to this file")
     args = parser.parse_args()
     failed = []
     for name, module, extra, full_only in BENCHMARKS:
@@ -54,8 +54,9 @@ def main() -> None:
         print(f"== {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)
         result = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
         lines = [line for line in result.stdout.splitlines() if line.startswith('{"benchmark"')]
-        with args.out.open("a") as out:
-            out.writelines(line + "\n" for line in lines)
+        if args.out is not None:
+            with args.out.open("a") as out:
+                out.writelines(line + "\n" for line in lines)
         print("\n".join(lines), flush=True)
         if result.returncode != 0:
             failed.append(name)
