@@ -1,19 +1,21 @@
 """Risk benchmark: refit the population model over 100,000 customers (target < 10 s).
 
-Run: python bench/risk/run.py [--customers 100000]
-Consumption throughput (order events/s into scored customer state) is bench/risk/consume.py.
+    python -m bench.risk.run [--quick] [--customers 100000]
+
+In-process, no servers. Consumption throughput (order events/s into scored customer state) is
+bench/risk/consume.py.
 Baseline in the same run: one likelihood evaluation over the same customers (a fit costs
 about that many evaluations), so the ratio shows how many evaluations the fit needed.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import UTC, datetime
 
 import numpy as np
 
+from bench import harness
 from winback_risk.domain.model import pareto_nbd
 from winback_risk.domain.model.population import Summaries, fit_population
 
@@ -31,9 +33,11 @@ def synthetic(n: int, seed: int = 1) -> Summaries:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=100_000)
-    n = parser.parse_args().customers
+    parser = harness.parser(__doc__)
+    parser.add_argument("--customers", type=int, help="customers (default 100,000, --quick too)")
+    args = parser.parse_args()
+    n = harness.sized(args, "customers", 100_000, 100_000)
+    load = harness.LoadMeter()
     s = synthetic(n)
     guess = pareto_nbd.ParetoNBD(0.55, 75.0, 0.6, 80.0)
     started = time.perf_counter()
@@ -43,13 +47,26 @@ def main() -> None:
     model = fit_population(s, fitted_at=datetime.now(UTC), tier_quantiles=(0.8, 0.5))
     fit_s = time.perf_counter() - started
     p = model.purchases
-    distinct = len(np.unique(np.stack([s.x, s.t_x, s.T], axis=1), axis=0))
-    print(f"customers {n}, repeat buyers {int((s.x > 0).sum())}, distinct (x, t_x, T) {distinct}")
-    print(f"one log-likelihood evaluation: {one_eval:.3f} s")
-    print(f"full refit (Pareto/NBD + Gamma-Gamma + tiers): {fit_s:.2f} s = {fit_s / one_eval:.0f} x one evaluation")
-    print(f"fit: r={p.r:.3f} alpha={p.alpha:.1f} s={p.s:.3f} beta={p.beta:.1f} LL={model.log_likelihood:.1f} "
-          f"evaluations={model.statistics['evaluations']} converged={model.statistics['converged']}")  # fmt: skip
-    print("target < 10 s:", "met" if fit_s < 10 else "MISSED")
+    harness.emit(
+        "risk.refit",
+        "seconds",
+        fit_s,
+        "s",
+        baseline=one_eval,
+        durable=None,
+        load=load,
+        conditions={
+            "customers": n,
+            "quick": args.quick,
+            "repeat_buyers": int((s.x > 0).sum()),
+            "distinct_x_tx_T": len(np.unique(np.stack([s.x, s.t_x, s.T], axis=1), axis=0)),
+            "fit": {"r": round(p.r, 3), "alpha": round(p.alpha, 1), "s": round(p.s, 3), "beta": round(p.beta, 1)},
+            "evaluations": model.statistics["evaluations"],
+            "converged": model.statistics["converged"],
+            "baseline_is": "one log-likelihood evaluation over the same customers (in-process, no database)",
+            "target": "< 10 s for 100,000 customers",
+        },
+    )
 
 
 if __name__ == "__main__":
