@@ -39,8 +39,21 @@ async def test_risk_signals_get_their_business_keys_and_lose_their_repeats(datab
             "INSERT INTO risk.signals (customer_id, at, kind, ref, amount) VALUES ($1, $2, $3, $4, $5::numeric)",
             [(c, AT, k, r, a) for c, k, r, a in rows],
         )
+        # c1's order o1 folded three times before the keys: 3 orders, 300 - 5 - 5 revenue, 3 x 40 margin.
+        await connection.execute(
+            "INSERT INTO risk.orders (customer_id, order_id, ordered_at, order_date, amount, margin) "
+            "VALUES ('c1', 'o1', $1, $2, 100, 40)",
+            AT,
+            AT.date(),
+        )
+        await connection.execute(
+            "INSERT INTO risk.customers (customer_id, status, status_since, orders, revenue, margin) "
+            "VALUES ('c1', 'active', $1, 3, 290, 120), ('c2', 'active', $1, 0, -5, 0)",
+            AT,
+        )
         await asyncio.to_thread(upgrade, database_url, "winback_risk:migrations", "head")
         kept = await connection.fetch("SELECT customer_id, kind, fact_key FROM risk.signals ORDER BY id")
+        totals = await connection.fetch("SELECT customer_id, orders, revenue, margin FROM risk.customers ORDER BY 1")
     finally:
         await connection.close()
     return_key = keys.scoped("o1", f"at:{keys.micros(AT)}")
@@ -51,6 +64,7 @@ async def test_risk_signals_get_their_business_keys_and_lose_their_repeats(datab
         ("c1", "usage", None),
         ("c1", "usage", None),
     ]
+    assert [tuple(r) for r in totals] == [("c1", 1, Decimal("95"), Decimal("40")), ("c2", 0, Decimal("-5"), 0)]
 
 
 async def test_metrics_returns_and_surveys_get_their_business_keys_and_lose_their_repeats(database_url: str) -> None:

@@ -35,11 +35,24 @@ WHERE s.fact_key IS NOT NULL AND kept.customer_id = s.customer_id AND kept.kind 
   AND kept.fact_key = s.fact_key AND kept.id < s.id
 """
 
+_TOTALS = """
+UPDATE risk.customers c
+SET orders = COALESCE(o.n, 0), revenue = COALESCE(o.revenue, 0) - COALESCE(r.returned, 0),
+    margin = COALESCE(o.margin, 0)
+FROM risk.customers x
+LEFT JOIN LATERAL (SELECT count(*) AS n, sum(amount) AS revenue, sum(COALESCE(margin, 0)) AS margin
+                   FROM risk.orders WHERE customer_id = x.customer_id) o ON true
+LEFT JOIN LATERAL (SELECT sum(amount) AS returned FROM risk.signals
+                   WHERE customer_id = x.customer_id AND kind = 'return') r ON true
+WHERE c.customer_id = x.customer_id
+"""
+
 
 def upgrade() -> None:
     op.add_column("signals", sa.Column("fact_key", sa.String(600), nullable=True), schema="risk")
     op.execute(_BACKFILL)
     op.execute(_DEDUPLICATE)
+    op.execute(_TOTALS)
     op.create_index("uq_signals_fact_key", "signals", ["customer_id", "kind", "fact_key"], unique=True, schema="risk")
 
 
