@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from winback_shared.events import keys
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
     CampaignResponse,
@@ -82,7 +83,7 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class OrderReturn:
-    event_key: str
+    fact_key: str
     customer_id: str
     order_id: str
     returned_at: datetime
@@ -91,7 +92,7 @@ class OrderReturn:
 
 @dataclass(frozen=True, slots=True)
 class Survey:
-    event_key: str
+    fact_key: str
     customer_id: str
     survey: str
     score: int
@@ -108,7 +109,7 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Cancellation:
-    event_key: str
+    fact_key: str
     customer_id: str
     cancelled_at: datetime
     reason_code: str | None
@@ -155,12 +156,6 @@ def _optional_str(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def event_key(event: CloudEvent) -> str:
-    """The event's `(source, id)` as one unambiguous string."""
-    source, event_id = event.identity
-    return f"{len(source)}:{source}{event_id}"
-
-
 def clv_of(extra: Mapping[str, object] | None) -> Decimal | None:
     """A CLV amount sent as an extra data field, if any and if it is a finite number."""
     for name in CLV_FIELDS:
@@ -185,20 +180,25 @@ def _inbound_facts(event: CloudEvent, facts: Facts) -> None:
     if isinstance(event, OrderPlaced):
         o = event.data
         # Amounts are in the order's currency; metrics assumes one currency (EUR) throughout.
+        # Keyed by (customer, order id): the first version stored stands (facts_repository).
         facts.orders.append(Order(o.customer_id, o.order_id, event.time, o.amount, o.margin))
     elif isinstance(event, OrderReturned):
         r = event.data
-        facts.order_returns.append(OrderReturn(event_key(event), r.customer_id, r.order_id, event.time, r.amount))
+        # A return within its order (keys.return_key): the same return re-sent is one return.
+        key = keys.scoped(r.customer_id, keys.scoped(r.order_id, keys.return_key(event)))
+        facts.order_returns.append(OrderReturn(key, r.customer_id, r.order_id, event.time, r.amount))
     elif isinstance(event, SurveyAnswered):
         v = event.data
-        facts.surveys.append(Survey(event_key(event), v.customer_id, v.survey, v.score, event.time))
+        key = keys.scoped(v.customer_id, keys.survey_key(event))
+        facts.surveys.append(Survey(key, v.customer_id, v.survey, v.score, event.time))
     elif isinstance(event, CampaignResponse):
         c = event.data
         facts.responses.append(Response(c.action_id, c.outcome, c.customer_id, event.time))
     elif isinstance(event, ContractCancelled):
         k = event.data
         code = None if k.reason_code is None else k.reason_code.value
-        facts.cancellations.append(Cancellation(event_key(event), k.customer_id, event.time, code, k.reason_text))
+        key = keys.scoped(k.customer_id, keys.contract_key(event))
+        facts.cancellations.append(Cancellation(key, k.customer_id, event.time, code, k.reason_text))
 
 
 def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default_cost: Decimal) -> Facts:

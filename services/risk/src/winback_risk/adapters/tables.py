@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     Identity,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
@@ -66,7 +67,8 @@ customers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# One row per order (idempotent on order_id); order_date is the UTC day, the purchase occasion.
+# One row per order id: the first version applied stands (a re-send, even with another amount, is
+# the same order); order_date is the UTC day, the purchase occasion.
 orders = Table(
     "orders",
     metadata,
@@ -92,6 +94,9 @@ signals = Table(
     # Money exactly (a contract's monthly value, a return's amount) and a contract's end (migration 0005).
     Column("amount", MONEY, nullable=True),
     Column("ends_on", Date, nullable=True),
+    # The fact's business key (winback_shared.events.keys), unique per customer and kind (migration 0008).
+    Column("fact_key", String(600), nullable=True),
+    Index("uq_signals_fact_key", "customer_id", "kind", "fact_key", unique=True),
 )
 
 # Every fit, newest = highest id.

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox, processed_events
 from winback_risk.domain.customer import CustomerState, StatusChange
-from winback_risk.domain.facts import facts_of_batch
+from winback_risk.domain.facts import facts_of_batch, first_statements
 from winback_risk.domain.lifecycle import apply_groups, by_customer
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import RiskConfig
@@ -123,14 +123,18 @@ async def apply_events(
         fresh = await claim_unprocessed(session, processed_events, events)
         if not fresh:
             return BatchResult(0, 0)
-        groups = by_customer(fresh)
+        # Customer rows are locked first, in key order, so two consumers holding the same customers
+        # for a moment (a rebalance) queue instead of deadlocking on the facts' unique keys.
+        states = await repository.load_for_update(session, {e.customer_id for e in fresh if e.customer_id})
+        # Then the facts: an order, return, ticket or contract event the customer has already (by
+        # its business key, whatever the event id or source) is folded into nothing, totals included.
+        order_facts, signal_facts = facts_of_batch(fresh)
+        stored = await facts_repository.insert_orders(session, order_facts)
+        stored |= await facts_repository.insert_signals(session, signal_facts)
+        groups = by_customer(first_statements(fresh, stored))
         customer_ids = sorted(groups)
-        states = await repository.load_for_update(session, customer_ids)
         event_changes = apply_groups(states, groups)
         remember_latest_events(states, fresh)
-        order_facts, signal_facts = facts_of_batch(fresh)
-        await facts_repository.insert_orders(session, order_facts)
-        await facts_repository.insert_signals(session, signal_facts)
         touched = [states[c] for c in customer_ids]
         changes, assessed = event_changes, []
         if scoring is not None:
