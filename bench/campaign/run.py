@@ -101,7 +101,7 @@ async def load_campaign(dsn: str, n: int, consent_customers: int) -> float:
     try:
         ids = [f"bench-{i % consent_customers}" for i in range(n)]
         # One enrolment per campaign customer; customers repeat in consent only, never in campaign.
-        enrolment_ids = [
+        enrollment_ids = [
             enrollment_id_for(f"{cid}#{i}", "winback-basic", "/bench", str(i)) for i, cid in enumerate(ids)
         ]
         await conn.copy_records_to_table(
@@ -127,14 +127,14 @@ async def load_campaign(dsn: str, n: int, consent_customers: int) -> float:
             # The partial unique index allows one active enrolment per customer: give each its own id suffix.
             records=[
                 (eid, f"{cid}#{i}", "winback-basic", 1, "default", False, "active", T0, T0)
-                for i, (cid, eid) in enumerate(zip(ids, enrolment_ids, strict=True))
+                for i, (cid, eid) in enumerate(zip(ids, enrollment_ids, strict=True))
             ],
         )
         await conn.copy_records_to_table(
             "enrollment_steps",
             schema_name="campaign",
             columns=["enrollment_id", "step_id", "position", "channel", "template", "due_at", "status"],
-            records=[(eid, "1", 0, "email", "we_miss_you", T0, "pending") for eid in enrolment_ids],
+            records=[(eid, "1", 0, "email", "we_miss_you", T0, "pending") for eid in enrollment_ids],
         )
         # Campaign customers carry the suffix; their profile row is the consent customer's.
         await conn.execute(

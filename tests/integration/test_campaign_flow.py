@@ -184,13 +184,13 @@ async def test_consent_outage_sends_nothing_then_allow_triggers_and_objection_su
         return items
 
     # Phase 1: consent is down. Both eligible customers are enrolled, nothing is sent.
-    [allowed_enrolment] = await eventually(lambda: enrollments(ALLOWED))
+    [allowed_enrollment] = await eventually(lambda: enrollments(ALLOWED))
     await eventually(lambda: enrollments(OBJECTED))
     await asyncio.sleep(2.5)  # several scheduler rounds fail against the missing consent service
     assert (await client.get("/v1/actions")).json() == {"items": [], "next_cursor": None}
     assert await read_topic(kafka_bootstrap, Topic.ACTIONS.value, expect=0, settle_s=0.5) == []
-    assert allowed_enrolment["playbook_id"] == "winback-basic" and allowed_enrolment["status"] == "active"
-    assert [s["status"] for s in allowed_enrolment["steps"]] == ["pending"]
+    assert allowed_enrollment["playbook_id"] == "winback-basic" and allowed_enrollment["status"] == "active"
+    assert [s["status"] for s in allowed_enrollment["steps"]] == ["pending"]
     assert await enrollments(OLD) == [] and await enrollments(INELIGIBLE) == []
 
     # Phase 2: consent comes back; the retry settles both steps exactly once.
@@ -208,7 +208,7 @@ async def test_consent_outage_sends_nothing_then_allow_triggers_and_objection_su
     triggered, suppressed = by_customer[ALLOWED], by_customer[OBJECTED]
     assert triggered["status"] == "triggered" and triggered["channel"] == "email"
     assert triggered["template"] == "we_miss_you" and triggered["playbook_id"] == "winback-basic"
-    assert triggered["action_id"] == action_id_for(allowed_enrolment["enrollment_id"], "1")
+    assert triggered["action_id"] == action_id_for(allowed_enrollment["enrollment_id"], "1")
     assert triggered["recipient"] == {"email": f"{ALLOWED}@example.com", "name": "Alice"}
     assert triggered["content"]["language"] == "en" and "Alice" in triggered["content"]["subject"]
     assert suppressed["status"] == "suppressed" and suppressed["reason"] == "objection"
@@ -310,7 +310,7 @@ async def test_moving_the_clock_runs_steps_that_became_due(
         items: list[dict[str, Any]] = (await client.get("/v1/customers/c-later/enrollments")).json()["items"]
         return items
 
-    [enrolment] = await eventually(enrolled)
+    [enrollment] = await eventually(enrolled)
     await asyncio.sleep(1.0)
     assert (await client.get("/v1/actions", params={"customer_id": "c-later"})).json()["items"] == []
     moved = await client.post("/v1/clock", json={"now": (now + timedelta(days=2, hours=1)).isoformat()})
@@ -324,5 +324,5 @@ async def test_moving_the_clock_runs_steps_that_became_due(
 
     [action] = await eventually(settled, timeout_s=10)
     # The stub objects for everyone but ALLOWED: consent was asked once the step became due.
-    assert action["enrollment_id"] == enrolment["enrollment_id"]
+    assert action["enrollment_id"] == enrollment["enrollment_id"]
     assert (action["status"], action["reason"]) == ("suppressed", "objection")

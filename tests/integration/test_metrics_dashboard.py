@@ -66,8 +66,8 @@ def _history() -> tuple[list[CloudEvent], list[CloudEvent], list[CloudEvent], li
         customer, churned, holdout = f"d-{i}", T0 + (i * 2) * DAY, i >= 30
         status = {"customer_id": customer, "from": "lapsed", "to": "churned", "at": churned}
         risk.append(CustomerStatusChanged.new(source="/risk", time=churned, data={**status, "churn_reason": "price"}))
-        enrolment = {"customer_id": customer, "playbook_id": "pb-dash", "enrollment_id": f"en-{i}", "holdout": holdout}
-        campaign.append(CampaignEnrolled.new(source="/campaign", time=churned + DAY, data=enrolment))
+        enrollment = {"customer_id": customer, "playbook_id": "pb-dash", "enrollment_id": f"en-{i}", "holdout": holdout}
+        campaign.append(CampaignEnrolled.new(source="/campaign", time=churned + DAY, data=enrollment))
         if i % 3 == 0:
             text = {"customer_id": customer, "contract_id": f"k{i}", "reason_text": "Preis zu hoch"}
             events.append(ContractCancelled.new(source="/billing", time=churned - DAY, data=text))

@@ -116,13 +116,13 @@ async def test_kpis_count_churn_returns_and_actions_once(metrics: str, kafka_boo
             _triggered("a5", "c1", "email", T0 + 20 * day),
         ],
     )
-    enrolment = {"customer_id": "c2", "playbook_id": "pb-other", "enrollment_id": "en-other", "variant": "B"}
+    enrollment = {"customer_id": "c2", "playbook_id": "pb-other", "enrollment_id": "en-other", "variant": "B"}
     await _publish(
         kafka_bootstrap,
         Topic.CAMPAIGN,
         [
-            CampaignEnrolled.new(source="/campaign", time=T0 + 2 * day, data=enrolment),
-            CampaignExited.new(source="/campaign", time=T0 + 9 * day, data={**enrolment, "reason": "objection"}),
+            CampaignEnrolled.new(source="/campaign", time=T0 + 2 * day, data=enrollment),
+            CampaignExited.new(source="/campaign", time=T0 + 9 * day, data={**enrollment, "reason": "objection"}),
         ],
     )
     # The same event again, then a marker behind it on the same partition (key c1).

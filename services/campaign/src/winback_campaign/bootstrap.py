@@ -17,7 +17,7 @@ from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.domain.waiting import Backoff
 from winback_campaign.domain.webhooks import RetryPolicy
 from winback_campaign.entrypoints.http import build_router, build_webhook_router
-from winback_campaign.service_layer.enrolment import EnrolmentHandler
+from winback_campaign.service_layer.enrollment import EnrollmentHandler
 from winback_campaign.service_layer.playbooks import PlaybookService
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_campaign.service_layer.unsubscribe import Unsubscriber
@@ -89,7 +89,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         on_committed=(relay.wake, deliverer.wake),
     )
     shipped = shipped_playbooks()
-    handler = EnrolmentHandler(
+    handler = EnrollmentHandler(
         shipped=shipped,
         sessions=runtime.sessions,
         clock=runtime.clock,

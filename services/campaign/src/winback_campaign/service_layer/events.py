@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from winback_campaign.domain.batch import ActiveEnrolment
-from winback_campaign.domain.enrolment import EnrolmentPlan
+from winback_campaign.domain.batch import ActiveEnrollment
+from winback_campaign.domain.enrollment import EnrollmentPlan
 from winback_shared.db.outbox import OutboxMessage
 from winback_shared.events.produced import (
     ActionSuppressed,
@@ -21,7 +21,7 @@ from winback_shared.events.topics import Topic
 SOURCE = "/winback/campaign"
 
 
-def enrolled(plan: EnrolmentPlan, now: datetime) -> OutboxMessage:
+def enrolled(plan: EnrollmentPlan, now: datetime) -> OutboxMessage:
     data = EnrollmentData(
         customer_id=plan.customer_id,
         playbook_id=plan.playbook.playbook_id,
@@ -36,19 +36,19 @@ def enrolled(plan: EnrolmentPlan, now: datetime) -> OutboxMessage:
 
 
 def exited(
-    enrolment: ActiveEnrolment, reason: str, now: datetime, *, attributed_action_id: str | None = None
+    enrollment: ActiveEnrollment, reason: str, now: datetime, *, attributed_action_id: str | None = None
 ) -> OutboxMessage:
     """A won-back exit names the last action sent (with the variant): what the return is attributed to."""
     extra = {"attributed_action_id": attributed_action_id} if reason == "won_back" else {}
     data = EnrollmentData(
-        customer_id=enrolment.customer_id,
-        playbook_id=enrolment.playbook_id,
-        enrollment_id=enrolment.enrollment_id,
-        variant=enrolment.variant,
+        customer_id=enrollment.customer_id,
+        playbook_id=enrollment.playbook_id,
+        enrollment_id=enrollment.enrollment_id,
+        variant=enrollment.variant,
         reason=reason,
         **extra,
     )
-    event = CampaignExited.new(source=SOURCE, time=now, data=data, id=f"exited:{enrolment.enrollment_id}")
+    event = CampaignExited.new(source=SOURCE, time=now, data=data, id=f"exited:{enrollment.enrollment_id}")
     return OutboxMessage.of(Topic.CAMPAIGN.value, event)
 
 

@@ -13,10 +13,10 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository, step_repository, webhook_repository
+from winback_campaign.adapters import enrollment_repository, step_repository, webhook_repository
 from winback_campaign.adapters.consent_client import ConsentClient, ConsentUnavailable
 from winback_campaign.domain.actions import ActionOutcome, ConsentRequest, DueStep, has_address, settle
-from winback_campaign.domain.batch import ActiveEnrolment
+from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import SenderIdentity
@@ -167,15 +167,15 @@ class Scheduler:
         )
         exits: dict[str, ActionOutcome] = {}
         for o in outcomes:
-            if o.exits_enrolment:
+            if o.exits_enrollment:
                 exits.setdefault(o.step.enrollment_id, o)
-        await enrolment_repository.exit_enrolments(
+        await enrollment_repository.exit_enrollments(
             session, {eid: o.reason or "objection" for eid, o in exits.items()}, now
         )
         for eid, o in exits.items():
-            enrolment = ActiveEnrolment(eid, o.step.customer_id, o.step.playbook_id, o.step.variant)
-            messages.append(events.exited(enrolment, o.reason or "objection", now))
-        await enrolment_repository.complete_finished(
+            enrollment = ActiveEnrollment(eid, o.step.customer_id, o.step.playbook_id, o.step.variant)
+            messages.append(events.exited(enrollment, o.reason or "objection", now))
+        await enrollment_repository.complete_finished(
             session, {o.step.enrollment_id for o in outcomes} - exits.keys(), now
         )
         await step_repository.enqueue_outbox(session, messages)

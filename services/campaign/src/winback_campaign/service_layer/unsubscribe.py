@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository as repo
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.tables import actions, enrollments, outbox
-from winback_campaign.domain.batch import ActiveEnrolment
+from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.templates import verify_opt_out_token
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
@@ -71,9 +71,9 @@ class Unsubscriber:
                 select(enrollments.c.status).where(enrollments.c.enrollment_id == row.enrollment_id).with_for_update()
             )
             if active == "active":
-                await repo.exit_enrolments(session, {row.enrollment_id: "unsubscribe"}, now)
-                enrolment = ActiveEnrolment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
-                messages.append(events.exited(enrolment, "unsubscribe", now))
+                await repo.exit_enrollments(session, {row.enrollment_id: "unsubscribe"}, now)
+                enrollment = ActiveEnrollment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
+                messages.append(events.exited(enrollment, "unsubscribe", now))
             await enqueue(session, outbox, messages)
         for callback in self._on_committed:
             callback()
