@@ -32,6 +32,8 @@ class ServiceRuntime:
         self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
         self.publisher = EventPublisher(settings.kafka_bootstrap)
         self._workers: list[tuple[str, Worker]] = []
+        # Every consumer of this process, as subscribed (what the contract tests compare).
+        self.consumers: list[BatchConsumer] = []
         self._clock_listeners: list[Callable[[], None]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -66,6 +68,7 @@ class ServiceRuntime:
             on_batch_done=on_batch_done,
         )
         self.add_worker(f"consumer:{group_id}", consumer.run)
+        self.consumers.append(consumer)
         return consumer
 
     def add_outbox_relay(self, table: Table) -> OutboxRelay:

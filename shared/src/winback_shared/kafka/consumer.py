@@ -101,6 +101,15 @@ class BatchConsumer:
         self.running = False
         self._assignment = _Assignment()
 
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics this consumer subscribes to."""
+        return tuple(self._topics)
+
     def _new_consumer(self) -> AIOKafkaConsumer:
         self._assignment = _Assignment()
         self.lag = None

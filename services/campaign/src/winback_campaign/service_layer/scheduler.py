@@ -274,6 +274,8 @@ def _action_event(o: ActionOutcome, now: datetime) -> OutboxMessage:
             reason=o.reason or "denied",
             playbook_id=s.playbook_id,
             enrollment_id=s.enrollment_id,
+            template=s.template,
+            variant=s.variant,
         ),
         now,
     )
