@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tests.support.db import migrated
 from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.consent_client import ConsentUnavailable
 from winback_campaign.adapters.tables import actions, enrollment_steps, outbox
@@ -22,7 +23,6 @@ from winback_campaign.domain.enrollment import EnrollmentPlan, StatusChange, pla
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_shared.clock import FixedClock
-from winback_shared.db.migrate import upgrade
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +57,8 @@ class FakeConsent:
 
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

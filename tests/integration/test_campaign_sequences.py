@@ -11,7 +11,9 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from tests.integration.test_campaign_flow import ConsentStub, eventually, publish, read_topic
+from tests.integration.test_campaign_flow import ConsentStub, read_topic
+from tests.support.kafka import publish
+from tests.support.polling import until
 from winback_campaign.bootstrap import MIGRATIONS, build_app
 from winback_campaign.domain.builtin_playbooks import WINBACK_BASIC
 from winback_campaign.domain.enrollment import in_holdout
@@ -102,7 +104,7 @@ async def first_step_sent(client: httpx.AsyncClient, kafka_bootstrap: str, custo
         kafka_bootstrap,
         [(Topic.EVENTS, business(customer_id)), (Topic.RISK, status(customer_id, "churned", now, value_tier="A"))],
     )
-    [action] = await eventually(lambda: actions_of(client, customer_id))
+    [action] = await until(lambda: actions_of(client, customer_id))
     assert isinstance(action, dict)
     assert action["channel"] == "email" and action["status"] == "triggered"
     found = await enrollment(client, customer_id, "winback-basic")
@@ -134,7 +136,7 @@ async def test_objection_between_two_steps_stops_everything_after_it(
         found = await enrollment(client, "seq-objects", "winback-basic")
         return found if found and found["status"] == "exited" else None
 
-    found = await eventually(exited)
+    found = await until(exited)
     assert found["exit_reason"] == "objection"
     assert [s["status"] for s in found["steps"]] == ["triggered", "skipped", "skipped"]
     await move_clock(client, 20)
@@ -152,7 +154,7 @@ async def test_a_customer_who_returns_after_the_first_step_gets_nothing_more(
         found = await enrollment(client, "seq-back", "winback-basic")
         return found if found and found["status"] == "exited" else None
 
-    found = await eventually(won)
+    found = await until(won)
     assert found["exit_reason"] == "won_back" and found["steps"][1:] == [
         {**s, "status": "skipped", "reason": "won_back"} for s in found["steps"][1:]
     ]
@@ -178,7 +180,7 @@ async def test_a_return_during_a_win_back_ends_it_and_starts_re_onboarding_in_th
     await first_step_sent(client, kafka_bootstrap, "seq-comes-back")
     await publish(kafka_bootstrap, [(Topic.RISK, status("seq-comes-back", "won_back", await service_now(client)))])
 
-    onboarding = await eventually(lambda: enrollment(client, "seq-comes-back", "re-onboarding"))
+    onboarding = await until(lambda: enrollment(client, "seq-comes-back", "re-onboarding"))
     winback = await enrollment(client, "seq-comes-back", "winback-basic")
     assert winback is not None and (winback["status"], winback["exit_reason"]) == ("exited", "won_back")
     assert isinstance(onboarding, dict) and (onboarding["status"], onboarding["holdout"]) == ("active", False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.support.db import migrated
 from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters import step_repository
 from winback_campaign.bootstrap import MIGRATIONS
@@ -18,8 +18,7 @@ from winback_campaign.domain.enrollment import EnrollmentPlan, StatusChange, pla
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.service_layer.playbooks import InvalidPlaybook, PlaybookService
 from winback_shared.clock import FixedClock
-from winback_shared.db.engine import create_engine, create_sessionmaker
-from winback_shared.db.migrate import upgrade
+from winback_shared.db.engine import create_sessionmaker
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +36,8 @@ OWN = {
 
 @pytest.fixture(scope="module")
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_engine(database_url)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield create_sessionmaker(engine)
 
 
 def _document(service: PlaybookService, **templates: Any) -> dict[str, Any]:

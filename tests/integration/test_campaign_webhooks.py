@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import Counter
@@ -15,8 +14,9 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tests.support.db import migrated
 from tests.support.polling import eventually
 from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.tables import outbox, webhook_deliveries
@@ -32,7 +32,6 @@ from winback_campaign.service_layer.webhooks import DelivererConfig, WebhookDeli
 from winback_campaign.settings import CampaignSettings
 from winback_cli.servers import free_port
 from winback_shared.clock import FixedClock
-from winback_shared.db.migrate import upgrade
 
 pytestmark = pytest.mark.integration
 
@@ -100,10 +99,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +14,6 @@ import httpx
 import pytest
 
 from tests.support.polling import eventually
-from winback_cli.servers import free_port
-from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import ContractCancelled
 from winback_shared.events.produced import ActionTriggered, CampaignEnrolled, CustomerStatusChanged
@@ -39,21 +36,6 @@ def _chromium() -> str:
     pytest.skip(
         "no Chromium found (install Debian's `chromium`, `make browser` does it as root, or set WINBACK_CHROMIUM)"
     )
-
-
-@pytest.fixture(scope="module")
-def metrics(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    spec = ServiceSpec("metrics", port)
-    env = service_env(bootstrap=kafka_bootstrap, database_url=database_url, port=port, extra={"WINBACK_ENV": "test"})
-    migrate(spec, env)
-    process = ServiceProcess(spec, port, env, log_path=Path(tmp_path_factory.mktemp("metrics")) / "metrics.log")
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
 
 
 def _history() -> tuple[list[CloudEvent], list[CloudEvent], list[CloudEvent], list[CloudEvent]]:

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.events import event
+from tests.support.polling import until
 from winback_shared.db.engine import create_engine, create_sessionmaker, make_metadata
 from winback_shared.db.inbox import claim_unprocessed, processed_events_table
 from winback_shared.db.outbox import OutboxMessage, enqueue, outbox_table
@@ -82,13 +83,6 @@ async def _committed(bootstrap: str, group: str, topic: str) -> int | None:
     return offset
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[EventPublisher]:
     pub = EventPublisher(kafka_bootstrap)
@@ -114,7 +108,7 @@ async def _run_until(consumer: BatchConsumer, done: Callable[[], Awaitable[bool]
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await _eventually(done)
+        await until(done, timeout_s=10, interval_s=0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -290,13 +284,13 @@ async def test_the_lag_counts_a_batch_until_it_is_applied(kafka_bootstrap: str, 
         async def idle_and_caught_up() -> bool:
             return consumer.lag == 0
 
-        await _eventually(idle_and_caught_up)
+        await until(idle_and_caught_up, timeout_s=10, interval_s=0.05)
         await _produce(kafka_bootstrap, topic, [_order("c-1", n) for n in range(3)])
 
         async def all_applied() -> bool:
             return len(applied) == 3 and consumer.lag == 0
 
-        await _eventually(all_applied)
+        await until(all_applied, timeout_s=10, interval_s=0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
