@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from winback_shared.aio import wait_any
 from winback_shared.clock import AdjustableClock, Clock, SystemClock
 from winback_shared.db.engine import create_engine, create_sessionmaker
 from winback_shared.db.relay import OutboxRelay
@@ -105,8 +105,7 @@ class ServiceRuntime:
                 raise
             except Exception as exc:
                 log.error("worker_crashed", worker=name, error=repr(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                await wait_any(self._stop, seconds=1.0)
 
     async def stop(self, timeout_s: float = 15.0) -> None:
         """Graceful shutdown: workers finish their batch and commit, then connections close."""

@@ -19,6 +19,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from winback_shared.aio import wait_any
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.registry import parse_event_json
 from winback_shared.events.topics import Topic
@@ -148,7 +149,7 @@ class BatchConsumer:
                 except Exception:
                     pass
             if not stop.is_set():
-                await _sleep_or_stop(stop, backoff)
+                await wait_any(stop, seconds=backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
@@ -252,7 +253,7 @@ class BatchConsumer:
                 if stop.is_set():
                     # Shutting down: leave the offsets uncommitted, the next owner retries.
                     raise asyncio.CancelledError from exc
-                await _sleep_or_stop(stop, delay)
+                await wait_any(stop, seconds=delay)
                 delay = min(delay * 2, 5.0)
 
     async def _dead_letter(self, items: list[tuple[ConsumerRecord, str]]) -> None:
@@ -277,10 +278,3 @@ class BatchConsumer:
         for record, error in items:
             DEAD_LETTERED.labels(self._service, record.topic).inc()
             log.error("event_dead_lettered", topic=record.topic, offset=record.offset, error=error)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass
