@@ -204,6 +204,37 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_rest_applied(
     assert b"cannot apply c-1-2" in dict(parked[0].headers)["x-winback-error"]
 
 
+async def test_a_transient_error_that_never_heals_is_capped_then_dead_lettered(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    topic = await _new_topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, [_order("c-1", n) for n in range(3)])
+    applied: list[str] = []
+    attempts_alone = 0
+
+    async def handler(events: Sequence[CloudEvent]) -> None:
+        nonlocal attempts_alone
+        if any(e.id == "c-1-1" for e in events):
+            attempts_alone += len(events) == 1
+            # Classified as an outage, but this record causes it every time.
+            raise ConnectionError("connection reset while applying c-1-1")
+        applied.extend(e.id for e in events)
+
+    # The cap on other errors is out of reach: only the transient cap can park the record.
+    consumer = _consumer(kafka_bootstrap, topic, handler, publisher, max_attempts=100, max_transient_attempts=3)
+
+    async def settled() -> bool:
+        return await _committed(kafka_bootstrap, consumer._group_id, topic) == 3
+
+    await _run_until(consumer, settled)
+    assert sorted(applied) == ["c-1-0", "c-1-2"]
+    assert attempts_alone == 3
+    mine = _dead_letters_of(topic)
+    parked = mine(await _read(kafka_bootstrap, Topic.DEADLETTER.value, lambda rs: bool(mine(rs))))
+    assert [parse_event(json.loads(r.value)).id for r in parked] == ["c-1-1"]
+    assert b"ConnectionError: connection reset" in dict(parked[0].headers)["x-winback-error"]
+
+
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(database_url, pool_size=2)

@@ -63,6 +63,7 @@ class ServiceRuntime:
             dead_letters=self.publisher,
             max_records=s.consumer_max_records,
             max_attempts=s.consumer_max_attempts,
+            max_transient_attempts=s.consumer_max_transient_attempts,
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             on_batch_done=on_batch_done,
