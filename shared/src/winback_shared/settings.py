@@ -53,6 +53,9 @@ class ServiceSettings(BaseSettings):
     api_keys: str | None = None
     consumer_max_records: int = 500
     consumer_max_attempts: int = 5
+    # Attempts on database or broker errors before a record is split off and parked: at 0.2 s
+    # doubling to 5 s between them, 60 attempts wait out an outage of about five minutes.
+    consumer_max_transient_attempts: int = Field(default=60, ge=1)
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 3_000
     outbox_batch_size: int = 500

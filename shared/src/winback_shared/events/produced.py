@@ -40,6 +40,8 @@ class StatusChangedData(CustomerEventData):
     # Revenue and contribution margin of the 12 months before the relationship ended (or before as_of).
     revenue_12m_before_churn: Decimal | None = None
     margin_12m_before_churn: Decimal | None = None
+    # Added in v1 (optional): the predicted 12-month value at the change, which metrics records.
+    predicted_clv_12m: Decimal | None = None
 
 
 class RiskAssessedData(CustomerEventData):
@@ -72,6 +74,13 @@ class EnrollmentData(CustomerEventData):
     enrollment_id: str
     variant: str | None = None
     reason: str | None = None
+    # Added in v1 (optional). The control group: enrolled but never contacted, so metrics can
+    # measure the uplift against it; absent means contacted as usual.
+    holdout: bool | None = None
+    # The playbook's version the enrolment follows (on `campaign.enrolled`).
+    playbook_version: int | None = None
+    # On a `won_back` exit: the last action sent, to which the return is attributed.
+    attributed_action_id: str | None = None
 
 
 class ActionTriggeredData(CustomerEventData):
@@ -94,6 +103,9 @@ class ActionSuppressedData(CustomerEventData):
     reason: str
     playbook_id: str
     enrollment_id: str
+    # Added in v1 (optional): what would have been sent, so suppressions count per template and variant.
+    template: str | None = None
+    variant: str | None = None
 
 
 class CustomerStatusChanged(CloudEvent):

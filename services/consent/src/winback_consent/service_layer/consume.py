@@ -9,15 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import privacy, repository
 from winback_consent.adapters.tables import outbox, processed_events
+from winback_consent.contract import CONTRACT
 from winback_consent.domain.contacts import contact_hashes, legacy_pairs
 from winback_consent.domain.translate import BatchChanges, ConsentChange, translate
 from winback_consent.service_layer.ledger import append_drafts
 from winback_shared.clock import Clock
 from winback_shared.db.inbox import claim_unprocessed
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.produced import ConsentChanged, ConsentChangedData
-from winback_shared.events.topics import Topic
 
 SOURCE = "/winback/consent"
 
@@ -29,7 +29,7 @@ def changed_event(change: ConsentChange) -> ConsentChanged:
 
 async def notify(session: AsyncSession, changes: Sequence[ConsentChange]) -> None:
     """`consent.changed` goes out through the outbox, committed with the ledger entries."""
-    await enqueue(session, outbox, [OutboxMessage.of(Topic.CONSENT.value, changed_event(c)) for c in changes])
+    await enqueue(session, outbox, [CONTRACT.message(changed_event(c)) for c in changes])
 
 
 def with_hashes(changes: BatchChanges, hash_key: bytes) -> list[tuple[str, str, str]]:

@@ -25,10 +25,6 @@ from winback_shared.events.produced import (
     CustomerStatusChanged,
 )
 
-# Risk's events carry no CLV amount in the v1 contract; an extra field with one of these names
-# (extra data fields are kept, events.md) is read as the predicted 12-month value at that moment.
-CLV_FIELDS = ("predicted_clv_12m", "clv_12m")
-
 
 @dataclass(frozen=True, slots=True)
 class Churn:
@@ -152,28 +148,9 @@ def action_cost(channel: str, costs: Mapping[str, Decimal], default: Decimal) ->
     return costs.get(channel, default)
 
 
-def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
-
-
-def clv_of(extra: Mapping[str, object] | None) -> Decimal | None:
-    """A CLV amount sent as an extra data field, if any and if it is a finite number."""
-    for name in CLV_FIELDS:
-        raw = (extra or {}).get(name)
-        if isinstance(raw, bool) or raw is None:
-            continue
-        try:
-            value = Decimal(str(raw))
-        except ArithmeticError:
-            continue
-        if value.is_finite():
-            return value
-    return None
-
-
-def _holdout(extra: Mapping[str, object] | None) -> bool:
-    # campaign marks the control group with `holdout: true`; absent means contacted as usual.
-    return (extra or {}).get("holdout") is True
+def finite(value: Decimal | None) -> Decimal | None:
+    """The predicted 12-month value risk sent, if it is a finite amount."""
+    return value if value is not None and value.is_finite() else None
 
 
 def _inbound_facts(event: CloudEvent, facts: Facts) -> None:
@@ -207,7 +184,7 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
     for event in events:
         if isinstance(event, CustomerStatusChanged):
             d = event.data
-            value = clv_of(d.model_extra)
+            value = finite(d.predicted_clv_12m)
             if value is not None:
                 facts.values.append(CustomerValue(d.customer_id, d.at, value))
             if d.to == "churned":
@@ -235,16 +212,14 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
             )
         elif isinstance(event, ActionSuppressed):
             s = event.data
-            # Suppressed carries no template or variant in the contract; take them when sent anyway.
-            extra = s.model_extra or {}
             facts.actions.append(
                 Action(
                     s.action_id,
                     s.customer_id,
                     "suppressed",
                     s.channel,
-                    _optional_str(extra.get("template")),
-                    _optional_str(extra.get("variant")),
+                    s.template,
+                    s.variant,
                     s.reason,
                     s.playbook_id,
                     s.enrollment_id,
@@ -255,15 +230,14 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
         elif isinstance(event, CampaignEnrolled | CampaignExited):
             e = event.data
             target = facts.enrolled if isinstance(event, CampaignEnrolled) else facts.exited
-            holdout = _holdout(e.model_extra)
+            # The control group (enrolled, never contacted); absent means contacted as usual.
+            holdout = e.holdout is True
             target.append(
                 Enrollment(e.enrollment_id, e.customer_id, e.playbook_id, e.variant, e.reason, event.time, holdout)
             )
         elif isinstance(event, CustomerRiskAssessed):
             a = event.data
-            # Declared on risk_assessed since risk sends it; older producers may send it as an extra field.
-            declared = {} if a.predicted_clv_12m is None else {"predicted_clv_12m": a.predicted_clv_12m}
-            value = clv_of({**(a.model_extra or {}), **declared})
+            value = finite(a.predicted_clv_12m)
             if value is not None:
                 facts.values.append(CustomerValue(a.customer_id, a.as_of, value))
         else:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox, processed_events
+from winback_risk.contract import CONTRACT
 from winback_risk.domain.customer import CustomerState, StatusChange
 from winback_risk.domain.facts import facts_of_batch, first_statements
 from winback_risk.domain.lifecycle import apply_groups, by_customer
@@ -19,10 +20,9 @@ from winback_risk.domain.scoring import RiskConfig
 from winback_risk.service_layer import assessment
 from winback_shared.clock import Clock
 from winback_shared.db.inbox import claim_unprocessed
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.produced import CustomerStatusChanged
-from winback_shared.events.topics import Topic
 
 APPLIED = Counter("winback_risk_events_applied_total", "Events applied to customer state")
 STATUS_CHANGES = Counter("winback_risk_status_changes_total", "Status changes published", ["to"])
@@ -149,12 +149,10 @@ async def apply_events(
         await repository.save(session, touched, clock.now())
         applied = {e.identity for e in fresh}
         messages = [
-            OutboxMessage.of(
-                Topic.RISK.value, status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied))
-            )
+            CONTRACT.message(status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied)))
             for c in changes
         ]
-        messages += [OutboxMessage.of(Topic.RISK.value, e) for e in assessed]
+        messages += [CONTRACT.message(e) for e in assessed]
         await enqueue(session, outbox, messages)
         # Last: the single progress row stays locked until commit, and concurrent consumers queue on it.
         await repository.advance_progress(session, max(e.time for e in fresh))

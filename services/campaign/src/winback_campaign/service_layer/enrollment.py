@@ -11,11 +11,11 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_campaign.adapters import deferred_repository
-from winback_campaign.adapters import enrolment_repository as repo
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.tables import outbox, processed_events
 from winback_campaign.domain.batch import BatchOutcome, Enrolled, Exited, Signal, fold_status_changes
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
-from winback_campaign.domain.enrolment import YEAR
+from winback_campaign.domain.enrollment import YEAR
 from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.service_layer import events, translate
 from winback_campaign.service_layer.playbooks import current
@@ -32,7 +32,7 @@ ENROLLED = Counter("winback_campaign_enrolled_total", "Enrolments made", ["playb
 EXITED = Counter("winback_campaign_exited_total", "Enrolments ended early", ["reason"])
 
 
-class EnrolmentHandler:
+class EnrollmentHandler:
     """BatchConsumer handler: one transaction per batch, idempotent by `(source, id)`."""
 
     def __init__(
@@ -95,7 +95,7 @@ class EnrolmentHandler:
             for c in changes
         }
         responses = [e.data.action_id for e in fresh if isinstance(e, CampaignResponse)]
-        enrolment_of_action = await repo.enrolment_of_actions(session, responses)
+        enrollment_of_action = await repo.enrollment_of_actions(session, responses)
         signals: list[Signal] = []
         for event in fresh:
             if isinstance(event, CustomerStatusChanged):
@@ -106,14 +106,14 @@ class EnrolmentHandler:
                     candidates = await repo.release_candidates(session, event.data.tags)
                     signals.extend(translate.release_changes(event, candidates))
             else:
-                signal = translate.exit_signal(event, enrolment_of_action)
+                signal = translate.exit_signal(event, enrollment_of_action)
                 if signal is not None:
                     signals.append(signal)
         return signals
 
     async def _apply(self, session: AsyncSession, signals: Sequence[Signal], now: datetime) -> bool:
         customers = {s.customer_id for s in signals}
-        active = await repo.active_enrolments(session, customers)
+        active = await repo.active_enrollments(session, customers)
         history = await repo.history(session, customers, now - YEAR)
         outcome = fold_status_changes(
             signals,
@@ -130,8 +130,8 @@ class EnrolmentHandler:
         attributed = await repo.last_triggered_actions(session, won)
         # Exits first: the one-active-enrolment-per-customer index would otherwise silently drop the
         # enrolment that follows an exit in the same batch (a return during a win-back: re-onboarding).
-        await repo.exit_enrolments(session, old_exits, now, attributed)
-        await repo.insert_enrolments(session, outcome.plans, exits, now)
+        await repo.exit_enrollments(session, old_exits, now, attributed)
+        await repo.insert_enrollments(session, outcome.plans, exits, now)
         messages = [_message(effect, now, attributed) for effect in outcome.effects]
         await enqueue(session, outbox, messages)
         _log(outcome)
@@ -142,7 +142,7 @@ def _message(effect: Enrolled | Exited, now: datetime, attributed: dict[str, str
     if isinstance(effect, Enrolled):
         return events.enrolled(effect.plan, now)
     return events.exited(
-        effect.enrolment, effect.reason, now, attributed_action_id=attributed.get(effect.enrolment.enrollment_id)
+        effect.enrollment, effect.reason, now, attributed_action_id=attributed.get(effect.enrollment.enrollment_id)
     )
 
 
