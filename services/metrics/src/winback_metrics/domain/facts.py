@@ -143,6 +143,10 @@ class Facts:
         return ids
 
 
+# Statuses of a customer who has left: their value is the relationship's, not the remainder.
+LEFT = frozenset({"churned", "lapsed"})
+
+
 def action_cost(channel: str, costs: Mapping[str, Decimal], default: Decimal) -> Decimal:
     """What sending one action on `channel` costs; suppressed actions are never priced."""
     return costs.get(channel, default)
@@ -151,6 +155,18 @@ def action_cost(channel: str, costs: Mapping[str, Decimal], default: Decimal) ->
 def finite(value: Decimal | None) -> Decimal | None:
     """The predicted 12-month value risk sent, if it is a finite amount."""
     return value if value is not None and value.is_finite() else None
+
+
+def value_at(status: str | None, if_retained: Decimal | None, expected: Decimal | None) -> Decimal | None:
+    """The 12-month value a churn is measured by: for a customer who left, the relationship's value.
+
+    Risk's `predicted_clv_12m` of a churned or lapsed customer is what is expected *after* leaving
+    (near zero by definition); the value lost and the value to win back is
+    `predicted_value_if_retained_12m`, from the behaviour before leaving.
+    """
+    if status in LEFT and finite(if_retained) is not None:
+        return if_retained
+    return finite(expected)
 
 
 def _inbound_facts(event: CloudEvent, facts: Facts) -> None:
@@ -184,7 +200,7 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
     for event in events:
         if isinstance(event, CustomerStatusChanged):
             d = event.data
-            value = finite(d.predicted_clv_12m)
+            value = value_at(d.to, d.predicted_value_if_retained_12m, d.predicted_clv_12m)
             if value is not None:
                 facts.values.append(CustomerValue(d.customer_id, d.at, value))
             if d.to == "churned":
@@ -237,7 +253,7 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
             )
         elif isinstance(event, CustomerRiskAssessed):
             a = event.data
-            value = finite(a.predicted_clv_12m)
+            value = value_at(a.status, a.predicted_value_if_retained_12m, a.predicted_clv_12m)
             if value is not None:
                 facts.values.append(CustomerValue(a.customer_id, a.as_of, value))
         else:
