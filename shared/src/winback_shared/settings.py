@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Role = Literal["ingest", "ops", "admin"]
 ROLES: frozenset[str] = frozenset({"ingest", "ops", "admin"})
 DEV_API_KEYS: dict[str, Role] = {"dev-admin-key": "admin", "dev-ingest-key": "ingest"}
+# Public: development and tests only; a deployment sets its own WINBACK_ERASURE_KEY (deploy/README.md).
+DEV_ERASURE_KEY = "winback-dev-erasure-key"
 
 
 class ConfigurationError(ValueError):
@@ -62,6 +64,9 @@ class ServiceSettings(BaseSettings):
     max_future_skew_s: float = Field(86_400.0, ge=0)
     # What a 503 for an outage of a dependency (database, broker, peer service) tells clients to wait.
     retry_after_s: int = Field(5, ge=1)
+    # WINBACK_ERASURE_KEY: HMAC key of the erased customers' tombstones (winback_shared.erasure).
+    # Every service may have its own; changing it forgets who was erased, so replays could restore them.
+    erasure_key: str = DEV_ERASURE_KEY
 
     @field_validator("database_url")
     @classmethod
@@ -90,6 +95,10 @@ class ServiceSettings(BaseSettings):
     @property
     def max_future_skew(self) -> timedelta:
         return timedelta(seconds=self.max_future_skew_s)
+
+    @property
+    def erasure_hash_key(self) -> bytes:
+        return self.erasure_key.encode()
 
     def api_key_roles(self) -> dict[str, Role]:
         if self.api_keys is None:

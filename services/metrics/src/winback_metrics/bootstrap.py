@@ -17,7 +17,8 @@ from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_metrics:migrations"
-TOPICS = (Topic.EVENTS.value, Topic.RISK.value, Topic.CAMPAIGN.value, Topic.ACTIONS.value)
+# winback.consent for `customer.erased` (consent.changed is not measured).
+TOPICS = (Topic.EVENTS.value, Topic.RISK.value, Topic.CONSENT.value, Topic.CAMPAIGN.value, Topic.ACTIONS.value)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
@@ -29,6 +30,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         channel_costs=settings.channel_costs,
         default_cost=settings.default_channel_cost,
         margin_share=settings.margin_share_when_missing,
+        erasure_key=settings.erasure_hash_key,
     )
 
     async def handle(events: Sequence[CloudEvent]) -> None:

@@ -26,6 +26,8 @@ from winback_shared.settings import ServiceSettings
 MIGRATIONS = "winback_risk:migrations"
 # Entry point of the instance's extra consumer processes (it imports this module).
 CONSUMER_PROCESS = "winback_risk.entrypoints.consumer_process:run"
+# winback.consent for `customer.erased` only; its other event types are ignored.
+TOPICS = [Topic.EVENTS.value, Topic.CONSENT.value]
 
 
 def scoring_of(
@@ -48,19 +50,22 @@ def add_event_consumers(
 ) -> list[BatchConsumer]:
     """The consumers of winback.events in this process (`consumer_tasks` asyncio tasks, one group).
 
+    They read winback.consent too, for `customer.erased` only (GDPR erasure reaches risk).
+
     While one waits for the database, another folds and scores its batch (bench/risk/README.md,
     round 3). Their customers never overlap: events are keyed by customer.
     """
 
     async def handle(events: Sequence[CloudEvent]) -> None:
         result = await apply_events(
-            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring()
-        )
+            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring(),
+            erasure_key=settings.erasure_hash_key,
+        )  # fmt: skip
         if result.published and on_published is not None:
             on_published()
 
     return [
-        runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
+        runtime.add_consumer(group_id=settings.consumer_group, topics=TOPICS, handler=handle)
         for _ in range(settings.consumer_tasks)
     ]
 

@@ -32,7 +32,7 @@ TOPIC_EVENT_TYPES: dict[Topic, tuple[str, ...]] = {
     Topic.EVENTS: _INBOUND,
     Topic.EVENTS_DLQ: (),
     Topic.RISK: ("customer.risk_assessed", "customer.status_changed"),
-    Topic.CONSENT: ("consent.changed",),
+    Topic.CONSENT: ("consent.changed", "customer.erased"),
     Topic.CAMPAIGN: ("campaign.enrolled", "campaign.exited"),
     Topic.ACTIONS: ("action.suppressed", "action.triggered"),
     Topic.DEADLETTER: (),
@@ -54,7 +54,8 @@ TOPIC_READERS: dict[Topic, tuple[str, ...]] = {
     Topic.EVENTS: ("campaign", "consent", "metrics", "risk"),
     Topic.EVENTS_DLQ: ("ops",),
     Topic.RISK: ("campaign", "metrics"),
-    Topic.CONSENT: ("campaign", "metrics"),
+    # risk reads it for `customer.erased` only (GDPR erasure reaches every service).
+    Topic.CONSENT: ("campaign", "metrics", "risk"),
     Topic.CAMPAIGN: ("metrics",),
     Topic.ACTIONS: ("campaign-tools", "metrics"),
     Topic.DEADLETTER: ("ops",),

@@ -67,6 +67,12 @@ class ConsentChangedData(CustomerEventData):
     at: AwareDatetime
 
 
+class CustomerErasedData(CustomerEventData):
+    # When consent erased the customer (GDPR Art. 17). Every service drops what it holds about the
+    # customer and ignores the customer's events with a `time` up to this moment, replays included.
+    erased_at: AwareDatetime
+
+
 class EnrollmentData(CustomerEventData):
     playbook_id: str
     enrollment_id: str
@@ -114,6 +120,12 @@ class ConsentChanged(CloudEvent):
     data: ConsentChangedData
 
 
+class CustomerErased(CloudEvent):
+    TYPE = "customer.erased"
+    type: Literal["customer.erased"]
+    data: CustomerErasedData
+
+
 class CampaignEnrolled(CloudEvent):
     TYPE = "campaign.enrolled"
     type: Literal["campaign.enrolled"]
@@ -146,4 +158,5 @@ PRODUCED_EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     CampaignExited,
     ActionTriggered,
     ActionSuppressed,
+    CustomerErased,
 )
