@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from winback_shared.erasure import customer_digest, is_erased_history, without_erased_history
 from winback_shared.events.inbound import FeatureReleased, OrderPlaced
+from winback_shared.settings import DEV_ERASURE_KEY, PersonalDataSettings
 
 ERASED_AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -42,3 +45,14 @@ def test_only_the_erased_customers_history_is_left_out_of_a_batch() -> None:
     batch = [replayed, someone_else, late, release, new_relationship]
     kept = without_erased_history(batch, {"gone": ERASED_AT})
     assert kept == [someone_else, release, new_relationship]
+
+
+def test_production_refuses_the_public_erasure_key_where_personal_data_is_kept() -> None:
+    production = {"env": "production", "api_keys": "a-production-key:admin"}
+    for weak in ({}, {"erasure_key": DEV_ERASURE_KEY}, {"erasure_key": "short"}):
+        with pytest.raises(ValueError, match="WINBACK_ERASURE_KEY"):
+            PersonalDataSettings(**production, **weak)
+    settings = PersonalDataSettings(**production, erasure_key="a-long-production-erasure-key")
+    assert settings.erasure_hash_key == b"a-long-production-erasure-key"
+    # Outside production the public key serves development and tests.
+    assert PersonalDataSettings().erasure_key == DEV_ERASURE_KEY

@@ -64,9 +64,6 @@ class ServiceSettings(BaseSettings):
     max_future_skew_s: float = Field(86_400.0, ge=0)
     # What a 503 for an outage of a dependency (database, broker, peer service) tells clients to wait.
     retry_after_s: int = Field(5, ge=1)
-    # WINBACK_ERASURE_KEY: HMAC key of the erased customers' tombstones (winback_shared.erasure).
-    # Every service may have its own; changing it forgets who was erased, so replays could restore them.
-    erasure_key: str = DEV_ERASURE_KEY
 
     @field_validator("database_url")
     @classmethod
@@ -96,11 +93,28 @@ class ServiceSettings(BaseSettings):
     def max_future_skew(self) -> timedelta:
         return timedelta(seconds=self.max_future_skew_s)
 
-    @property
-    def erasure_hash_key(self) -> bytes:
-        return self.erasure_key.encode()
-
     def api_key_roles(self) -> dict[str, Role]:
         if self.api_keys is None:
             return dict(DEV_API_KEYS)
         return parse_api_keys(self.api_keys)
+
+
+class PersonalDataSettings(ServiceSettings):
+    """Settings of a service that holds personal data and applies `customer.erased` (all but ingest)."""
+
+    # WINBACK_ERASURE_KEY: HMAC key of the erased customers' tombstones (winback_shared.erasure).
+    # Changing it forgets who was erased: a replay could then restore them.
+    erasure_key: str = DEV_ERASURE_KEY
+
+    @model_validator(mode="after")
+    def _erasure_key_in_production(self) -> PersonalDataSettings:
+        # A public key would let anyone holding a list of ids tell who was erased.
+        if self.is_production and (self.erasure_key == DEV_ERASURE_KEY or len(self.erasure_key) < 16):
+            raise ConfigurationError(
+                "WINBACK_ERASURE_KEY must be set to a secret of at least 16 characters in production"
+            )
+        return self
+
+    @property
+    def erasure_hash_key(self) -> bytes:
+        return self.erasure_key.encode()
