@@ -25,10 +25,12 @@ from winback_consent.service_layer.consume import apply_events as consent_apply
 from winback_metrics.bootstrap import MIGRATIONS as METRICS
 from winback_metrics.domain.cohort import CohortFilter, Period
 from winback_metrics.service_layer.handlers import apply_batch, kpis
+from winback_risk.adapters.tables import erasures as risk_erasures
 from winback_risk.bootstrap import MIGRATIONS as RISK
 from winback_risk.service_layer.handlers import apply_events as risk_apply
 from winback_shared.clock import FixedClock
 from winback_shared.db.engine import create_engine, create_sessionmaker
+from winback_shared.db.erasures import drop_erased_history
 from winback_shared.db.migrate import upgrade
 from winback_shared.erasure import customer_digest
 from winback_shared.events.envelope import CloudEvent
@@ -152,6 +154,26 @@ async def test_risk_deletes_the_customer_and_ignores_the_history_afterwards(
         sessions, CLOCK, [order("r-1", "o-new", ERASED_AT + timedelta(days=2))], source="/winback/risk", erasure_key=KEY
     )
     assert await rows(sessions, "SELECT orders FROM risk.customers WHERE customer_id = 'r-1'") == [(1,)]
+
+
+async def test_an_erasure_waits_for_a_batch_in_flight_then_deletes_what_it_wrote(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # A batch checked the tombstones (none yet) and is still writing when the erasure arrives.
+    async with sessions.begin() as batch:
+        assert await drop_erased_history(batch, risk_erasures, KEY, [order("g-1", "o-1", T0)]) != []
+        erasing = asyncio.create_task(risk_apply(sessions, CLOCK, [erased("g-1")], source="/r", erasure_key=KEY))
+        await asyncio.sleep(0.5)
+        assert not erasing.done()
+        await batch.execute(
+            text(
+                "INSERT INTO risk.orders (customer_id, order_id, ordered_at, order_date, amount)"
+                " VALUES ('g-1', 'o-1', :at, :day, 10)"
+            ),
+            {"at": T0, "day": T0.date()},
+        )
+    await asyncio.wait_for(erasing, 10)
+    assert await rows(sessions, "SELECT count(*) FROM risk.orders WHERE customer_id = 'g-1'") == [(0,)]
 
 
 async def _seed_campaign(sessions: async_sessionmaker[AsyncSession], customer_id: str) -> None:

@@ -26,16 +26,33 @@ def erasures_table(metadata: MetaData) -> Table:
     )
 
 
+async def hold_erasure_gate(session: AsyncSession, table: Table, *, exclusive: bool) -> None:
+    """Serialise erasures against writers of customer data, until the caller's transaction ends.
+
+    Writers (consumer batches) hold the service's gate shared from their tombstone check to their
+    commit; an erasure holds it exclusively. So either the batch commits first and the erasure then
+    deletes what it wrote, or the erasure commits first and the batch's check sees the tombstone.
+    Without it, a batch that checked just before an erasure committed could write the customer's
+    history back afterwards. One lock per transaction: erasures are rare and only they wait (and,
+    while one waits, the batches queued behind it). Take it before any row lock of the transaction.
+    """
+    function = "pg_advisory_xact_lock" if exclusive else "pg_advisory_xact_lock_shared"
+    await session.execute(
+        text(f"SELECT {function}(hashtextextended(:gate, 0))"), {"gate": f"winback-erasure:{table.fullname}"}
+    )
+
+
 async def record_erasures(
     session: AsyncSession, table: Table, key: bytes, erased: Iterable[tuple[str, datetime]]
 ) -> None:
-    """Upsert tombstones; a redelivered erasure changes nothing, a later one moves `erased_at` forward."""
+    """Upsert tombstones under the exclusive gate; a redelivery changes nothing, a later erasure moves it forward."""
     latest: dict[str, datetime] = {}
     for customer_id, at in erased:
         digest = customer_digest(key, customer_id)
         latest[digest] = max(at, latest.get(digest, at))
     if not latest:
         return
+    await hold_erasure_gate(session, table, exclusive=True)
     digests = sorted(latest)
     await session.execute(
         text(
@@ -66,6 +83,10 @@ async def erasure_times(
 
 
 async def drop_erased_history(session: AsyncSession, table: Table, key: bytes, events: Sequence[E]) -> list[E]:
-    """The events to apply: those of erased customers dated up to their erasure are left out."""
+    """The events to apply: those of erased customers dated up to their erasure are left out.
+
+    Holds the erasure gate shared until the caller commits, so no erasure slips in between.
+    """
+    await hold_erasure_gate(session, table, exclusive=False)
     erased = await erasure_times(session, table, key, (e.customer_id for e in events if e.customer_id))
     return without_erased_history(events, erased) if erased else list(events)

@@ -20,7 +20,7 @@ from winback_consent.domain.ledger import ChainHead, LedgerEntry
 from winback_consent.domain.translate import ConsentChange
 from winback_consent.service_layer.consume import SOURCE, notify
 from winback_shared.clock import Clock
-from winback_shared.db.erasures import record_erasures
+from winback_shared.db.erasures import hold_erasure_gate, record_erasures
 from winback_shared.db.outbox import OutboxMessage, enqueue
 from winback_shared.events.produced import CustomerErased, CustomerErasedData
 from winback_shared.events.topics import Topic
@@ -120,6 +120,8 @@ async def erase(
     """
     now = clock.now()
     async with sessions.begin() as session:
+        # The gate before the chain head: the consumer takes them in this order too (no deadlock).
+        await hold_erasure_gate(session, erasures, exclusive=True)
         await repository.lock_heads(session, [customer_id])
         profile = await privacy.profile_for_erasure(session, customer_id)
         entries, head = await repository.ledger_of(session, customer_id)
