@@ -73,7 +73,8 @@ def test_a_service_subscribes_to_exactly_the_topics_it_declares(
 
 
 def test_the_known_drift_is_fixed(contracts: dict[str, ServiceContract]) -> None:
-    assert Topic.CONSENT not in contracts["metrics"].consumes
+    # Metrics reads winback.consent for the erasure only, never consent.changed.
+    assert contracts["metrics"].consumes[Topic.CONSENT] == ("customer.erased",)
     assert contracts["campaign"].topic_of("campaign.response") == Topic.INBOUND.value
     assert contracts["consent"].topic_of("action.triggered") == Topic.ACTIONS.value
 

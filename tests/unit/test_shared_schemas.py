@@ -126,7 +126,8 @@ def test_each_service_sends_and_receives_what_its_contract_declares(asyncapi: di
     assert ("campaign", "send", "winback.inbound") in pairs
     assert ("consent", "send", "winback.actions") in pairs
     assert {("metrics", "receive", t) for t in ("winback.risk", "winback.campaign", "winback.actions")} <= pairs
-    assert ("metrics", "receive", "winback.consent") not in pairs  # it does not subscribe
+    # Erasure reaches every service that keeps personal data: consent announces it on its topic.
+    assert {(s, "receive", "winback.consent") for s in ("risk", "campaign", "metrics")} <= pairs
     assert {(s, "send", "winback.deadletter") for s in ("ingest", "risk", "consent", "campaign", "metrics")} <= pairs
 
 

@@ -95,6 +95,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         replay_window=timedelta(days=settings.replay_window_days),
         cause_grace=timedelta(hours=settings.cause_wait_grace_hours),
         on_committed=(relay.wake, scheduler.wake),
+        erasure_key=settings.erasure_hash_key,
     )
     runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handler)
     runtime.add_worker("scheduler", scheduler.run)

@@ -16,7 +16,7 @@ CONTRACT = ServiceContract(
             "order.placed",
             "product.feature_released",
         ),
-        Topic.CONSENT: ("consent.changed",),
+        Topic.CONSENT: ("consent.changed", "customer.erased"),
     },
     produces={
         Topic.CAMPAIGN: ("campaign.enrolled", "campaign.exited"),

@@ -62,7 +62,7 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
     hash_key = settings.hash_key
 
     async def handle(events: Sequence[CloudEvent]) -> None:
-        if await apply_events(runtime.sessions, runtime.clock, events, hash_key):
+        if await apply_events(runtime.sessions, runtime.clock, events, hash_key, settings.erasure_hash_key):
             relay.wake()
 
     runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handle)

@@ -20,7 +20,7 @@ CONTRACT = ServiceContract(
         ),
     },
     produces={
-        Topic.CONSENT: ("consent.changed",),
+        Topic.CONSENT: ("consent.changed", "customer.erased"),
         # Double opt-in confirmations are actions a campaign tool sends like any other.
         Topic.ACTIONS: ("action.triggered",),
     },

@@ -11,5 +11,7 @@ CONTRACT = ServiceContract(
         Topic.RISK: ("customer.risk_assessed", "customer.status_changed"),
         Topic.CAMPAIGN: ("campaign.enrolled", "campaign.exited"),
         Topic.ACTIONS: ("action.suppressed", "action.triggered"),
+        # Only `customer.erased` (consent.changed is not measured): the person is pseudonymised.
+        Topic.CONSENT: ("customer.erased",),
     },
 )

@@ -48,14 +48,17 @@ def add_event_consumers(
 ) -> list[BatchConsumer]:
     """The consumers of winback.events in this process (`consumer_tasks` asyncio tasks, one group).
 
+    They read winback.consent too, for `customer.erased` only (GDPR erasure reaches risk).
+
     While one waits for the database, another folds and scores its batch (bench/risk/README.md,
     round 3). Their customers never overlap: events are keyed by customer.
     """
 
     async def handle(events: Sequence[CloudEvent]) -> None:
         result = await apply_events(
-            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring()
-        )
+            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring(),
+            erasure_key=settings.erasure_hash_key,
+        )  # fmt: skip
         if result.published and on_published is not None:
             on_published()
 

@@ -8,6 +8,7 @@ CONTRACT = ServiceContract(
     group_id="winback-risk",
     # Every customer event is activity (first and last seen); orders, tickets, usage, surveys and
     # responses are also drivers.
-    consumes={Topic.EVENTS: INBOUND},
+    # winback.consent only for `customer.erased`: an erased customer's state and facts go.
+    consumes={Topic.EVENTS: INBOUND, Topic.CONSENT: ("customer.erased",)},
     produces={Topic.RISK: ("customer.risk_assessed", "customer.status_changed")},
 )

@@ -69,6 +69,12 @@ class ConsentChangedData(CustomerEventData):
     at: AwareDatetime
 
 
+class CustomerErasedData(CustomerEventData):
+    # When consent erased the customer (GDPR Art. 17). Every service drops what it holds about the
+    # customer and ignores the customer's events with a `time` up to this moment, replays included.
+    erased_at: AwareDatetime
+
+
 class EnrollmentData(CustomerEventData):
     playbook_id: str
     enrollment_id: str
@@ -126,6 +132,12 @@ class ConsentChanged(CloudEvent):
     data: ConsentChangedData
 
 
+class CustomerErased(CloudEvent):
+    TYPE = "customer.erased"
+    type: Literal["customer.erased"]
+    data: CustomerErasedData
+
+
 class CampaignEnrolled(CloudEvent):
     TYPE = "campaign.enrolled"
     type: Literal["campaign.enrolled"]
@@ -158,4 +170,5 @@ PRODUCED_EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     CampaignExited,
     ActionTriggered,
     ActionSuppressed,
+    CustomerErased,
 )

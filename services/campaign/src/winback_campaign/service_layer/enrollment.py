@@ -10,9 +10,9 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import deferred_repository
+from winback_campaign.adapters import deferred_repository, erasure
 from winback_campaign.adapters import enrollment_repository as repo
-from winback_campaign.adapters.tables import outbox, processed_events
+from winback_campaign.adapters.tables import erasures, outbox, processed_events
 from winback_campaign.domain.batch import BatchOutcome, Enrolled, Exited, Signal, fold_status_changes
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
 from winback_campaign.domain.enrollment import YEAR
@@ -20,11 +20,13 @@ from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.service_layer import events, translate
 from winback_campaign.service_layer.playbooks import current
 from winback_shared.clock import Clock
+from winback_shared.db.erasures import drop_erased_history, record_erasures
 from winback_shared.db.inbox import already_processed, claim_unprocessed
 from winback_shared.db.outbox import OutboxMessage, enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import CampaignResponse, FeatureReleased
-from winback_shared.events.produced import CustomerStatusChanged
+from winback_shared.events.produced import CustomerErased, CustomerStatusChanged
+from winback_shared.settings import DEV_ERASURE_KEY
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +46,9 @@ class EnrollmentHandler:
         cause_grace: timedelta = timedelta(hours=24),
         shipped: Sequence[Playbook] = BUILTIN_PLAYBOOKS,
         on_committed: Sequence[Callable[[], None]] = (),
+        erasure_key: bytes = DEV_ERASURE_KEY.encode(),
     ) -> None:
+        self._erasure_key = erasure_key
         self._shipped = tuple(shipped)
         self._sessions = sessions
         self._clock = clock
@@ -53,12 +57,18 @@ class EnrollmentHandler:
         self._on_committed = on_committed
 
     async def __call__(self, batch: Sequence[CloudEvent]) -> None:
-        recorded = [e for e in batch if translate.recorded(e)]
-        if not recorded:
+        erased = [(e.data.customer_id, e.data.erased_at) for e in batch if isinstance(e, CustomerErased)]
+        recorded = [e for e in batch if translate.recorded(e) and not isinstance(e, CustomerErased)]
+        if not recorded and not erased:
             return
         async with self._sessions.begin() as session:
+            if erased:
+                # GDPR Art. 17: delete, keep a tombstone; the customer's older events stay ignored from now on.
+                await record_erasures(session, erasures, self._erasure_key, erased)
+                await erasure.delete_customers(session, [c for c, _ in erased])
             claimed = await claim_unprocessed(session, processed_events, recorded)
-            fresh = [e for e in claimed if isinstance(e, translate.RELEVANT)]
+            applicable = await drop_erased_history(session, erasures, self._erasure_key, claimed)
+            fresh = [e for e in applicable if isinstance(e, translate.RELEVANT)]
             now = self._clock.now()
             await repo.upsert_profiles(session, translate.merged_profiles(fresh), now)
             ready = await self._in_step_with_events(session, fresh, now)

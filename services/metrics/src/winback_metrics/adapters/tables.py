@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from winback_shared.db.engine import make_metadata
+from winback_shared.db.erasures import erasures_table
 from winback_shared.db.inbox import processed_events_table
 
 SCHEMA = "metrics"
@@ -26,6 +27,8 @@ RESPONSE_FLAGS = ("delivered", "opened", "clicked", "replied", "reached")
 metadata = make_metadata(SCHEMA)
 
 processed_events = processed_events_table(metadata)
+# Migration 0006: erased customers by keyed hash of the id; their events up to the erasure stay ignored.
+erasures = erasures_table(metadata)
 
 
 def _stamp_columns() -> list[Column]:  # type: ignore[type-arg]

@@ -11,7 +11,7 @@ facts were removed are recomputed on their customer's next event, or at once wit
 `refresh_episodes(session, None)`.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 """
 
 from collections.abc import Callable
@@ -19,7 +19,7 @@ from collections.abc import Callable
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"
+down_revision = "0006"
 
 TABLES = ("order_returns", "surveys", "cancellations")
 

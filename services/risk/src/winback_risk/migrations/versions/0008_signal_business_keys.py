@@ -7,14 +7,14 @@ not keep their period start and stay unkeyed), and repeats among them are remove
 stored stays), so history re-sent after the upgrade is recognised too.
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0006"
+down_revision = "0007"
 
 _MICROS = "(extract(epoch FROM at) * 1000000)::bigint::text"
 _BACKFILL = f"""
