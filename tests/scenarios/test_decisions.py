@@ -46,7 +46,7 @@ def test_business_that_leaves_for_a_competitor_is_a_star_worth_a_call_and_a_lett
     decision = world.decision("acme-gmbh")
     assert decision.status == "churned"
     assert decision.tier == "A"
-    assert decision.segment in ("star", "question_mark")
+    assert decision.segment == "star"
     assert decision.playbook == "grass-greener"
     assert decision.enrollments[0]["holdout"] is False
     assert steps(decision.steps) == [
