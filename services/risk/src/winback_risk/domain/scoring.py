@@ -250,6 +250,31 @@ def assess_customers(
     vectorised, at that moment as if alive) with the tier and segment that rank it.
     """
     moments = [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
+    st = _stages(facts, model, moments, horizon_days, c, value_basis)
+    return [
+        _assessment(f, m, horizon_days, s, b, end, r, model, c, value_basis)
+        for f, m, s, b, end, r in zip(facts, moments, st.scored, st.behaviour, st.ends, st.retained, strict=True)
+    ]
+
+
+class _Stages(NamedTuple):
+    """What the assessment knows of each customer before the value is ranked (parallel lists)."""
+
+    scored: list[Scored | None]
+    behaviour: list[_Behaviour]
+    ends: list[datetime]
+    retained: list[float | None]
+
+
+def _stages(
+    facts: Sequence[CustomerFacts],
+    model: PopulationModel,
+    moments: Sequence[datetime],
+    horizon_days: int,
+    c: RiskConfig,
+    value_basis: str,
+) -> _Stages:
+    """Model scores, rhythm, drivers and status, where the relationship ended, and its value if retained."""
     summaries, has = summaries_of(facts, moments, value_basis)
     scored = _scored(summaries, has, model, horizon_days)
     stages = [_behaviour(f, m, s, c) for f, m, s in zip(facts, moments, scored, strict=True)]
@@ -258,10 +283,7 @@ def assess_customers(
         for f, m, b in zip(facts, moments, stages, strict=True)
     ]
     retained = _retained_orders_value(facts, summaries, has, ends, scored, model)
-    return [
-        _assessment(f, m, horizon_days, s, b, end, r, model, c, value_basis)
-        for f, m, s, b, end, r in zip(facts, moments, scored, stages, ends, retained, strict=True)
-    ]
+    return _Stages(scored, stages, ends, retained)
 
 
 def _scored(
@@ -391,6 +413,23 @@ def decision_value(status: Status, value: RelationshipValue) -> float | None:
     if status in ("churned", "lapsed"):
         return value.predicted_value_if_retained_12m
     return value.predicted_clv_12m
+
+
+def decision_values(
+    facts: Sequence[CustomerFacts], model: PopulationModel, as_of: datetime, c: RiskConfig, *, value_basis: str
+) -> npt.NDArray[np.float64]:
+    """Every customer's decision value at as_of under the model, through the one assessment (tiers rank these).
+
+    Customers without orders and contracts have none (they are tier C) and are left out.
+    """
+    # The assessment's own stages and value; the tier, reason and segment it would add do not change the value.
+    moments = [as_of] * len(facts)
+    st = _stages(facts, model, moments, int(CLV_DAYS), c, value_basis)
+    values = [
+        decision_value(b.status, _value(f, as_of, b.status, s, b.runs, end, r, c, value_basis))
+        for f, s, b, end, r in zip(facts, st.scored, st.behaviour, st.ends, st.retained, strict=True)
+    ]
+    return np.array([v for v in values if v is not None], dtype=float)
 
 
 def _assessment(

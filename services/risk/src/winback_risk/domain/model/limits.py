@@ -161,9 +161,9 @@ def tier_floors(mean_value: Floats) -> tuple[float, float]:
     return a, b
 
 
-def tier_cutoffs(clv: Floats, quantiles: tuple[float, float], floors: tuple[float, float]) -> tuple[float, float]:
-    """Quantile cut-offs of the 12-month values, never below the floors, A's never below B's."""
-    finite = clv[np.isfinite(clv)]
+def tier_cutoffs(values: Floats, quantiles: tuple[float, float], floors: tuple[float, float]) -> tuple[float, float]:
+    """Quantile cut-offs of the values tiers rank, never below the floors, A's never below B's."""
+    finite = values[np.isfinite(values)]
     raw = [float(np.quantile(finite, q)) if finite.size else 0.0 for q in quantiles]
     b = max(raw[1], floors[1])
     return max(raw[0], floors[0], b), b
