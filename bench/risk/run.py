@@ -70,7 +70,8 @@ def main() -> None:
     print(f"full refit (Pareto/NBD + Gamma-Gamma + tiers over the assessment): {fit_s:.2f} s "
           f"= {fit_s / one_eval:.0f} x one evaluation")  # fmt: skip
     print(f"of which ranking the decision values: {model.statistics['tier_ranking_seconds']:.2f} s; "
-          f"tier cut-offs {model.tier_cutoffs} over {model.statistics['customers_ranked']} customers")  # fmt: skip
+          f"tier cut-offs {model.tier_cutoffs} over {model.statistics['customers_ranked']} customers, "
+          f"typical interval {model.typical_interval_days} days")  # fmt: skip
     print(f"fit: r={p.r:.3f} alpha={p.alpha:.1f} s={p.s:.3f} beta={p.beta:.1f} LL={model.log_likelihood:.1f} "
           f"evaluations={model.statistics['evaluations']} converged={model.statistics['converged']}")  # fmt: skip
     print("target < 10 s:", "met" if fit_s < 10 else "MISSED")

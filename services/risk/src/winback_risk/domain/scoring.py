@@ -38,6 +38,8 @@ _ZERO = Decimal(0)
 OVERDUE_MAX_WEIGHT = 0.95
 # A churned customer's risk: they have left (notice given or lost by behaviour).
 CHURNED_WEIGHT = 0.9
+# The overdue driver of a customer with one purchase occasion, measured against the base.
+TYPICAL_OVERDUE_DETAIL = "no rhythm of their own; against the base's typical interval: {0:g}x {1:g} days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +189,13 @@ def status_rule(
     risk: float,
     live_contract: bool,
     c: RiskConfig,
+    typical_ratio: float | None = None,
 ) -> tuple[Status, tuple[str, ...]]:
     """The lifecycle status at as_of and why; see the README for the order of the rules.
 
     `since` (days since the last order) and `overdue_ratio` are rounded as `buying_cycle` rounds them.
+    `typical_ratio` is the silence against the base's typical interval, for a customer with one
+    purchase occasion (no interval of their own) and no running contract; None for everybody else.
     """
     if base_status == "churned":
         return "churned", ()
@@ -200,9 +205,22 @@ def status_rule(
     lapsed = overdue_ratio is not None and occasions >= c.lapsed_min_occasions
     if lapsed and overdue_ratio is not None and overdue_ratio >= c.lapsed_overdue_ratio:
         return "lapsed", ("overdue_vs_own_interval",)
+    if typical_ratio is not None and typical_ratio >= c.lapsed_overdue_ratio:
+        return "lapsed", ("overdue_vs_typical_interval",)
     if risk >= c.at_risk_score:
         return "at_risk", ("risk_score_above_threshold",)
     return ("won_back" if base_status == "won_back" else "active"), ()
+
+
+def typical_ratio_of(occasions: int, since: float | None, typical_interval: float | None) -> float | None:
+    """Days since the only purchase over the base's typical interval, rounded like the own ratio.
+
+    Only for customers with exactly one purchase occasion: whoever has an interval of their own
+    is measured against it (the spec's rule), never against the base.
+    """
+    if occasions != 1 or since is None or not typical_interval:
+        return None
+    return round(since / typical_interval, 3)
 
 
 def overdue_weight(ratio: float, c: RiskConfig) -> float:
@@ -277,7 +295,8 @@ def _stages(
     """Model scores, rhythm, drivers and status, where the relationship ended, and its value if retained."""
     summaries, has = summaries_of(facts, moments, value_basis)
     scored = _scored(summaries, has, model, horizon_days)
-    stages = [_behaviour(f, m, s, c) for f, m, s in zip(facts, moments, scored, strict=True)]
+    typical = model.typical_interval_days
+    stages = [_behaviour(f, m, s, c, typical) for f, m, s in zip(facts, moments, scored, strict=True)]
     ends = [
         window_end(b.status, m, f.churned_at, f.orders.last_order_at, b.runs)
         for f, m, b in zip(facts, moments, stages, strict=True)
@@ -323,7 +342,9 @@ def _retained_orders_value(
     return out
 
 
-def _behaviour(f: CustomerFacts, moment: datetime, scored: Scored | None, c: RiskConfig) -> _Behaviour:
+def _behaviour(
+    f: CustomerFacts, moment: datetime, scored: Scored | None, c: RiskConfig, typical_interval: float | None
+) -> _Behaviour:
     o = f.orders
     # The rhythm counts purchase occasions (same-day orders once); the buying cycle shown counts orders.
     rhythm = cycle_numbers(o.occasions, o.first_order_at, o.last_order_at, moment)
@@ -338,11 +359,16 @@ def _behaviour(f: CustomerFacts, moment: datetime, scored: Scored | None, c: Ris
             drivers.append(Driver("buying_cycle", weight, "p_alive {0:.2f} ({1:g}x own interval)", (alive, ratio)))
     if ratio is not None and ratio > 1.0 and o.occasions >= c.lapsed_min_occasions:
         drivers.append(Driver("overdue", overdue_weight(ratio, c), "{0:g}x own interval of {1:g} days", (ratio, mean)))
-    risk = _risk_of(drivers)
     runs = contract_runs(f.signals) if f.signals else []
     live = has_live_contract(f.signals, moment) if runs else False
+    # While a contract runs, the contract is the relationship's rhythm, not the one order beside it.
+    typical_ratio = None if live else typical_ratio_of(o.occasions, since, typical_interval)
+    if typical_ratio is not None and typical_ratio > 1.0:
+        weight = overdue_weight(typical_ratio, c)
+        drivers.append(Driver("overdue", weight, TYPICAL_OVERDUE_DETAIL, (typical_ratio, typical_interval)))
+    risk = _risk_of(drivers)
     status, reasons = status_rule(
-        f.base_status, o.occasions, since, ratio, alive, risk, live, c
+        f.base_status, o.occasions, since, ratio, alive, risk, live, c, typical_ratio
     )  # fmt: skip
     if status == "churned":
         left = (f.churned_at or moment).date().isoformat()

@@ -148,6 +148,17 @@ def prior_spend(mean_value: Floats) -> GammaGamma | None:
     return GammaGamma(p=p, q=q, gamma=float(np.mean(positive)) * (q - 1.0) / p)
 
 
+def typical_interval(x: Floats, t_x: Floats, min_repeat_customers: int) -> float | None:
+    """The base's typical interval between purchases (days): the median of repeat buyers' mean intervals.
+
+    None with fewer repeat buyers than a fit needs: a median of a handful is no "typical" rhythm.
+    """
+    repeat = (x > 0) & (t_x > 0)
+    if int(np.count_nonzero(repeat)) < max(min_repeat_customers, 1):
+        return None
+    return round(float(np.median(t_x[repeat] / x[repeat])), 3)
+
+
 def tier_floors(mean_value: Floats) -> tuple[float, float]:
     """Lowest predicted 12-month values for tiers A and B: one and a quarter typical order.
 

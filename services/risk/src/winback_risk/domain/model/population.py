@@ -46,6 +46,9 @@ class PopulationModel:
     # The decision value (what a tier ranks) at the value-tier quantiles over the whole base at fit
     # time, highest first (A above the first, B above the second).
     tier_cutoffs: tuple[float, ...] = ()
+    # The base's typical interval between purchases (days; the median of repeat buyers' mean
+    # intervals at fit time): the reference for customers without a rhythm of their own.
+    typical_interval_days: float | None = None
     customers_used: int = 0
     log_likelihood: float | None = None
     fitted_at: datetime | None = None
@@ -65,6 +68,7 @@ class PopulationModel:
             "purchases": self.purchases.as_dict(),
             "spend": self.spend.as_dict() if self.spend is not None else None,
             "tier_cutoffs": list(self.tier_cutoffs),
+            "typical_interval_days": self.typical_interval_days,
             "time_unit": "day",
         }
 
@@ -86,6 +90,8 @@ class PopulationModel:
             purchases=ParetoNBD(**parameters["purchases"]),
             spend=GammaGamma(**spend) if spend else None,
             tier_cutoffs=tuple(parameters.get("tier_cutoffs", ())),
+            # Models stored before it was kept have none: no fallback until the next fit.
+            typical_interval_days=parameters.get("typical_interval_days"),
             basis=basis,
             reason=statistics.get("reason"),
             reason_detail=statistics.get("reason_detail"),
@@ -154,7 +160,8 @@ def fit_population(
     reason = purchase_reason
     if reason is None and spend_reason is not None:
         reason = Reason(spend_reason.code, "spend model: " + spend_reason.detail)
-    draft = PopulationModel(purchases=purchases, spend=spend)
+    typical = limits.typical_interval(s.x, s.t_x, rules.min_repeat_customers)
+    draft = PopulationModel(purchases=purchases, spend=spend, typical_interval_days=typical)
     ranking_started = time.perf_counter()
     if decision_values is not None:
         ranked = decision_values(draft)
@@ -173,6 +180,7 @@ def fit_population(
         purchases=purchases,
         spend=spend,
         tier_cutoffs=cutoffs,
+        typical_interval_days=typical,
         customers_used=s.size,
         log_likelihood=log_likelihood,
         fitted_at=fitted_at,
