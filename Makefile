@@ -36,7 +36,7 @@ typecheck: install
 	$(VENV)/bin/mypy shared/src cli/src $(foreach p,$(filter services/%,$(PACKAGES)),$(p)/src)
 
 schemas: install  ## regenerate JSON Schemas and the AsyncAPI document from the event models
-	$(PY) -m winback_shared.events.export shared/schemas
+	$(PY) -m winback_shared.events.export shared/schemas README.md
 
 test: lint typecheck browser  ## lint, type-check and run every test against real servers
 	$(PY) -m pytest -q -p no:cacheprovider --durations=10

@@ -1,13 +1,28 @@
-"""Consent benchmark: single decisions at a fixed rate (p50/p99) and the batch form (decisions/s).
+"""Consent benchmark: `dispatch: true` batches of 1,000 as campaign sends them, and single decisions at a fixed rate.
 
-Starts an embedded PostgreSQL, a Tansu broker and the consent service on free ports, loads
-customers through the service's own consumer handler (`apply_events`), then measures:
-  (a) POST /v1/decisions at --rate requests/s for --seconds, open loop (latency counted from the
-      scheduled send time, so a stall is not hidden), and GET /healthz the same way as baseline;
-  (b) POST /v1/decisions:batch with 1,000 items, decisions/s, against the pure domain function.
+    python -m bench.consent.run [--quick] [--non-durable] [--customers N] [--rate 500] [--seconds 20]
+                                [--batches 30] [--batch-connections 1] [--workers 1] [--probe FILE] [--no-settle]
 
-    python bench/consent/run.py [--customers 10000] [--rate 500] [--seconds 20] [--workers 1]
-        [--batches 30] [--batch-connections 1] [--profile FILE]
+The service as `make up` starts it (bench/harness.py); customers loaded through its own consumer
+handler (`apply_events`): per customer a profile with e-mail and phone, an express e-mail consent
+(DOI), an order, every 10th an e-mail objection. Once the service runs and its relay has published
+the load's outbox, `VACUUM (ANALYZE)` and `CHECKPOINT` (`--no-settle` skips this). Then:
+
+- **batch**: `POST /v1/decisions:batch`, 1,000 items of 1,000 distinct customers, `channel: email`,
+  `dispatch: true` and a `request_id` each, exactly as campaign's scheduler sends them (every ALLOW
+  is a `use` written to the customer's ledger and committed), back to back on --batch-connections;
+  baseline: the service's own snapshot statement for the same 1,000 ids, prepared, on one asyncpg
+  connection (the database's round trip for the read every decision needs), batches/s x 1,000;
+- **single**: `POST /v1/decisions` (no dispatch) for a random customer and channel, open loop at
+  --rate requests/s for --seconds over 32 keep-alive connections, latency counted from each
+  request's scheduled send time (no coordinated omission); baseline: the same prepared statement
+  for one customer at the same rate, the same way, over a pool of asyncpg connections; p99 of both;
+- **healthz** (diagnostic): `GET /healthz` at the same rate, the HTTP stack alone.
+
+The client is a bare HTTP/1.1 client on uvloop with every request's bytes built before the phase.
+Each phase also reports the CPU per request of the service, PostgreSQL and the client, and the
+share of the phase some runnable task waited for a CPU (Linux PSI, `cpu_wait_pct`).
+`--probe FILE` runs the service through bench/consent/probe_service.py (GC pauses and loop lags).
 """
 
 from __future__ import annotations
@@ -18,14 +33,11 @@ import contextlib
 import gc
 import json
 import os
-import pstats
 import random
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -33,20 +45,16 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from winback_cli.servers import EmbeddedPostgres, TansuBroker, free_port, prepare_dir_for_system_user
-from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
-from winback_consent.domain.decisions import decide
-from winback_consent.domain.model import CustomerSnapshot, DecisionRequest, Policy
+from bench import harness
+from winback_consent.adapters.snapshot_reads import SNAPSHOT_SQL
 from winback_consent.service_layer.consume import apply_events
 from winback_consent.settings import DEV_HASH_KEY
 from winback_shared.clock import SystemClock
 from winback_shared.db.engine import create_engine, create_sessionmaker
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import ConsentGranted, ContactObjected, CustomerUpserted, OrderPlaced
-from winback_shared.events.topics import ALL_TOPICS
-from winback_shared.kafka.admin import ensure_topics
 
-OPS = {"Authorization": "Bearer bench-ops"}
+OPS = {"Authorization": f"Bearer {harness.API_KEY}"}
 CHANNELS = ("email", "phone", "sms", "post")
 T0 = datetime.now(UTC) - timedelta(days=60)
 
@@ -85,19 +93,24 @@ def customer_events(n: int) -> list[CloudEvent]:
     return events
 
 
-async def load(database_url: str, n: int) -> float:
+async def load_events(database_url: str, events: list[CloudEvent], batch: int = 1_000) -> float:
+    """Apply events through consent's own consumer handler, as its consumer would; returns seconds."""
     engine = create_engine(database_url, pool_size=2)
     sessions = create_sessionmaker(engine)
-    events = customer_events(n)
     started = time.perf_counter()
-    for start in range(0, len(events), 500):
-        await apply_events(sessions, SystemClock(), events[start : start + 500], DEV_HASH_KEY.encode())
+    for start in range(0, len(events), batch):
+        await apply_events(sessions, SystemClock(), events[start : start + batch], DEV_HASH_KEY.encode())
     await engine.dispose()
     return time.perf_counter() - started
 
 
 def body(n: int, rng: random.Random) -> dict[str, Any]:
     return {"customer_id": f"bench-{rng.randrange(n)}", "channel": rng.choice(CHANNELS)}
+
+
+def dispatch_batches(n: int, rounds: int, rng: random.Random) -> list[list[int]]:
+    """The customers of each batch: 1,000 distinct ones, as a scheduler round has."""
+    return [rng.sample(range(n), 1_000) for _ in range(rounds)]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -240,10 +253,22 @@ async def fixed_rate(
     }
 
 
-async def batches(url: str, n: int, rounds: int, rng: random.Random, connections: int = 1) -> dict[str, float]:
-    """Batches of 1,000 back to back on `connections` connections: decisions/s of one instance."""
+async def batches(url: str, customers: list[list[int]], connections: int = 1) -> dict[str, float]:
+    """`dispatch: true` batches back to back on `connections` connections: decisions/s of one instance."""
     path = "/v1/decisions:batch"
-    payloads = [Connection.encode("POST", path, {"items": [body(n, rng) for _ in range(1_000)]}) for _ in range(rounds)]
+    payloads = [
+        Connection.encode(
+            "POST",
+            path,
+            {
+                "items": [
+                    {"request_id": f"r{b}-{i}", "customer_id": f"bench-{c}", "channel": "email", "dispatch": True}
+                    for i, c in enumerate(batch)
+                ]
+            },
+        )
+        for b, batch in enumerate(customers)
+    ]
     host, port = url.removeprefix("http://").split(":")
     conns = [await Connection.open(host, int(port)) for _ in range(connections)]
     times: list[float] = []
@@ -262,94 +287,110 @@ async def batches(url: str, n: int, rounds: int, rng: random.Random, connections
     for c in conns:
         c.close()
     return {
-        "batches": rounds,
+        "batches": len(payloads),
         "connections": connections,
         "median_batch_ms": round(1000 * statistics.median(times), 2),
-        "decisions_per_s": round(1_000 * rounds / elapsed),
+        "decisions_per_s": round(1_000 * len(payloads) / elapsed),
     }
 
 
-def domain_rate(rng: random.Random) -> float:
-    """The pure decision function on a snapshot like the loaded ones: the floor no service can beat."""
-    from winback_consent.domain.model import LedgerFact
-
-    grant = LedgerFact(
-        "g1",
-        1,
-        "grant",
-        T0,
-        {"channel": "email", "kind": "express", "method": "double_opt_in", "evidence": {"confirmed_at": "x"}},
+async def snapshot_pool(dsn: str, size: int) -> asyncpg.Pool:
+    """Connections as the service's read pool opens them: generic plan, the statement prepared once each."""
+    return await asyncpg.create_pool(
+        dsn, min_size=size, max_size=size, server_settings={"plan_cache_mode": "force_generic_plan"}
     )
-    snapshot = CustomerSnapshot("c", True, entries=(grant,), categories={"shoes": T0}, order_times=(T0,))
-    now = datetime.now(UTC)
-    requests = [DecisionRequest("c", rng.choice(CHANNELS), now) for _ in range(20_000)]
-    policy = Policy()
-    t = time.perf_counter()
-    for r in requests:
-        decide(snapshot, r, policy)
-    return len(requests) / (time.perf_counter() - t)
 
 
-async def measure(url: str, pid: int, pg_pid: int, database_url: str, args: argparse.Namespace) -> dict[str, Any]:
+async def db_batches(dsn: str, customers: list[list[int]]) -> float:
+    """Baseline: the snapshot statement for each batch's 1,000 ids, back to back; ids/s."""
+    pool = await snapshot_pool(dsn, 1)
+    try:
+        ids = [sorted(f"bench-{c}" for c in batch) for batch in customers]
+        await pool.fetch(SNAPSHOT_SQL, ids[0])  # prepare
+        started = time.perf_counter()
+        for batch in ids:
+            await pool.fetch(SNAPSHOT_SQL, batch)
+        return 1_000 * len(ids) / (time.perf_counter() - started)
+    finally:
+        await pool.close()
+
+
+async def db_fixed_rate(dsn: str, ids: Iterable[str], rate: float, connections: int = 8) -> dict[str, float]:
+    """Baseline: the snapshot statement for one id per call, open loop at `rate`, latency from the due time."""
+    pool = await snapshot_pool(dsn, connections)
+    latencies: list[float] = []
+
+    async def one(due: float, customer: str) -> None:
+        await pool.fetch(SNAPSHOT_SQL, [customer])
+        latencies.append(time.perf_counter() - due)
+
+    try:
+        for _ in range(connections):
+            await pool.fetch(SNAPSHOT_SQL, ["warm"])
+        tasks = []
+        start = time.perf_counter() + 0.05
+        for i, customer in enumerate(ids):
+            due = start + i / rate
+            if (wait := due - time.perf_counter()) > 0:
+                await asyncio.sleep(wait)
+            tasks.append(asyncio.create_task(one(due, customer)))
+        await asyncio.gather(*tasks)
+    finally:
+        await pool.close()
+    return {
+        "p50_ms": round(1000 * harness.percentile(latencies, 0.5), 2),
+        "p99_ms": round(1000 * harness.percentile(latencies, 0.99), 2),
+        "max_ms": round(1000 * max(latencies), 2),
+    }
+
+
+async def measure(url: str, pid: int, pg_pid: int, dsn: str, args: argparse.Namespace) -> dict[str, Any]:
     n, rate, seconds = args.customers, args.rate, args.seconds
-    settled = await settle(database_url) if args.settle else {}
-    print(f"settled: {settled}", file=sys.stderr)
+    settled = await settle(dsn) if args.settle else {}
+    harness.progress(f"settled: {settled}")
     rng = random.Random(7)
     total = int(rate * seconds)
-    decisions = [Connection.encode("POST", "/v1/decisions", body(n, rng)) for _ in range(total)]
+    singles = [body(n, rng) for _ in range(total)]
+    decisions = [Connection.encode("POST", "/v1/decisions", b) for b in singles]
     health = [Connection.encode("GET", "/healthz")] * total
+    dispatch = dispatch_batches(n, args.batches + 3, rng)
     # Warm up connections, caches and the statement cache of every pool connection.
     await fixed_rate(url, decisions[: (200 * 3)], 200)
-    await batches(url, n, 3, rng)
-    print("warmed up", file=sys.stderr)
+    await batches(url, dispatch[:3])
+    harness.progress("warmed up")
     meter = Meter(pid, pg_pid)
     healthz = await fixed_rate(url, health, rate)
     healthz |= meter.per(total, "request")
-    print(f"healthz: {healthz}", file=sys.stderr)
     meter = Meter(pid, pg_pid)
     slow: list[tuple[float, float]] = []
     window = time.monotonic()
-    housekeeping = await pg_housekeeping(database_url)
+    housekeeping = await pg_housekeeping(dsn)
     single = await fixed_rate(url, decisions, rate, slow=slow)
     single |= meter.per(total, "request")
-    after = await pg_housekeeping(database_url)
+    after = await pg_housekeeping(dsn)
     single["pg_housekeeping_during"] = {k: after[k] - housekeeping[k] for k in after}  # type: ignore[assignment]
-    print(f"single: {single}", file=sys.stderr)
+    harness.progress(f"single: {single}")
     if args.probe is not None:
         report_stalls(args.probe, (window, time.monotonic()), slow)
+    single_db = await db_fixed_rate(dsn, (b["customer_id"] for b in singles), rate)
+    harness.progress(f"single, database alone: {single_db}")
     meter = Meter(pid, pg_pid)
-    batch = await batches(url, n, args.batches, rng, args.batch_connections)
+    batch = await batches(url, dispatch[3:], args.batch_connections)
     batch |= meter.per(1_000 * args.batches, "decision")
-    print(f"batch: {batch}", file=sys.stderr)
-    domain = domain_rate(rng)
-    return {
-        "healthz": healthz,
-        "single": single,
-        "batch": batch,
-        "domain_decisions_per_s": round(domain),
-        "settled": settled,
-        "ratios": {
-            "single_p99_over_healthz_p99": round(single["p99_ms"] / healthz["p99_ms"], 2),
-            "single_p50_over_healthz_p50": round(single["p50_ms"] / healthz["p50_ms"], 2),
-            "batch_over_domain_rate": round(batch["decisions_per_s"] / domain, 3),
-            "single_cpu_over_healthz_cpu": round(
-                single["service_cpu_ms_per_request"] / healthz["service_cpu_ms_per_request"], 2
-            ),
-        },
-    }
+    harness.progress(f"batch: {batch}")
+    batch_db = await db_batches(dsn, dispatch[3:])
+    harness.progress(f"batch, database alone: {batch_db:,.0f} ids/s")
+    return {"healthz": healthz, "single": single, "single_db": single_db, "batch": batch, "batch_db": batch_db,
+            "settled": settled}  # fmt: skip
 
 
-def dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://")
-
-
-async def settle(database_url: str, timeout_s: float = 120.0) -> dict[str, Any]:
+async def settle(dsn: str, timeout_s: float = 120.0) -> dict[str, Any]:
     """Wait for the load's side work (the relay draining the outbox), then vacuum and checkpoint.
 
     Otherwise the relay publishing ~11,000 consent.changed events, autovacuum of the freshly
     written tables or a checkpoint can compete with the measured phases.
     """
-    conn = await asyncpg.connect(dsn(database_url))
+    conn = await asyncpg.connect(dsn)
     try:
         started = time.monotonic()
         backlog = await conn.fetchval("SELECT count(*) FROM consent.outbox")
@@ -365,9 +406,9 @@ async def settle(database_url: str, timeout_s: float = 120.0) -> dict[str, Any]:
         await conn.close()
 
 
-async def pg_housekeeping(database_url: str) -> dict[str, int]:
+async def pg_housekeeping(dsn: str) -> dict[str, int]:
     """Counters of PostgreSQL work that can stall queries: autovacuum/autoanalyze runs and checkpoints."""
-    conn = await asyncpg.connect(dsn(database_url))
+    conn = await asyncpg.connect(dsn)
     try:
         row = await conn.fetchrow(
             "SELECT sum(autovacuum_count)::int AS autovacuum, sum(autoanalyze_count)::int AS autoanalyze,"
@@ -428,101 +469,66 @@ def report_stalls(probe: Path, window: tuple[float, float], slow: list[tuple[flo
         last = due
 
 
-class ProfiledService(ServiceProcess):
-    """The service process, optionally under cProfile (stats are written on graceful stop)."""
-
-    def __init__(self, *args: Any, profile: Path | None = None, probe: Path | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.profile, self.probe = profile, probe
-
-    def start(self, *, detach: bool = False) -> None:
-        if self.profile is None and self.probe is None:
-            super().start(detach=detach)
-            return
-        out = open(self.log_path or os.devnull, "ab")  # noqa: SIM115
-        if self.probe is not None:
-            command = [sys.executable, str(Path(__file__).parent / "probe_service.py"), str(self.probe)]
-        else:
-            profiler = Path(__file__).parent.parent / "profile_service.py"
-            command = [sys.executable, str(profiler), "consent", str(self.profile)]
-        self.proc = subprocess.Popen(command, env=self.env, stdout=out, stderr=subprocess.STDOUT)
-
-
 def main() -> None:
-    # A TERM (e.g. from `timeout`) must still stop the servers this script started.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--customers", type=int, default=10_000)
+    parser = harness.parser(__doc__)
+    parser.add_argument("--customers", type=int, help="customers loaded (default 10,000; --quick 5,000)")
     parser.add_argument("--rate", type=float, default=500)
-    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--seconds", type=float, help="single-decision phase (default 20; --quick 10)")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes (WINBACK_WORKERS)")
-    parser.add_argument("--batches", type=int, default=30)
+    parser.add_argument("--batches", type=int, help="dispatch batches of 1,000 (default 30; --quick 10)")
     parser.add_argument("--batch-connections", type=int, default=1, help="batches in flight at once")
-    parser.add_argument("--profile", type=Path, help="run the service under cProfile, write its stats here")
     parser.add_argument(
         "--no-settle", dest="settle", action="store_false", help="measure without draining the outbox and vacuuming"
     )
     parser.add_argument("--probe", type=Path, help="log the service's GC pauses and loop lags here, report stalls")
     args = parser.parse_args()
-    load_before = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="consent-bench-") as tmp:
-        tmp_dir = Path(tmp)
-        tmp_dir.chmod(0o755)  # the PostgreSQL system user must reach its data directory
-        pg = EmbeddedPostgres(prepare_dir_for_system_user(tmp_dir / "pg"), free_port(), throwaway=True)
-        broker = TansuBroker(free_port())
-        service: ServiceProcess | None = None
-        pg.start()
-        broker.start()
-        try:
-            pg.create_database("consent_bench")
-            database_url = pg.url_for("consent_bench")
-            asyncio.run(ensure_topics(broker.bootstrap, ALL_TOPICS))
-            spec = ServiceSpec("consent", free_port())
-            env = service_env(
-                bootstrap=broker.bootstrap,
-                database_url=database_url,
-                port=spec.port,
-                extra={
-                    "WINBACK_API_KEYS": "bench-ops:ops",
-                    "WINBACK_LOG_LEVEL": "WARNING",
-                    "WINBACK_WORKERS": str(args.workers),
-                },
-            )
-            migrate(spec, env)
-            print(f"loading {args.customers} customers", file=sys.stderr)
-            load_s = asyncio.run(load(database_url, args.customers))
-            print(f"loaded in {load_s:.1f} s; measuring", file=sys.stderr)
-            service = ProfiledService(
-                spec, spec.port, env, log_path=tmp_dir / "consent.log", profile=args.profile, probe=args.probe
-            )
-            service.start()
-            service.wait_ready()
-            assert service.proc is not None
-            pg_pid = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
-            load_measuring = os.getloadavg()
-            if args.probe is not None:
-                probe_client_gc()
-            # The client runs on uvloop too: it shares the machine's two cores with the service.
-            result = uvloop.run(measure(service.url, service.proc.pid, pg_pid, database_url, args))
-            result["conditions"] = {
-                "customers": args.customers,
-                "rate": args.rate,
-                "seconds": args.seconds,
-                "workers": args.workers,
-                "load_seconds": round(load_s, 1),
-                "loadavg_before_start": load_before,
-                "loadavg_before_measuring": load_measuring,
-                "loadavg_after": os.getloadavg(),
-            }
-            print(json.dumps(result, indent=2))
-        finally:
-            if service is not None:
-                service.stop()
-            if args.profile is not None and args.profile.exists():
-                pstats.Stats(str(args.profile)).sort_stats("tottime").print_stats(30)
-            broker.stop()
-            pg.stop()
-    sys.exit(0)
+    args.customers = harness.sized(args, "customers", 10_000, 5_000)
+    args.seconds = harness.sized(args, "seconds", 20, 10)
+    args.batches = harness.sized(args, "batches", 30, 10)
+    with harness.Stack(args, "consent") as stack:
+        stack.migrate("consent")
+        harness.progress(f"loading {args.customers} customers")
+        load_s = asyncio.run(load_events(stack.database_url, customer_events(args.customers), 500))
+        probe = [sys.executable, str(Path(__file__).parent / "probe_service.py"), str(args.probe)]
+        service = stack.start(
+            "consent", {"WINBACK_WORKERS": str(args.workers)}, profile=True, command=probe if args.probe else None
+        )
+        assert service.proc is not None
+        pg_pid = int((stack.pg.data_dir / "postmaster.pid").read_text().split()[0])
+        if args.probe is not None:
+            probe_client_gc()
+        # The client runs on uvloop too: it shares the machine's two cores with the service.
+        result = uvloop.run(measure(service.url, service.proc.pid, pg_pid, stack.dsn, args))
+        conditions = {"customers": args.customers, "workers": args.workers, "load_customers_s": round(load_s, 1)}
+        batch, single, single_db = result["batch"], result["single"], result["single_db"]
+        stack.emit(
+            "consent.dispatch_batch",
+            "decisions_per_s",
+            batch["decisions_per_s"],
+            "decisions/s",
+            baseline=result["batch_db"],
+            conditions={
+                **conditions,
+                **batch,
+                "baseline_is": "the prepared snapshot statement for the same 1,000 ids per call, ids/s",
+                "target": ">= 10,000/s",
+            },
+        )
+        stack.emit(
+            "consent.single",
+            "p99_ms",
+            single["p99_ms"],
+            "ms",
+            baseline=single_db["p99_ms"],
+            conditions={
+                **conditions,
+                **single,
+                "baseline_p50_max_ms": [single_db["p50_ms"], single_db["max_ms"]],
+                "healthz": result["healthz"],
+                "baseline_is": f"the prepared snapshot statement for one id at {args.rate:g}/s, open loop, p99",
+                "target": "p99 < 10 ms on an unloaded machine",
+            },
+        )
 
 
 if __name__ == "__main__":

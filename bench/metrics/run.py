@@ -1,8 +1,8 @@
 """Metrics benchmark: GET /v1/kpis over 1,000,000 customers and about 10,000,000 events (target < 2 s).
 
-Run: python bench/metrics/run.py [--customers 1000000] [--repeat 5]
+    python -m bench.metrics.run [--quick] [--non-durable] [--customers N] [--orders N] [--repeat 5] [--hold]
 
-Starts an embedded PostgreSQL and a Tansu broker, migrates, and loads the fact tables directly
+The service as `make up` starts it (bench/harness.py). Loads the fact tables directly
 with bulk SQL (generate_series), one row per event the consumer would have stored: status
 changes (churns, returns), CLV values, actions, responses, enrolments, orders, surveys and
 cancellations. Then rebuilds every episode's roll-ups with the same statements the consumer
@@ -12,34 +12,23 @@ HTTP answers. Baseline in the same run: `SELECT count(*)` over every fact table.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-import json
-import os
-import signal
 import statistics
-import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 
-from winback_cli.servers import EmbeddedPostgres, TansuBroker, free_port, prepare_dir_for_system_user
-from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
+from bench import harness
 from winback_metrics.adapters import kpi_repository as repo
 from winback_metrics.adapters.episode_refresh import refresh_episodes
 from winback_metrics.domain.cohort import CohortFilter, Period
 from winback_metrics.domain.kpis import compute_kpis
 from winback_shared.db.engine import create_engine, create_sessionmaker
-from winback_shared.events.topics import ALL_TOPICS
-from winback_shared.kafka.admin import ensure_topics
 
-KEY = "bench-ops"
 T0 = "2024-01-01T00:00:00Z"
 TABLES = (
     "churn_episodes",
@@ -192,7 +181,7 @@ async def breakdown(url: str, repeat: int) -> dict[str, float]:
 
 
 async def time_http(url: str, repeat: int) -> dict[str, Any]:
-    headers = {"Authorization": f"Bearer {KEY}"}
+    headers = {"Authorization": f"Bearer {harness.API_KEY}"}
     queries = {
         "kpis_all": ("/v1/kpis", {}),
         "kpis_quarter": ("/v1/kpis", {"from": "2024-01-01", "to": "2024-03-31"}),
@@ -219,65 +208,46 @@ async def time_http(url: str, repeat: int) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=1_000_000)
-    parser.add_argument("--orders", type=int, default=7_900_000, help="order rows (the bulk of the events)")
+    parser = harness.parser(__doc__)
+    parser.add_argument("--customers", type=int, help="customers (default 1,000,000; --quick 100,000)")
+    parser.add_argument(
+        "--orders", type=int, help="order rows, the bulk of the events (default 7.9 M; --quick 790,000)"
+    )
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--hold", action="store_true", help="keep the database up after the run (EXPLAIN by hand)")
     args = parser.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop the servers on `kill` too
-    with tempfile.TemporaryDirectory(prefix="metrics-bench-") as tmp:
-        tmp_dir = Path(tmp)
-        tmp_dir.chmod(0o755)
-        pg = EmbeddedPostgres(prepare_dir_for_system_user(tmp_dir / "pg"), free_port(), throwaway=True)
-        broker = TansuBroker(free_port())
-        service: ServiceProcess | None = None
-        pg.start()
-        broker.start()
-        try:
-            pg.create_database("metrics_bench")
-            url = pg.url_for("metrics_bench")
-            dsn = url.replace("postgresql+asyncpg://", "postgresql://")
-            asyncio.run(ensure_topics(broker.bootstrap, ALL_TOPICS))
-            spec = ServiceSpec("metrics", free_port())
-            extra = {"WINBACK_API_KEYS": f"{KEY}:ops", "WINBACK_LOG_LEVEL": "WARNING"}
-            env = service_env(bootstrap=broker.bootstrap, database_url=url, port=spec.port, extra=extra)
-            migrate(spec, env)
-            load_s = asyncio.run(load(dsn, args.customers, args.orders))
-            print(f"loaded in {sum(load_s.values()):.0f} s", file=sys.stderr)
-            rebuild_s = asyncio.run(rebuild(url))
-            print(f"episodes rebuilt in {rebuild_s:.0f} s", file=sys.stderr)
-            base_s, rows = asyncio.run(baseline(dsn, args.repeat))
-            service = ServiceProcess(spec, spec.port, env, log_path=tmp_dir / "metrics.log")
-            service.start()
-            service.wait_ready()
-            http = asyncio.run(time_http(service.url, args.repeat))
-            parts = asyncio.run(breakdown(url, args.repeat))
-            kpis = http["kpis_all"]["median_s"]
-            report = {
-                "fact_rows_events": rows,
-                "customers": args.customers,
+    customers = harness.sized(args, "customers", 1_000_000, 100_000)
+    orders = harness.sized(args, "orders", 7_900_000, 790_000)
+    with harness.Stack(args, "metrics") as stack:
+        stack.migrate("metrics")
+        load_s = asyncio.run(load(stack.dsn, customers, orders))
+        harness.progress(f"loaded in {sum(load_s.values()):.0f} s")
+        rebuild_s = asyncio.run(rebuild(stack.database_url))
+        harness.progress(f"episodes rebuilt in {rebuild_s:.0f} s")
+        base_s, rows = asyncio.run(baseline(stack.dsn, args.repeat))
+        service = stack.start("metrics", profile=True)
+        http = asyncio.run(time_http(service.url, args.repeat))
+        parts = asyncio.run(breakdown(stack.database_url, args.repeat))
+        stack.emit(
+            "metrics.kpis",
+            "median_s",
+            http["kpis_all"]["median_s"],
+            "s",
+            baseline=base_s,
+            conditions={
+                "customers": customers,
+                "fact_rows": rows,
                 "http": http,
                 "kpis_breakdown_in_process_s": parts,
-                "baseline_count_star_all_tables_s": round(base_s, 3),
-                "ratio_kpis_all_to_baseline": round(kpis / base_s, 2),
-                "target_kpis_under_2s": "met" if kpis < 2 else "MISSED",
-                "conditions": {
-                    "load_s": {k: round(v, 1) for k, v in load_s.items()},
-                    "episode_rebuild_s": round(rebuild_s, 1),
-                    "cpus": os.cpu_count(),
-                    "loadavg_after": os.getloadavg(),
-                },
-            }
-            print(json.dumps(report, indent=2), flush=True)
-            if args.hold:
-                print(f"holding: {dsn} (Ctrl-C or SIGTERM ends)", file=sys.stderr, flush=True)
-                threading.Event().wait()
-        finally:
-            if service is not None:
-                service.stop()
-            broker.stop()
-            pg.stop()
+                "load_s": {k: round(v, 1) for k, v in load_s.items()},
+                "episode_rebuild_s": round(rebuild_s, 1),
+                "baseline_is": "SELECT count(*) over every fact table, best of --repeat",
+                "target": "< 2 s over 1,000,000 customers",
+            },
+        )
+        if args.hold:
+            harness.progress(f"holding: {stack.dsn} (Ctrl-C or SIGTERM ends)")
+            threading.Event().wait()
 
 
 if __name__ == "__main__":

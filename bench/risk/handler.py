@@ -8,18 +8,17 @@ every customer row (without updated_at) and of the outbox payloads, the handler'
 per event (less sensitive to the machine's load than events/s) and PostgreSQL's CPU time per event
 apart: the digest must not change when the handler is optimised (bench/risk/README.md).
 
-    python bench/risk/handler.py [--events 60000] [--customers 6000] [--batch 5000] [--mixed 0.1]
+    python -m bench.risk.handler [--quick] [--non-durable] [--events 60000] [--customers 6000] [--batch 5000]
+                                 [--mixed 0.1]
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import gc
 import hashlib
 import json
 import os
-import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,8 +27,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 
-from winback_cli.servers import EmbeddedPostgres, free_port, prepare_dir_for_system_user
-from winback_cli.stack import ServiceSpec, migrate, service_env
+from bench import harness
 from winback_risk.domain.model.gamma_gamma import GammaGamma
 from winback_risk.domain.model.population import PRIOR, PopulationModel
 from winback_risk.domain.scoring import RiskConfig
@@ -100,8 +98,8 @@ def make_events(n: int, customers: int, mixed: float, seed: int = 7) -> list[dic
     return events
 
 
-async def digest(port: int, database: str) -> dict[str, Any]:
-    conn = await asyncpg.connect(host="127.0.0.1", port=port, user="postgres", database=database)
+async def digest(dsn: str) -> dict[str, Any]:
+    conn = await asyncpg.connect(dsn)
     try:
         rows = await conn.fetch("SELECT * FROM risk.customers ORDER BY customer_id")
         outbox = await conn.fetch("SELECT topic, key, event_type, payload FROM risk.outbox ORDER BY id")
@@ -163,32 +161,31 @@ async def run(url: str, raw: list[bytes], batch: int, data_dir: Path) -> tuple[f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--events", type=int, default=60_000)
-    parser.add_argument("--customers", type=int, default=6_000)
+    parser = harness.parser(__doc__)
+    parser.add_argument("--events", type=int, help="events (default 60,000; --quick 20,000)")
+    parser.add_argument("--customers", type=int, help="customers (default 6,000; --quick 2,000)")
     parser.add_argument("--batch", type=int, default=5_000)
     parser.add_argument("--mixed", type=float, default=0.1, help="share of signal events (0: orders only)")
     args = parser.parse_args()
-    raw = [json.dumps(e).encode() for e in make_events(args.events, args.customers, args.mixed)]
-    with tempfile.TemporaryDirectory(prefix="risk-handler-") as tmp:
-        tmp_dir = Path(tmp)
-        tmp_dir.chmod(0o755)
-        pg = EmbeddedPostgres(prepare_dir_for_system_user(tmp_dir / "pg"), free_port(), throwaway=True)
-        pg.start()
-        try:
-            pg.create_database("risk_handler")
-            url = pg.url_for("risk_handler")
-            migrate(ServiceSpec("risk", free_port()), service_env(bootstrap="127.0.0.1:1", database_url=url, port=0))
-            seconds, cpu, db_cpu = asyncio.run(run(url, raw, args.batch, pg.data_dir))
-            result = {
+    n, customers = harness.sized(args, "events", 60_000, 20_000), harness.sized(args, "customers", 6_000, 2_000)
+    raw = [json.dumps(e).encode() for e in make_events(n, customers, args.mixed)]
+    with harness.Stack(args, "risk-handler") as stack:
+        stack.migrate("risk")
+        seconds, cpu, db_cpu = asyncio.run(run(stack.database_url, raw, args.batch, stack.pg.data_dir))
+        stack.emit(
+            "risk.handler",
+            "events_per_s",
+            len(raw) / seconds,
+            "events/s",
+            baseline=None,
+            conditions={
                 "events": len(raw), "batch": args.batch, "mixed": args.mixed, "seconds": round(seconds, 2),
                 "handler_cpu_us_per_event": round(cpu / len(raw) * 1e6, 1),
                 "postgres_cpu_us_per_event": round(db_cpu / len(raw) * 1e6, 1),
-                "events_per_s": round(len(raw) / seconds), **asyncio.run(digest(pg.port, "risk_handler")),
-            }  # fmt: skip
-            print(json.dumps(result, indent=2, default=str))
-        finally:
-            pg.stop()
+                **asyncio.run(digest(stack.dsn)),
+                "baseline_is": "none: a diagnostic of the handler alone, compared by its state digest across commits",
+            },
+        )  # fmt: skip
 
 
 if __name__ == "__main__":

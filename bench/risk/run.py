@@ -1,23 +1,25 @@
 """Risk benchmark: refit the population model over 100,000 customers (target < 10 s).
 
 The refit is `model_service.fit_at`, what `POST /v1/model/fit` runs: both models, then the
-value-tier cut-offs over every customer's decision value, assessed by `assess_customers`.
+value-tier cut-offs over every customer's decision value, assessed by the one assessment.
 
-Run: python bench/risk/run.py [--customers 100000]
-Consumption throughput (order events/s into scored customer state) is bench/risk/consume.py.
+    python -m bench.risk.run [--quick] [--customers 100000]
+
+In-process, no servers. Consumption throughput (order events/s into scored customer state) is
+bench/risk/consume.py.
 Baseline in the same run: one likelihood evaluation over the same customers (a fit costs
 about that many evaluations), so the ratio shows how many evaluations the fit needed.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import numpy as np
 
+from bench import harness
 from winback_risk.domain.model import pareto_nbd
 from winback_risk.domain.model.limits import FitRules
 from winback_risk.domain.model.population import Summaries
@@ -51,9 +53,11 @@ def order_summaries(s: Summaries, as_of: datetime) -> list[OrderSummary]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--customers", type=int, default=100_000)
-    n = parser.parse_args().customers
+    parser = harness.parser(__doc__)
+    parser.add_argument("--customers", type=int, help="customers (default 100,000, --quick too)")
+    args = parser.parse_args()
+    n = harness.sized(args, "customers", 100_000, 100_000)
+    load = harness.LoadMeter()
     s = synthetic(n)
     orders = order_summaries(s, NOW)
     guess = pareto_nbd.ParetoNBD(0.55, 75.0, 0.6, 80.0)
@@ -64,17 +68,28 @@ def main() -> None:
     model = fit_at(orders, NOW, value_basis="revenue", quantiles=(0.8, 0.5), rules=FitRules())
     fit_s = time.perf_counter() - started
     p = model.purchases
-    distinct = len(np.unique(np.stack([s.x, s.t_x, s.T], axis=1), axis=0))
-    print(f"customers {n}, repeat buyers {int((s.x > 0).sum())}, distinct (x, t_x, T) {distinct}")
-    print(f"one log-likelihood evaluation: {one_eval:.3f} s")
-    print(f"full refit (Pareto/NBD + Gamma-Gamma + tiers over the assessment): {fit_s:.2f} s "
-          f"= {fit_s / one_eval:.0f} x one evaluation")  # fmt: skip
-    print(f"of which ranking the decision values: {model.statistics['tier_ranking_seconds']:.2f} s; "
-          f"tier cut-offs {model.tier_cutoffs} over {model.statistics['customers_ranked']} customers, "
-          f"typical interval {model.typical_interval_days} days")  # fmt: skip
-    print(f"fit: r={p.r:.3f} alpha={p.alpha:.1f} s={p.s:.3f} beta={p.beta:.1f} LL={model.log_likelihood:.1f} "
-          f"evaluations={model.statistics['evaluations']} converged={model.statistics['converged']}")  # fmt: skip
-    print("target < 10 s:", "met" if fit_s < 10 else "MISSED")
+    harness.emit(
+        "risk.refit",
+        "seconds",
+        fit_s,
+        "s",
+        baseline=one_eval,
+        durable=None,
+        load=load,
+        conditions={
+            "customers": n,
+            "quick": args.quick,
+            "repeat_buyers": int((s.x > 0).sum()),
+            "distinct_x_tx_T": len(np.unique(np.stack([s.x, s.t_x, s.T], axis=1), axis=0)),
+            "fit": {"r": round(p.r, 3), "alpha": round(p.alpha, 1), "s": round(p.s, 3), "beta": round(p.beta, 1)},
+            "evaluations": model.statistics["evaluations"],
+            "converged": model.statistics["converged"],
+            "tier_ranking_seconds": round(model.statistics["tier_ranking_seconds"], 2),
+            "customers_ranked": model.statistics["customers_ranked"],
+            "baseline_is": "one log-likelihood evaluation over the same customers (in-process, no database)",
+            "target": "< 10 s for 100,000 customers",
+        },
+    )
 
 
 if __name__ == "__main__":

@@ -26,9 +26,12 @@ CONSUMERS: tuple[str, ...] = tuple(CONSUMED)
 
 SECRET_NAME = "winback-secrets"
 _EVERY_SERVICE_SECRETS = frozenset({"WINBACK_API_KEYS", "WINBACK_DATABASE_URL"})
-SECRET_KEYS: dict[str, frozenset[str]] = {name: _EVERY_SERVICE_SECRETS for name in SERVICES} | {
-    "campaign": _EVERY_SERVICE_SECRETS | {"WINBACK_CONSENT_API_KEY", "WINBACK_OPT_OUT_SECRET"},
-    "consent": _EVERY_SERVICE_SECRETS | {"WINBACK_CONSENT_HASH_KEY"},
+# Every service that holds personal data keeps tombstones of erased customers under a keyed hash.
+_PERSONAL_DATA_SECRETS = _EVERY_SERVICE_SECRETS | {"WINBACK_ERASURE_KEY"}
+SECRET_KEYS: dict[str, frozenset[str]] = {name: _PERSONAL_DATA_SECRETS for name in SERVICES} | {
+    "ingest": _EVERY_SERVICE_SECRETS,
+    "campaign": _PERSONAL_DATA_SECRETS | {"WINBACK_CONSENT_API_KEY", "WINBACK_OPT_OUT_SECRET"},
+    "consent": _PERSONAL_DATA_SECRETS | {"WINBACK_CONSENT_HASH_KEY"},
 }
 
 

@@ -1,7 +1,10 @@
-"""No loss, no doubles: 1,000 cancellations while risk, campaign and consent are SIGKILLed in turn.
+"""No loss, no doubles, no wrong answer: 1,000 cancellations while risk, campaign and consent are SIGKILLed in turn.
 
 Campaign runs the shipped playbooks plus one of the test's own (an immediate e-mail, no holdout), so
-every cancelled customer is asked about at once.
+every cancelled customer is asked about at once. Each customer's consent is fixed in advance (a
+confirmed e-mail opt-in, nothing on file, or an opt-in followed by an objection), and the test
+asserts the one outcome each must get: an e-mail for the first, suppressed for `no_consent` or
+`objection` for the others. An all-suppressed run, or a contact of an objector, fails.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.events import cancellation, doi_consent, profile
+from tests.support.events import cancellation, doi_consent, objection, profile
 from tests.support.kafka import read_topic
 from tests.support.playbooks import immediate_email, install
 from tests.support.polling import eventually
@@ -29,6 +32,15 @@ INGEST = {"Authorization": "Bearer dev-ingest-key"}
 CUSTOMERS = [f"kill-{i:04d}" for i in range(1000)]
 # After which batch of 100 cancellations each victim is killed (and restarted a moment later).
 VICTIMS = {2: "risk", 5: "campaign", 7: "consent"}
+# Consent fixed per customer, and the outcome it must give (status, channel, reason).
+CONSENTED = CUSTOMERS[0::3]
+WITHOUT_CONSENT = CUSTOMERS[1::3]
+OBJECTING = CUSTOMERS[2::3]
+EXPECTED = (
+    {c: ("triggered", "email", None) for c in CONSENTED}
+    | {c: ("suppressed", "email", "no_consent") for c in WITHOUT_CONSENT}
+    | {c: ("suppressed", "email", "objection") for c in OBJECTING}
+)
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +74,15 @@ async def _all_actions(client: httpx.AsyncClient, url: str) -> list[dict[str, An
             return items
 
 
-async def test_every_customer_ends_with_exactly_one_action_or_suppression(
+async def test_every_customer_gets_exactly_the_outcome_of_its_consent_through_the_kills(
     system: dict[str, ServiceProcess], kafka_bootstrap: str
 ):
     ingest = system["ingest"].url
     async with httpx.AsyncClient(timeout=30) as client:
         await install(client, system["campaign"].url, immediate_email())
-        # Half of the customers confirmed e-mail consent, the other half never gave any.
-        setup = [profile(c) for c in CUSTOMERS] + [doi_consent(c) for c in CUSTOMERS[::2]]
+        # Opt-ins first, objections after them (an objection wins over an earlier consent).
+        setup = [profile(c) for c in CUSTOMERS] + [doi_consent(c) for c in CONSENTED + OBJECTING]
+        setup += [objection(c, ["email"]) for c in OBJECTING]
         for start in range(0, len(setup), 500):
             await _post(client, ingest, setup[start : start + 500])
         for batch_no, start in enumerate(range(0, len(CUSTOMERS), 100)):
@@ -92,11 +105,20 @@ async def test_every_customer_ends_with_exactly_one_action_or_suppression(
     per_customer = Counter(a["customer_id"] for a in actions)
     assert set(per_customer) == set(CUSTOMERS)
     assert [c for c, n in per_customer.items() if n != 1] == []
-    assert {a["status"] for a in actions} <= {"triggered", "suppressed"}
+    outcomes = {a["customer_id"]: (a["status"], a["channel"], a["reason"]) for a in actions}
+    assert {c: o for c, o in outcomes.items() if o != EXPECTED[c]} == {}
 
-    published: dict[str, set[str]] = defaultdict(set)
+    published: dict[str, set[tuple[str, str, str | None]]] = defaultdict(set)
     for event in await read_topic(kafka_bootstrap, "winback.actions", idle_s=2.0, timeout_s=60):
-        if event["data"]["customer_id"].startswith("kill-"):
-            published[event["data"]["customer_id"]].add(event["data"]["action_id"])
+        data = event["data"]
+        if data["customer_id"].startswith("kill-"):
+            published[data["customer_id"]].add((data["action_id"], event["type"], data.get("reason")))
     assert set(published) == set(CUSTOMERS)
     assert [c for c, ids in published.items() if len(ids) != 1] == []
+    expected_types = {"triggered": "action.triggered", "suppressed": "action.suppressed"}
+    wrong = {
+        c: (kind, reason)
+        for c, [(_, kind, reason)] in ((c, list(ids)) for c, ids in published.items())
+        if (kind, reason) != (expected_types[EXPECTED[c][0]], EXPECTED[c][2])
+    }
+    assert wrong == {}

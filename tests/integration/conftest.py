@@ -1,13 +1,14 @@
-"""Fixtures of the integration tests that talk to one service's database directly."""
+"""Fixtures of the integration tests: one service's database, or one service running as a process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_cli.stack import ServiceSpec, migrate, service_env
+from tests.support.services import running_services
+from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
 from winback_shared.db.engine import create_engine, create_sessionmaker
 
 
@@ -25,3 +26,21 @@ async def risk_sessions(risk_database: str) -> AsyncIterator[async_sessionmaker[
         yield create_sessionmaker(engine)
     finally:
         await engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def ingest(
+    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ServiceProcess]:
+    """Ingest migrated and running as its own process for the module."""
+    logs = tmp_path_factory.mktemp("ingest")
+    with running_services(["ingest"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=logs) as s:
+        yield s["ingest"]
+
+
+@pytest.fixture(scope="module")
+def metrics(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Metrics migrated and running as its own process for the module; its base URL."""
+    logs = tmp_path_factory.mktemp("metrics")
+    with running_services(["metrics"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=logs) as s:
+        yield s["metrics"].url

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from winback_campaign.adapters.tables import deferred_status_changes, enrollment_steps, enrollments
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.domain.playbooks import Playbook
-from winback_campaign.service_layer.enrolment import EnrolmentHandler
+from winback_campaign.service_layer.enrollment import EnrollmentHandler
 from winback_shared.clock import FixedClock
 from winback_shared.db.migrate import upgrade
 from winback_shared.events.envelope import CloudEvent
@@ -56,8 +56,8 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-def handler(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> EnrolmentHandler:
-    return EnrolmentHandler(sessions=sessions, clock=clock, replay_window=timedelta(days=7), shipped=[PLAYBOOK])
+def handler(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> EnrollmentHandler:
+    return EnrollmentHandler(sessions=sessions, clock=clock, replay_window=timedelta(days=7), shipped=[PLAYBOOK])
 
 
 def business(customer_id: str) -> CloudEvent:

@@ -7,7 +7,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +17,8 @@ import uvicorn
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI, Request
 
+from tests.support.kafka import publish
+from tests.support.polling import until
 from winback_campaign.bootstrap import MIGRATIONS, build_app
 from winback_campaign.domain.ids import action_id_for
 from winback_campaign.settings import CampaignSettings
@@ -26,7 +28,6 @@ from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import CustomerUpserted
 from winback_shared.events.produced import CustomerStatusChanged
 from winback_shared.events.topics import Topic
-from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 
 pytestmark = pytest.mark.integration
 
@@ -110,14 +111,6 @@ async def stack(kafka_bootstrap: str, database_url: str) -> AsyncIterator[tuple[
     stub.stop()
 
 
-async def publish(bootstrap: str, records: list[tuple[Topic, CloudEvent]]) -> None:
-    publisher = EventPublisher(bootstrap)
-    try:
-        await publisher.publish([OutgoingRecord.of(topic.value, event) for topic, event in records])
-    finally:
-        await publisher.close()
-
-
 def status_changed(customer_id: str, *, at: datetime, eligible: bool = True, event_id: str | None = None) -> CloudEvent:
     data = {"customer_id": customer_id, "from": "active", "to": "churned", "at": at, "winback_eligible": eligible}
     return CustomerStatusChanged.new(source="/winback/risk", time=at, data=data, id=event_id)
@@ -126,16 +119,6 @@ def status_changed(customer_id: str, *, at: datetime, eligible: bool = True, eve
 def upserted(customer_id: str, name: str, language: str) -> CloudEvent:
     data = {"customer_id": customer_id, "name": name, "email": f"{customer_id}@example.com", "language": language}
     return CustomerUpserted.new(source="/crm", time=datetime.now(UTC), data=data)
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], *, timeout_s: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = await check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.1)
 
 
 async def read_topic(bootstrap: str, topic: str, *, expect: int, settle_s: float = 1.0) -> list[dict[str, Any]]:
@@ -184,13 +167,13 @@ async def test_consent_outage_sends_nothing_then_allow_triggers_and_objection_su
         return items
 
     # Phase 1: consent is down. Both eligible customers are enrolled, nothing is sent.
-    [allowed_enrolment] = await eventually(lambda: enrollments(ALLOWED))
-    await eventually(lambda: enrollments(OBJECTED))
+    [allowed_enrollment] = await until(lambda: enrollments(ALLOWED))
+    await until(lambda: enrollments(OBJECTED))
     await asyncio.sleep(2.5)  # several scheduler rounds fail against the missing consent service
     assert (await client.get("/v1/actions")).json() == {"items": [], "next_cursor": None}
     assert await read_topic(kafka_bootstrap, Topic.ACTIONS.value, expect=0, settle_s=0.5) == []
-    assert allowed_enrolment["playbook_id"] == "winback-basic" and allowed_enrolment["status"] == "active"
-    assert [s["status"] for s in allowed_enrolment["steps"]] == ["pending"]
+    assert allowed_enrollment["playbook_id"] == "winback-basic" and allowed_enrollment["status"] == "active"
+    assert [s["status"] for s in allowed_enrollment["steps"]] == ["pending"]
     assert await enrollments(OLD) == [] and await enrollments(INELIGIBLE) == []
 
     # Phase 2: consent comes back; the retry settles both steps exactly once.
@@ -200,7 +183,7 @@ async def test_consent_outage_sends_nothing_then_allow_triggers_and_objection_su
         items: list[dict[str, Any]] = (await client.get("/v1/actions")).json()["items"]
         return items if len(items) >= 2 else None
 
-    await eventually(two_actions)
+    await until(two_actions)
     await asyncio.sleep(0.5)
     items = (await client.get("/v1/actions", params={"limit": 10})).json()["items"]
     by_customer = {i["customer_id"]: i for i in items}
@@ -208,7 +191,7 @@ async def test_consent_outage_sends_nothing_then_allow_triggers_and_objection_su
     triggered, suppressed = by_customer[ALLOWED], by_customer[OBJECTED]
     assert triggered["status"] == "triggered" and triggered["channel"] == "email"
     assert triggered["template"] == "we_miss_you" and triggered["playbook_id"] == "winback-basic"
-    assert triggered["action_id"] == action_id_for(allowed_enrolment["enrollment_id"], "1")
+    assert triggered["action_id"] == action_id_for(allowed_enrollment["enrollment_id"], "1")
     assert triggered["recipient"] == {"email": f"{ALLOWED}@example.com", "name": "Alice"}
     assert triggered["content"]["language"] == "en" and "Alice" in triggered["content"]["subject"]
     assert suppressed["status"] == "suppressed" and suppressed["reason"] == "objection"
@@ -310,7 +293,7 @@ async def test_moving_the_clock_runs_steps_that_became_due(
         items: list[dict[str, Any]] = (await client.get("/v1/customers/c-later/enrollments")).json()["items"]
         return items
 
-    [enrolment] = await eventually(enrolled)
+    [enrollment] = await until(enrolled)
     await asyncio.sleep(1.0)
     assert (await client.get("/v1/actions", params={"customer_id": "c-later"})).json()["items"] == []
     moved = await client.post("/v1/clock", json={"now": (now + timedelta(days=2, hours=1)).isoformat()})
@@ -322,7 +305,7 @@ async def test_moving_the_clock_runs_steps_that_became_due(
         ]
         return items
 
-    [action] = await eventually(settled, timeout_s=10)
+    [action] = await until(settled, timeout_s=10)
     # The stub objects for everyone but ALLOWED: consent was asked once the step became due.
-    assert action["enrollment_id"] == enrolment["enrollment_id"]
+    assert action["enrollment_id"] == enrollment["enrollment_id"]
     assert (action["status"], action["reason"]) == ("suppressed", "objection")

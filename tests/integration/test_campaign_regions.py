@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository as repo
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.service_layer.translate import merged_profiles
 from winback_shared.db.engine import create_engine, create_sessionmaker

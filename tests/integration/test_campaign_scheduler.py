@@ -10,19 +10,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository as repo
+from tests.support.db import migrated
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.consent_client import ConsentUnavailable
 from winback_campaign.adapters.tables import actions, enrollment_steps, outbox
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
-from winback_campaign.domain.enrolment import EnrolmentPlan, StatusChange, plan_enrolment
+from winback_campaign.domain.enrollment import EnrollmentPlan, StatusChange, plan_enrollment
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_shared.clock import FixedClock
-from winback_shared.db.migrate import upgrade
 
 pytestmark = pytest.mark.integration
 
@@ -57,10 +57,8 @@ class FakeConsent:
 
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -98,16 +96,16 @@ async def enrol(
     tier: str = "C",
     kind: str = "consumer",
     caused_by: tuple[str, str] | None = None,
-) -> list[EnrolmentPlan]:
+) -> list[EnrollmentPlan]:
     plans = []
     for i in range(n):
         change = StatusChange(
             f"c{i}", "churned", T0, True, "/winback/risk", f"e{i}", value_tier=tier, kind=kind, caused_by=caused_by
         )
-        plan = plan_enrolment(
-            change, BUILTIN_PLAYBOOKS, now=T0, has_active_enrolment=False, replay_window=timedelta(days=7)
+        plan = plan_enrollment(
+            change, BUILTIN_PLAYBOOKS, now=T0, has_active_enrollment=False, replay_window=timedelta(days=7)
         )
-        assert isinstance(plan, EnrolmentPlan)
+        assert isinstance(plan, EnrollmentPlan)
         plans.append(plan)
     profiles = {
         f"c{i}": {
@@ -122,7 +120,7 @@ async def enrol(
     }
     async with sessions.begin() as session:
         await repo.upsert_profiles(session, profiles, T0)
-        await repo.insert_enrolments(session, plans, {}, T0)
+        await repo.insert_enrollments(session, plans, {}, T0)
     return [p for p in plans if not p.holdout]
 
 
@@ -217,7 +215,7 @@ async def test_cap_and_quiet_hours_move_steps_instead_of_dropping_them(
     assert letter.recipient["postal_address"]["city"] == "Berlin"
 
 
-async def _first_step(sessions: async_sessionmaker[AsyncSession], plan: EnrolmentPlan) -> Any:
+async def _first_step(sessions: async_sessionmaker[AsyncSession], plan: EnrollmentPlan) -> Any:
     async with sessions() as session:
         return (
             await session.execute(

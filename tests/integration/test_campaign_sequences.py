@@ -11,10 +11,12 @@ import httpx
 import pytest
 from fastapi import FastAPI, Request
 
-from tests.integration.test_campaign_flow import ConsentStub, eventually, publish, read_topic
+from tests.integration.test_campaign_flow import ConsentStub, read_topic
+from tests.support.kafka import publish
+from tests.support.polling import until
 from winback_campaign.bootstrap import MIGRATIONS, build_app
 from winback_campaign.domain.builtin_playbooks import WINBACK_BASIC
-from winback_campaign.domain.enrolment import in_holdout
+from winback_campaign.domain.enrollment import in_holdout
 from winback_campaign.settings import CampaignSettings
 from winback_cli.servers import free_port
 from winback_shared.db.migrate import upgrade
@@ -84,7 +86,7 @@ def business(customer_id: str) -> CloudEvent:
     return CustomerUpserted.new(source="/crm", time=datetime.now(UTC), data=data)
 
 
-async def enrolment(client: httpx.AsyncClient, customer_id: str, playbook_id: str) -> dict[str, Any] | None:
+async def enrollment(client: httpx.AsyncClient, customer_id: str, playbook_id: str) -> dict[str, Any] | None:
     items = (await client.get(f"/v1/customers/{customer_id}/enrollments")).json()["items"]
     return next((i for i in items if i["playbook_id"] == playbook_id), None)
 
@@ -102,10 +104,10 @@ async def first_step_sent(client: httpx.AsyncClient, kafka_bootstrap: str, custo
         kafka_bootstrap,
         [(Topic.EVENTS, business(customer_id)), (Topic.RISK, status(customer_id, "churned", now, value_tier="A"))],
     )
-    [action] = await eventually(lambda: actions_of(client, customer_id))
+    [action] = await until(lambda: actions_of(client, customer_id))
     assert isinstance(action, dict)
     assert action["channel"] == "email" and action["status"] == "triggered"
-    found = await enrolment(client, customer_id, "winback-basic")
+    found = await enrollment(client, customer_id, "winback-basic")
     assert found is not None and [s["step_id"] for s in found["steps"]] == ["1", "call", "letter"]
     return action
 
@@ -131,10 +133,10 @@ async def test_objection_between_two_steps_stops_everything_after_it(
     )
 
     async def exited() -> dict[str, Any] | None:
-        found = await enrolment(client, "seq-objects", "winback-basic")
+        found = await enrollment(client, "seq-objects", "winback-basic")
         return found if found and found["status"] == "exited" else None
 
-    found = await eventually(exited)
+    found = await until(exited)
     assert found["exit_reason"] == "objection"
     assert [s["status"] for s in found["steps"]] == ["triggered", "skipped", "skipped"]
     await move_clock(client, 20)
@@ -149,10 +151,10 @@ async def test_a_customer_who_returns_after_the_first_step_gets_nothing_more(
     await publish(kafka_bootstrap, [(Topic.RISK, status("seq-back", "won_back", await service_now(client)))])
 
     async def won() -> dict[str, Any] | None:
-        found = await enrolment(client, "seq-back", "winback-basic")
+        found = await enrollment(client, "seq-back", "winback-basic")
         return found if found and found["status"] == "exited" else None
 
-    found = await eventually(won)
+    found = await until(won)
     assert found["exit_reason"] == "won_back" and found["steps"][1:] == [
         {**s, "status": "skipped", "reason": "won_back"} for s in found["steps"][1:]
     ]
@@ -178,8 +180,8 @@ async def test_a_return_during_a_win_back_ends_it_and_starts_re_onboarding_in_th
     await first_step_sent(client, kafka_bootstrap, "seq-comes-back")
     await publish(kafka_bootstrap, [(Topic.RISK, status("seq-comes-back", "won_back", await service_now(client)))])
 
-    onboarding = await eventually(lambda: enrolment(client, "seq-comes-back", "re-onboarding"))
-    winback = await enrolment(client, "seq-comes-back", "winback-basic")
+    onboarding = await until(lambda: enrollment(client, "seq-comes-back", "re-onboarding"))
+    winback = await enrollment(client, "seq-comes-back", "winback-basic")
     assert winback is not None and (winback["status"], winback["exit_reason"]) == ("exited", "won_back")
     assert isinstance(onboarding, dict) and (onboarding["status"], onboarding["holdout"]) == ("active", False)
     assert [(s["step_id"], s["status"]) for s in onboarding["steps"]] == [
@@ -199,7 +201,7 @@ async def test_the_opt_out_link_works_and_ends_the_sequence(client: httpx.AsyncC
     clicked = await client.get(link, headers={"Authorization": ""})
     assert clicked.status_code == 200 and clicked.json()["status"] == "unsubscribed"
     assert (await client.post(link, headers={"Authorization": ""})).status_code == 200  # idempotent
-    found = await enrolment(client, "seq-unsubscribes", "winback-basic")
+    found = await enrollment(client, "seq-unsubscribes", "winback-basic")
     assert found is not None and (found["status"], found["exit_reason"]) == ("exited", "unsubscribe")
     inbound = await read_topic(kafka_bootstrap, Topic.INBOUND.value, expect=1)
     # The second click repeats the same event (same source and id): ingest counts it once.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -10,16 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository as repo
+from tests.support.db import migrated
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters import step_repository
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.domain.actions import ConsentDecision, settle
-from winback_campaign.domain.enrolment import EnrolmentPlan, StatusChange, plan_enrolment
+from winback_campaign.domain.enrollment import EnrollmentPlan, StatusChange, plan_enrollment
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.service_layer.playbooks import InvalidPlaybook, PlaybookService
 from winback_shared.clock import FixedClock
-from winback_shared.db.engine import create_engine, create_sessionmaker
-from winback_shared.db.migrate import upgrade
+from winback_shared.db.engine import create_sessionmaker
 
 pytestmark = pytest.mark.integration
 
@@ -37,10 +36,8 @@ OWN = {
 
 @pytest.fixture(scope="module")
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_engine(database_url)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield create_sessionmaker(engine)
 
 
 def _document(service: PlaybookService, **templates: Any) -> dict[str, Any]:
@@ -68,20 +65,20 @@ async def test_a_template_is_refused_on_save_with_the_exact_problem(
         assert problem in str(refused.value)
 
 
-async def test_a_saved_template_renders_for_the_playbooks_enrolments(
+async def test_a_saved_template_renders_for_the_playbooks_enrollments(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
     service = PlaybookService(sessions, FixedClock(T0))
     playbook = await service.replace("winback-basic", _document(service, we_miss_you=OWN))
     assert playbook.as_dict()["templates"]["we_miss_you"]["de"]["subject"] == "Hallo {{ name }}"
     change = StatusChange("c1", "churned", T0, True, "/winback/risk", "e1", value_tier="C")
-    plan = plan_enrolment(change, [playbook], now=T0, has_active_enrolment=False, replay_window=timedelta(days=7))
-    assert isinstance(plan, EnrolmentPlan)
+    plan = plan_enrollment(change, [playbook], now=T0, has_active_enrollment=False, replay_window=timedelta(days=7))
+    assert isinstance(plan, EnrollmentPlan)
     async with sessions.begin() as session:
         await repo.upsert_profiles(
             session, {"c1": {"name": "Anna <3", "email": "a@example.org", "language": "de", "state": "BY"}}, T0
         )
-        await repo.insert_enrolments(session, [plan], {}, T0)
+        await repo.insert_enrollments(session, [plan], {}, T0)
         [due] = await step_repository.claim_due_steps(session, now=T0, address_grace=timedelta(hours=1), limit=10)
     assert due.message == playbook.as_dict()["templates"]["we_miss_you"]
     assert due.state == "BY"  # quiet hours of the scheduler see the customer's state

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 import time
 from collections import Counter
@@ -15,16 +14,17 @@ import pytest
 import uvicorn
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from tests.support.db import migrated
 from tests.support.polling import eventually
-from winback_campaign.adapters import enrolment_repository as repo
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.tables import outbox, webhook_deliveries
 from winback_campaign.adapters.webhook_sender import WebhookSender
 from winback_campaign.bootstrap import MIGRATIONS, build_app
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
-from winback_campaign.domain.enrolment import EnrolmentPlan, StatusChange, plan_enrolment
+from winback_campaign.domain.enrollment import EnrollmentPlan, StatusChange, plan_enrollment
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.webhooks import RetryPolicy, signature_valid
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
@@ -32,7 +32,6 @@ from winback_campaign.service_layer.webhooks import DelivererConfig, WebhookDeli
 from winback_campaign.settings import CampaignSettings
 from winback_cli.servers import free_port
 from winback_shared.clock import FixedClock
-from winback_shared.db.migrate import upgrade
 
 pytestmark = pytest.mark.integration
 
@@ -100,10 +99,8 @@ def receiver() -> Iterator[Receiver]:
 
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_async_engine(database_url)
-    yield engine
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield engine
 
 
 @pytest.fixture
@@ -125,15 +122,15 @@ async def settle_steps(sessions: async_sessionmaker[AsyncSession], n: int, webho
     plans = []
     for i in range(n):
         change = StatusChange(f"c{i}", "churned", T0, True, "/winback/risk", f"e{i}", value_tier="C")
-        plan = plan_enrolment(
-            change, BUILTIN_PLAYBOOKS, now=T0, has_active_enrolment=False, replay_window=timedelta(days=7)
+        plan = plan_enrollment(
+            change, BUILTIN_PLAYBOOKS, now=T0, has_active_enrollment=False, replay_window=timedelta(days=7)
         )
-        assert isinstance(plan, EnrolmentPlan)
+        assert isinstance(plan, EnrollmentPlan)
         plans.append(plan)
     profiles = {f"c{i}": {"name": f"N{i}", "email": f"c{i}@example.com", "language": "de"} for i in range(n)}
     async with sessions.begin() as session:
         await repo.upsert_profiles(session, profiles, T0)
-        await repo.insert_enrolments(session, plans, {}, T0)
+        await repo.insert_enrollments(session, plans, {}, T0)
     scheduler = Scheduler(
         sessions=sessions,
         clock=FixedClock(T0),

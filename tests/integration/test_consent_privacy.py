@@ -13,15 +13,13 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.support.kafka import read_topic
+from tests.support.kafka import produce_events, read_topic
 from tests.support.polling import eventually
 from winback_consent.bootstrap import MIGRATIONS, build_app
 from winback_consent.settings import ConsentSettings
 from winback_shared.db.migrate import upgrade
-from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import ConsentGranted, CustomerUpserted
 from winback_shared.events.topics import Topic
-from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 
 pytestmark = pytest.mark.integration
 
@@ -46,14 +44,6 @@ async def client(kafka_bootstrap: str, database_url: str) -> AsyncIterator[httpx
     transport = httpx.ASGITransport(app=app)
     async with app.router.lifespan_context(app), httpx.AsyncClient(transport=transport, base_url="http://c") as http:
         yield http
-
-
-async def produce(bootstrap: str, events: list[CloudEvent]) -> None:
-    publisher = EventPublisher(bootstrap)
-    try:
-        await publisher.publish([OutgoingRecord.of(Topic.EVENTS.value, e) for e in events])
-    finally:
-        await publisher.close()
 
 
 def profile(customer_id: str, at: datetime, **data: Any) -> CustomerUpserted:
@@ -81,7 +71,7 @@ async def test_imported_blocking_list_entries_suppress_until_a_later_express_con
     client: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     s = f"supp-{RUN}"
-    await produce(
+    await produce_events(
         kafka_bootstrap,
         [
             profile(s, GIVEN, email="Sup.Pressed@Example.org", phone="0170 5550001"),
@@ -112,7 +102,7 @@ async def test_imported_blocking_list_entries_suppress_until_a_later_express_con
     assert (await decide(client, s, "email"))["reason"] == "suppressed"
     assert (await decide(client, s, "sms"))["reason"] == "suppressed"
     # A new express consent after the listing lifts it for that channel only.
-    await produce(kafka_bootstrap, [email_consent(s, datetime.now(UTC))])
+    await produce_events(kafka_bootstrap, [email_consent(s, datetime.now(UTC))])
     allowed = await until(client, s, "email", "allowed", True)
     assert allowed["basis"] == "express_consent" and len(allowed["evidence_ids"]) == 2
     assert (await decide(client, s, "sms"))["reason"] == "suppressed"
@@ -128,7 +118,7 @@ async def test_double_opt_in_sends_a_service_mail_and_confirms_an_express_consen
     client: httpx.AsyncClient, kafka_bootstrap: str
 ) -> None:
     d = f"doi-{RUN}"
-    await produce(kafka_bootstrap, [profile(d, GIVEN, email="doi@example.org")])
+    await produce_events(kafka_bootstrap, [profile(d, GIVEN, email="doi@example.org")])
     await until(client, d, "email", "reason", "no_consent")
     unknown = await client.post("/v1/double-opt-in", json={"customer_id": "nobody", "email": "x@y.de"}, headers=OPS)
     assert unknown.status_code == 404
@@ -168,11 +158,11 @@ async def test_erasure_keeps_hashes_so_a_reimport_stays_blocked(
 ) -> None:
     e, twin = f"erase-{RUN}", f"twin-{RUN}"
     address = {"street": "Erasestraße 9", "postal_code": "20095", "city": "Hamburg"}
-    await produce(
+    await produce_events(
         kafka_bootstrap,
         [profile(e, GIVEN, email="gone@example.org", phone="040 5550009", postal_address=address)],
     )
-    await produce(kafka_bootstrap, [email_consent(e, GIVEN)])
+    await produce_events(kafka_bootstrap, [email_consent(e, GIVEN)])
     await until(client, e, "email", "allowed", True)
     assert (await client.delete(f"/v1/customers/{e}", headers=OPS)).status_code == 403
     erased = await client.delete(f"/v1/customers/{e}", headers=ADMIN)
@@ -196,7 +186,7 @@ async def test_erasure_keeps_hashes_so_a_reimport_stays_blocked(
 
     # The same address comes back under the old id and a new one: blocked, post included.
     later = datetime.now(UTC)
-    await produce(
+    await produce_events(
         kafka_bootstrap,
         [
             profile(e, later, email="GONE@example.org"),
@@ -207,14 +197,14 @@ async def test_erasure_keeps_hashes_so_a_reimport_stays_blocked(
     await until(client, twin, "email", "reason", "suppressed")
     assert (await decide(client, twin, "post"))["reason"] == "suppressed"
     # Until a new express consent.
-    await produce(kafka_bootstrap, [email_consent(twin, datetime.now(UTC))])
+    await produce_events(kafka_bootstrap, [email_consent(twin, datetime.now(UTC))])
     await until(client, twin, "email", "allowed", True)
     assert (await decide(client, e, "email"))["reason"] == "suppressed"
 
 
 async def test_an_expired_doi_link_is_gone(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
     x = f"doi-late-{RUN}"
-    await produce(kafka_bootstrap, [profile(x, GIVEN, email="late@example.org")])
+    await produce_events(kafka_bootstrap, [profile(x, GIVEN, email="late@example.org")])
     await until(client, x, "email", "reason", "no_consent")
     started = await client.post("/v1/double-opt-in", json={"customer_id": x, "email": "late@example.org"}, headers=OPS)
     assert started.status_code == 202

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,13 +10,13 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.support.db import migrated
 from winback_consent.adapters.tables import customers
 from winback_consent.bootstrap import MIGRATIONS
 from winback_consent.domain.contacts import hash_value
 from winback_consent.service_layer.consume import apply_events
 from winback_shared.clock import FixedClock
-from winback_shared.db.engine import create_engine, create_sessionmaker
-from winback_shared.db.migrate import upgrade
+from winback_shared.db.engine import create_sessionmaker
 from winback_shared.events.inbound import CustomerUpserted
 
 pytestmark = pytest.mark.integration
@@ -29,10 +28,8 @@ CLOCK = FixedClock(T0 + timedelta(days=30))
 
 @pytest.fixture(scope="module")
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS)
-    engine = create_engine(database_url)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS) as engine:
+        yield create_sessionmaker(engine)
 
 
 def profile(customer_id: str, days: int, **data: Any) -> CustomerUpserted:

@@ -6,7 +6,7 @@ import asyncio
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,13 +15,13 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from tests.support.kafka import produce_events
+from tests.support.polling import until
 from winback_consent.bootstrap import MIGRATIONS, build_app
 from winback_consent.settings import ConsentSettings
 from winback_shared.db.migrate import upgrade
-from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import ConsentGranted, ContactObjected, CustomerUpserted
 from winback_shared.events.topics import Topic
-from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 
 pytestmark = pytest.mark.integration
 
@@ -42,21 +42,6 @@ async def client(kafka_bootstrap: str, database_url: str) -> AsyncIterator[httpx
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://consent") as http:
             yield http
-
-
-async def produce(bootstrap: str, events: list[CloudEvent]) -> None:
-    publisher = EventPublisher(bootstrap)
-    try:
-        await publisher.publish([OutgoingRecord.of(Topic.EVENTS.value, e) for e in events])
-    finally:
-        await publisher.close()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.2)
 
 
 async def decide(client: httpx.AsyncClient, **body: Any) -> dict[str, Any]:
@@ -82,7 +67,7 @@ def grant_a() -> ConsentGranted:
 
 
 async def test_events_become_decisions(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
-    await produce(
+    await produce_events(
         kafka_bootstrap,
         [
             CustomerUpserted.new(source="/crm", time=GIVEN, data={"customer_id": A, "email": "a@example.org"}),
@@ -95,7 +80,7 @@ async def test_events_become_decisions(client: httpx.AsyncClient, kafka_bootstra
     async def b_objected() -> bool:
         return bool((await decide(client, customer_id=B, channel="email"))["reason"] == "objection")
 
-    await eventually(b_objected)
+    await until(b_objected)
     a = await decide(client, customer_id=A, channel="email")
     assert a["allowed"] is True and a["basis"] == "express_consent" and a["reason"] is None
     assert len(a["evidence_ids"]) == 1
@@ -110,12 +95,12 @@ async def test_a_redelivered_event_changes_nothing(client: httpx.AsyncClient, ka
     marker = CustomerUpserted.new(
         source="/crm", time=GIVEN + timedelta(minutes=1), data={"customer_id": A, "kind": "business"}
     )
-    await produce(kafka_bootstrap, [grant_a(), marker])
+    await produce_events(kafka_bootstrap, [grant_a(), marker])
 
     async def marker_applied() -> bool:
         return bool((await client.get(f"/v1/customers/{A}/consents", headers=OPS)).json()["kind"] == "business")
 
-    await eventually(marker_applied)
+    await until(marker_applied)
     verified = (await client.get(f"/v1/customers/{A}/ledger/verify", headers=OPS)).json()
     assert verified == {"valid": True, "entries": 1}
 
@@ -280,12 +265,12 @@ async def test_a_request_naming_an_event_not_applied_yet_is_answered_not_yet(
     }
     assert "pending" not in unrelated  # an item naming no event is decided as before
 
-    await produce(kafka_bootstrap, [profile, grant])
+    await produce_events(kafka_bootstrap, [profile, grant])
 
     async def applied() -> bool:
         return (await client.post("/v1/decisions", json=body, headers=OPS)).status_code == 200
 
-    await eventually(applied)
+    await until(applied)
     allowed = await decide(client, **body)
     assert (allowed["allowed"], allowed["basis"], "pending" in allowed) == (True, "express_consent", False)
     # After the named event, a customer consent never heard of is really unknown: DENY, not "not yet".

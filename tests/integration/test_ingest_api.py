@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -13,22 +11,12 @@ import pytest
 from tests.support.events import cancellation, event
 from tests.support.kafka import produce_raw, read_records, read_topic
 from tests.support.polling import eventually
-from tests.support.services import running_services
 from winback_cli.stack import ServiceProcess
 
 pytestmark = pytest.mark.integration
 
 INGEST = {"Authorization": "Bearer dev-ingest-key"}
 BATCH = {**INGEST, "Content-Type": "application/cloudevents-batch+json"}
-
-
-@pytest.fixture(scope="module")
-def ingest(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    logs = tmp_path_factory.mktemp("logs")
-    with running_services(["ingest"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=Path(logs)) as s:
-        yield s["ingest"]
 
 
 async def test_batch_is_published_once_and_repeats_count_as_duplicates(ingest: ServiceProcess, kafka_bootstrap: str):

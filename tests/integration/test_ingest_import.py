@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -12,7 +11,6 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.support.kafka import read_topic
-from tests.support.services import running_services
 from winback_cli.importer import ImportOptions, Sender, checkpoint_path, run_import
 from winback_cli.main import app
 from winback_cli.stack import ServiceProcess
@@ -36,15 +34,6 @@ imp-c11,o-11,110,2024-01-15T10:00:00+01:00,shoes
 """
 MAPPING = {"kunde": "customer_id", "bestellung": "order_id", "summe": "amount", "datum": "time"}
 GOOD_ORDERS = {f"o-{n}" for n in (1, 2, 4, 5, 7, 9, 10, 11)}
-
-
-@pytest.fixture(scope="module")
-def ingest(
-    kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ServiceProcess]:
-    logs = tmp_path_factory.mktemp("logs")
-    with running_services(["ingest"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=Path(logs)) as s:
-        yield s["ingest"]
 
 
 async def _orders_on_topic(bootstrap: str) -> Counter[str]:

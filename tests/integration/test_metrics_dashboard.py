@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,8 +14,6 @@ import httpx
 import pytest
 
 from tests.support.polling import eventually
-from winback_cli.servers import free_port
-from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import ContractCancelled
 from winback_shared.events.produced import ActionTriggered, CampaignEnrolled, CustomerStatusChanged
@@ -41,21 +38,6 @@ def _chromium() -> str:
     )
 
 
-@pytest.fixture(scope="module")
-def metrics(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    spec = ServiceSpec("metrics", port)
-    env = service_env(bootstrap=kafka_bootstrap, database_url=database_url, port=port, extra={"WINBACK_ENV": "test"})
-    migrate(spec, env)
-    process = ServiceProcess(spec, port, env, log_path=Path(tmp_path_factory.mktemp("metrics")) / "metrics.log")
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
-
-
 def _history() -> tuple[list[CloudEvent], list[CloudEvent], list[CloudEvent], list[CloudEvent]]:
     """Three months of churn: 30 contacted by e-mail or SMS, 10 held out, some of each back."""
     risk: list[CloudEvent] = []
@@ -66,8 +48,8 @@ def _history() -> tuple[list[CloudEvent], list[CloudEvent], list[CloudEvent], li
         customer, churned, holdout = f"d-{i}", T0 + (i * 2) * DAY, i >= 30
         status = {"customer_id": customer, "from": "lapsed", "to": "churned", "at": churned}
         risk.append(CustomerStatusChanged.new(source="/risk", time=churned, data={**status, "churn_reason": "price"}))
-        enrolment = {"customer_id": customer, "playbook_id": "pb-dash", "enrollment_id": f"en-{i}", "holdout": holdout}
-        campaign.append(CampaignEnrolled.new(source="/campaign", time=churned + DAY, data=enrolment))
+        enrollment = {"customer_id": customer, "playbook_id": "pb-dash", "enrollment_id": f"en-{i}", "holdout": holdout}
+        campaign.append(CampaignEnrolled.new(source="/campaign", time=churned + DAY, data=enrollment))
         if i % 3 == 0:
             text = {"customer_id": customer, "contract_id": f"k{i}", "reason_text": "Preis zu hoch"}
             events.append(ContractCancelled.new(source="/billing", time=churned - DAY, data=text))

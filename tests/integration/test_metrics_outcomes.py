@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import functools
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -15,8 +13,6 @@ import httpx
 import pytest
 
 from tests.support.polling import eventually
-from winback_cli.servers import free_port
-from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
     CampaignResponse,
@@ -40,21 +36,6 @@ OPS = {"Authorization": "Bearer dev-admin-key"}
 Q1 = datetime(2024, 1, 1, 8, tzinfo=UTC)  # the worked example's quarter
 Q3 = datetime(2024, 7, 1, 8, tzinfo=UTC)  # the holdout experiment's quarter
 DAY = timedelta(days=1)
-
-
-@pytest.fixture(scope="module")
-def metrics(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    spec = ServiceSpec("metrics", port)
-    env = service_env(bootstrap=kafka_bootstrap, database_url=database_url, port=port, extra={"WINBACK_ENV": "test"})
-    migrate(spec, env)
-    process = ServiceProcess(spec, port, env, log_path=Path(tmp_path_factory.mktemp("metrics")) / "metrics.log")
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
 
 
 def _status(customer: str, to: str, at: datetime, **extra: Any) -> CustomerStatusChanged:

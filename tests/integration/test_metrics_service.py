@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from winback_cli.servers import free_port
-from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.produced import (
     ActionSuppressed,
@@ -28,22 +24,6 @@ pytestmark = pytest.mark.integration
 
 T0 = datetime(2024, 1, 10, 9, tzinfo=UTC)
 OPS = {"Authorization": "Bearer dev-admin-key"}
-
-
-@pytest.fixture(scope="module")
-def metrics(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    spec = ServiceSpec("metrics", port)
-    env = service_env(bootstrap=kafka_bootstrap, database_url=database_url, port=port, extra={"WINBACK_ENV": "test"})
-    migrate(spec, env)
-    log_path = Path(tmp_path_factory.mktemp("metrics")) / "metrics.log"
-    process = ServiceProcess(spec, port, env, log_path=log_path)
-    process.start()
-    try:
-        process.wait_ready()
-        yield process.url
-    finally:
-        process.stop()
 
 
 def _status(customer: str, to: str, at: datetime, reason: str | None = None) -> CustomerStatusChanged:
@@ -116,13 +96,13 @@ async def test_kpis_count_churn_returns_and_actions_once(metrics: str, kafka_boo
             _triggered("a5", "c1", "email", T0 + 20 * day),
         ],
     )
-    enrolment = {"customer_id": "c2", "playbook_id": "pb-other", "enrollment_id": "en-other", "variant": "B"}
+    enrollment = {"customer_id": "c2", "playbook_id": "pb-other", "enrollment_id": "en-other", "variant": "B"}
     await _publish(
         kafka_bootstrap,
         Topic.CAMPAIGN,
         [
-            CampaignEnrolled.new(source="/campaign", time=T0 + 2 * day, data=enrolment),
-            CampaignExited.new(source="/campaign", time=T0 + 9 * day, data={**enrolment, "reason": "objection"}),
+            CampaignEnrolled.new(source="/campaign", time=T0 + 2 * day, data=enrollment),
+            CampaignExited.new(source="/campaign", time=T0 + 9 * day, data={**enrollment, "reason": "objection"}),
         ],
     )
     # The same event again, then a marker behind it on the same partition (key c1).

@@ -14,6 +14,7 @@ from sqlalchemy import MetaData, Table, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.events import event
+from tests.support.polling import until
 from winback_shared.db.engine import create_engine, create_sessionmaker, make_metadata
 from winback_shared.db.inbox import claim_unprocessed, processed_events_table
 from winback_shared.db.outbox import OutboxMessage, enqueue, outbox_table
@@ -82,13 +83,6 @@ async def _committed(bootstrap: str, group: str, topic: str) -> int | None:
     return offset
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], timeout_s: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while not await check():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
-
-
 @pytest.fixture(scope="module")
 async def publisher(kafka_bootstrap: str) -> AsyncIterator[EventPublisher]:
     pub = EventPublisher(kafka_bootstrap)
@@ -114,7 +108,7 @@ async def _run_until(consumer: BatchConsumer, done: Callable[[], Awaitable[bool]
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await _eventually(done)
+        await until(done, timeout_s=10, interval_s=0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -210,6 +204,37 @@ async def test_an_event_that_always_fails_is_dead_lettered_and_the_rest_applied(
     assert b"cannot apply c-1-2" in dict(parked[0].headers)["x-winback-error"]
 
 
+async def test_a_transient_error_that_never_heals_is_capped_then_dead_lettered(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    topic = await _new_topic(kafka_bootstrap)
+    await _produce(kafka_bootstrap, topic, [_order("c-1", n) for n in range(3)])
+    applied: list[str] = []
+    attempts_alone = 0
+
+    async def handler(events: Sequence[CloudEvent]) -> None:
+        nonlocal attempts_alone
+        if any(e.id == "c-1-1" for e in events):
+            attempts_alone += len(events) == 1
+            # Classified as an outage, but this record causes it every time.
+            raise ConnectionError("connection reset while applying c-1-1")
+        applied.extend(e.id for e in events)
+
+    # The cap on other errors is out of reach: only the transient cap can park the record.
+    consumer = _consumer(kafka_bootstrap, topic, handler, publisher, max_attempts=100, max_transient_attempts=3)
+
+    async def settled() -> bool:
+        return await _committed(kafka_bootstrap, consumer._group_id, topic) == 3
+
+    await _run_until(consumer, settled)
+    assert sorted(applied) == ["c-1-0", "c-1-2"]
+    assert attempts_alone == 3
+    mine = _dead_letters_of(topic)
+    parked = mine(await _read(kafka_bootstrap, Topic.DEADLETTER.value, lambda rs: bool(mine(rs))))
+    assert [parse_event(json.loads(r.value)).id for r in parked] == ["c-1-1"]
+    assert b"ConnectionError: connection reset" in dict(parked[0].headers)["x-winback-error"]
+
+
 @pytest.fixture(scope="module")
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     eng = create_engine(database_url, pool_size=2)
@@ -290,13 +315,13 @@ async def test_the_lag_counts_a_batch_until_it_is_applied(kafka_bootstrap: str, 
         async def idle_and_caught_up() -> bool:
             return consumer.lag == 0
 
-        await _eventually(idle_and_caught_up)
+        await until(idle_and_caught_up, timeout_s=10, interval_s=0.05)
         await _produce(kafka_bootstrap, topic, [_order("c-1", n) for n in range(3)])
 
         async def all_applied() -> bool:
             return len(applied) == 3 and consumer.lag == 0
 
-        await _eventually(all_applied)
+        await until(all_applied, timeout_s=10, interval_s=0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)

@@ -48,7 +48,7 @@ def test_business_that_leaves_for_a_competitor_is_a_star_worth_a_call_and_a_lett
     assert decision.tier == "A"
     assert decision.segment in ("star", "question_mark")
     assert decision.playbook == "grass-greener"
-    assert decision.enrolments[0]["holdout"] is False
+    assert decision.enrollments[0]["holdout"] is False
     assert steps(decision.steps) == [
         ("hello", "email", None),
         ("call", "phone", "account_manager"),
@@ -159,7 +159,7 @@ def test_customer_who_forbids_contact_is_churned_and_never_contacted(world: Worl
     )
     world.play(paul)
 
-    decision = world.decision("no-contact-paul", enrolments=0)
+    decision = world.decision("no-contact-paul", enrollments=0)
     assert decision.status == "churned"
     assert decision.customer["churn_reason"] == "price"
     assert decision.revenue == Decimal("600.00")
@@ -167,7 +167,7 @@ def test_customer_who_forbids_contact_is_churned_and_never_contacted(world: Worl
     assert decision.segment == "question_mark"
     assert decision.customer["winback_eligible"] is False
     assert decision.customer["winback_probability"] == 0
-    assert decision.enrolments == []
+    assert decision.enrollments == []
     assert decision.actions == []
 
 
@@ -197,23 +197,23 @@ def test_won_back_customer_who_leaves_again_within_90_days_gets_an_apology_first
     world.pass_time(days(3))  # the apology goes out on day 2
     world.decision("rechurn-jonas", actions=1)
     world.play(Customer("rechurn-jonas").contract(started=minutes(1), contract_id="k2"))
-    world.decision("rechurn-jonas", enrolments=2)
+    world.decision("rechurn-jonas", enrollments=2)
     world.pass_time(days(30))
     world.play(Customer("rechurn-jonas").cancels("service", contract_id="k2"))
 
-    decision = world.decision("rechurn-jonas", enrolments=3)
+    decision = world.decision("rechurn-jonas", enrollments=3)
     assert world.statuses("rechurn-jonas") == ["active", "churned", "won_back", "churned"]
     assert decision.status == "churned"
     assert decision.customer["churn_reason"] == "service"
     assert decision.revenue == Decimal("45.00")
     assert decision.tier == "C"
     assert decision.segment == "loss"
-    assert [(e["playbook_id"], e["status"], e["exit_reason"]) for e in decision.enrolments] == [
+    assert [(e["playbook_id"], e["status"], e["exit_reason"]) for e in decision.enrollments] == [
         ("we-are-sorry", "active", None),
         ("re-onboarding", "exited", "re_churn"),
         ("we-are-sorry", "exited", "won_back"),
     ]
-    assert decision.enrolments[0]["holdout"] is False
+    assert decision.enrollments[0]["holdout"] is False
     assert steps(decision.steps) == [("apology", "email", None), ("onboarding", "email", None)]
     assert [s.offer for s in decision.steps] == [None, "dedicated_onboarding"]
 

@@ -9,6 +9,10 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.topics import Topic
+from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
+
 
 async def read_topic(
     bootstrap: str, topic: str, *, idle_s: float = 1.0, timeout_s: float = 30.0
@@ -81,3 +85,17 @@ async def produce_raw(bootstrap: str, topic: str, values: Sequence[tuple[str | N
             await producer.send_and_wait(topic, value, key=key.encode() if key else None)
     finally:
         await producer.stop()
+
+
+async def publish(bootstrap: str, records: Sequence[tuple[Topic, CloudEvent]]) -> None:
+    """Publish typed events, each on its topic, through the services' own publisher (acks=all)."""
+    publisher = EventPublisher(bootstrap)
+    try:
+        await publisher.publish([OutgoingRecord.of(topic.value, event) for topic, event in records])
+    finally:
+        await publisher.close()
+
+
+async def produce_events(bootstrap: str, events: Sequence[CloudEvent]) -> None:
+    """Publish typed events on `winback.events`, as ingest would."""
+    await publish(bootstrap, [(Topic.EVENTS, e) for e in events])

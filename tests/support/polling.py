@@ -22,3 +22,13 @@ async def eventually(
         await asyncio.sleep(interval_s)
         result = await probe()
     return result
+
+
+async def until(check: Callable[[], Awaitable[T]], *, timeout_s: float = 30.0, interval_s: float = 0.1) -> T:
+    """Call `check` until its result is truthy; returns that result."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    while not (result := await check()):
+        assert loop.time() < deadline, f"condition not met after {timeout_s}s"
+        await asyncio.sleep(interval_s)
+    return result

@@ -20,23 +20,37 @@ FAST_CONSUMERS = {
 
 @contextlib.contextmanager
 def running_services(
-    names: list[str], *, bootstrap: str, database_url: str, log_dir: Path, extra: dict[str, str] | None = None
+    names: list[str],
+    *,
+    bootstrap: str,
+    database_url: str,
+    log_dir: Path,
+    extra: dict[str, str] | None = None,
+    replicas: dict[str, int] | None = None,
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """Migrate and start the named services on free ports; consent's URL is wired to campaign."""
+    """Migrate and start the named services on free ports; consent's URL is wired to campaign.
+
+    `replicas`: more instances of a service ("risk": 2 adds "risk-2"), each on its own port with
+    the same database and consumer group, as a second pod would run.
+    """
     specs = {s.name: s for s in SERVICES}
     ports = {name: free_port() for name in names}
+    instances = [(name, name) for name in names]
+    instances += [(f"{name}-{i}", name) for name, n in (replicas or {}).items() for i in range(2, n + 1)]
     env_extra = dict(FAST_CONSUMERS)
     if "consent" in ports:
         env_extra["WINBACK_CONSENT_URL"] = f"http://127.0.0.1:{ports['consent']}"
     env_extra.update(extra or {})
     processes: dict[str, ServiceProcess] = {}
     try:
-        for name in names:
-            env = service_env(bootstrap=bootstrap, database_url=database_url, port=ports[name], extra=env_extra)
-            migrate(specs[name], env)
-            process = ServiceProcess(specs[name], ports[name], env, log_path=log_dir / f"{name}.log")
+        for instance, name in instances:
+            port = ports[name] if instance == name else free_port()
+            env = service_env(bootstrap=bootstrap, database_url=database_url, port=port, extra=env_extra)
+            if instance == name:
+                migrate(specs[name], env)
+            process = ServiceProcess(specs[name], port, env, log_path=log_dir / f"{instance}.log")
             process.start()
-            processes[name] = process
+            processes[instance] = process
         for process in processes.values():
             process.wait_ready()
         yield processes

@@ -53,7 +53,7 @@ class Decision:
     """What the services decided about one customer, in the words of the APIs."""
 
     customer: dict[str, Any]  # risk GET /v1/customers/{id}
-    enrolments: list[dict[str, Any]]  # campaign, newest first
+    enrollments: list[dict[str, Any]]  # campaign, newest first
     actions: list[dict[str, Any]]  # campaign, newest first
     playbook_steps: dict[str, dict[str, Any]] = field(repr=False)  # step_id -> step of the enrolled playbook
 
@@ -81,15 +81,15 @@ class Decision:
 
     @property
     def playbook(self) -> str | None:
-        return self.enrolments[0]["playbook_id"] if self.enrolments else None
+        return self.enrollments[0]["playbook_id"] if self.enrollments else None
 
     @property
     def steps(self) -> list[PlannedStep]:
         """The steps planned in the newest enrolment, with who does them and what they offer."""
-        if not self.enrolments:
+        if not self.enrollments:
             return []
         planned = []
-        for s in self.enrolments[0]["steps"]:
+        for s in self.enrollments[0]["steps"]:
             known = self.playbook_steps.get(s["step_id"], {})
             assignee, offer = known.get("assignee"), known.get("offer")
             planned.append(PlannedStep(s["step_id"], s["channel"], assignee, offer, s["status"]))
@@ -180,7 +180,7 @@ class World:
         body: dict[str, Any] = r.json()
         return body
 
-    def enrolments(self, customer_id: str) -> list[dict[str, Any]]:
+    def enrollments(self, customer_id: str) -> list[dict[str, Any]]:
         r = self.client.get(f"{self.urls['campaign']}/v1/customers/{customer_id}/enrollments", headers=ADMIN)
         assert r.status_code == 200, r.text
         items: list[dict[str, Any]] = r.json()["items"]
@@ -212,7 +212,7 @@ class World:
         self,
         customer_id: str,
         *,
-        enrolments: int = 1,
+        enrollments: int = 1,
         actions: int = 0,
         timeout_s: float = 30.0,
     ) -> Decision:
@@ -222,10 +222,10 @@ class World:
         """
 
         def read() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-            return self.enrolments(customer_id), self.actions(customer_id)
+            return self.enrollments(customer_id), self.actions(customer_id)
 
-        if enrolments or actions:
-            found = poll(read, lambda ea: len(ea[0]) >= enrolments and len(ea[1]) >= actions, timeout_s=timeout_s)
+        if enrollments or actions:
+            found = poll(read, lambda ea: len(ea[0]) >= enrollments and len(ea[1]) >= actions, timeout_s=timeout_s)
         else:
             time.sleep(4.0)
             found = read()

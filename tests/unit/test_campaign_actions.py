@@ -28,7 +28,7 @@ def due(language: str | None = "de", email: str | None = "anna@example.com") -> 
     )
 
 
-def test_action_id_is_deterministic_per_enrolment_and_step() -> None:
+def test_action_id_is_deterministic_per_enrollment_and_step() -> None:
     first = action_id_for("enr-1", "1")
     assert first == action_id_for("enr-1", "1")
     assert first != action_id_for("enr-1", "2")
@@ -66,13 +66,13 @@ def test_unknown_language_falls_back_to_default() -> None:
 
 def test_objection_suppresses_and_exits() -> None:
     outcome = settle(due(), ConsentDecision(False, None, "objection"), sender=SENDER, default_language="de")
-    assert (outcome.status, outcome.reason, outcome.exits_enrolment) == ("suppressed", "objection", True)
+    assert (outcome.status, outcome.reason, outcome.exits_enrollment) == ("suppressed", "objection", True)
     assert outcome.content is None
 
 
 def test_no_consent_suppresses_without_exit() -> None:
     outcome = settle(due(), ConsentDecision(False, None, "no_consent"), sender=SENDER, default_language="de")
-    assert (outcome.status, outcome.reason, outcome.exits_enrolment) == ("suppressed", "no_consent", False)
+    assert (outcome.status, outcome.reason, outcome.exits_enrollment) == ("suppressed", "no_consent", False)
 
 
 def test_missing_address_is_suppressed_without_asking() -> None:

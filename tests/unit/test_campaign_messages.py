@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from winback_campaign.domain.actions import ConsentDecision, DueStep, settle
-from winback_campaign.domain.batch import ActiveEnrolment, Exited, ExitSignal, fold_status_changes
+from winback_campaign.domain.batch import ActiveEnrollment, Exited, ExitSignal, fold_status_changes
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
 from winback_campaign.domain.template_engine import convert_legacy, render_part
 from winback_campaign.domain.templates import (
@@ -117,7 +117,7 @@ def test_objections_unsubscribes_complaints_and_replies_end_the_sequence() -> No
     assert exit_signal(objected, ours) == ExitSignal("c1", "objection")
     assert exit_signal(unsub, ours) == ExitSignal("c1", "unsubscribe", "enr-1")
     assert exit_signal(opened, ours) is None and exit_signal(foreign, ours) is None
-    active = {"c1": ActiveEnrolment("enr-1", "c1", "winback-basic", "default")}
+    active = {"c1": ActiveEnrollment("enr-1", "c1", "winback-basic", "default")}
     outcome = fold_status_changes(
         [ExitSignal("c1", "reply", "enr-1")], active, BUILTIN_PLAYBOOKS, now=NOW, replay_window=NOW - NOW
     )

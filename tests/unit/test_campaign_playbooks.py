@@ -8,12 +8,12 @@ import pytest
 from pydantic import ValidationError
 
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
-from winback_campaign.domain.enrolment import (
-    EnrolmentPlan,
+from winback_campaign.domain.enrollment import (
+    EnrollmentPlan,
     StatusChange,
     choose_variant,
     in_holdout,
-    plan_enrolment,
+    plan_enrollment,
 )
 from winback_campaign.domain.offers import PRICE_REASONS, UNHAPPY_REASONS, is_discount, parse_offer
 from winback_campaign.domain.playbooks import FEATURE_RELEASED, Playbook
@@ -31,7 +31,7 @@ def enrol(
     kind: str = "consumer",
     segment: str | None = "take_along",
     customer: str = "c1",
-) -> EnrolmentPlan:
+) -> EnrollmentPlan:
     change = StatusChange(
         customer_id=customer,
         to=to,
@@ -45,12 +45,12 @@ def enrol(
         kind=kind,
         tags=("sso",) if to == FEATURE_RELEASED else (),
     )
-    plan = plan_enrolment(change, BUILTIN_PLAYBOOKS, now=NOW, has_active_enrolment=False, replay_window=DAY)
-    assert isinstance(plan, EnrolmentPlan), plan
+    plan = plan_enrollment(change, BUILTIN_PLAYBOOKS, now=NOW, has_active_enrollment=False, replay_window=DAY)
+    assert isinstance(plan, EnrollmentPlan), plan
     return plan
 
 
-def offsets(plan: EnrolmentPlan) -> list[int]:
+def offsets(plan: EnrollmentPlan) -> list[int]:
     return [(s.step.after).days for s in plan.steps]
 
 
@@ -123,7 +123,7 @@ def _reasons(playbook: Playbook) -> list[str | None]:
     return reasons or [None]
 
 
-def _all_plans(tier: str, kind: str) -> list[EnrolmentPlan]:
+def _all_plans(tier: str, kind: str) -> list[EnrollmentPlan]:
     plans = []
     for p in BUILTIN_PLAYBOOKS:
         to = p.trigger.status or FEATURE_RELEASED

@@ -12,7 +12,7 @@ from tests.unit.test_campaign_actions import due
 from winback_campaign.adapters.consent_client import ConsentClient
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
-from winback_campaign.domain.enrolment import EnrolmentPlan, plan_enrolment
+from winback_campaign.domain.enrollment import EnrollmentPlan, plan_enrollment
 from winback_campaign.domain.waiting import CONSENT_NOT_YET, Backoff, split_not_yet
 from winback_campaign.service_layer import translate
 from winback_shared.events.produced import CustomerRiskAssessed, CustomerStatusChanged
@@ -67,7 +67,7 @@ async def test_the_client_names_the_cause_and_reads_not_yet_as_pending() -> None
     }
 
 
-def test_an_enrolment_keeps_the_cause_its_status_change_names() -> None:
+def test_an_enrollment_keeps_the_cause_its_status_change_names() -> None:
     event = CustomerStatusChanged.new(
         source="/winback/risk",
         time=NOW,
@@ -81,11 +81,11 @@ def test_an_enrolment_keeps_the_cause_its_status_change_names() -> None:
         },
     )
     change = translate.status_change(event)
-    plan = plan_enrolment(
-        change, BUILTIN_PLAYBOOKS, now=NOW, has_active_enrolment=False, replay_window=timedelta(days=7)
+    plan = plan_enrollment(
+        change, BUILTIN_PLAYBOOKS, now=NOW, has_active_enrollment=False, replay_window=timedelta(days=7)
     )
     assert change.caused_by == CAUSE
-    assert isinstance(plan, EnrolmentPlan) and plan.caused_by == CAUSE
+    assert isinstance(plan, EnrollmentPlan) and plan.caused_by == CAUSE
 
 
 def test_every_consumed_event_but_scores_is_recorded_as_applied() -> None:

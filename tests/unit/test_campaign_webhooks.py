@@ -63,6 +63,7 @@ def test_production_refuses_the_dev_webhook_secret() -> None:
         "env": "production",
         "api_keys": "a-production-key:ops",
         "opt_out_secret": "a-long-production-opt-out-secret",
+        "erasure_key": "a-long-production-erasure-key",
     }
     hooks = {"email": "https://hooks.example/email"}
     with pytest.raises(ValidationError, match="WINBACK_WEBHOOK_SECRET"):
@@ -76,7 +77,11 @@ def test_production_refuses_the_dev_webhook_secret() -> None:
 
 def test_production_refuses_a_weak_opt_out_secret() -> None:
     """A known key would let anyone forge opt-out links for other customers."""
-    production: dict[str, Any] = {"env": "production", "api_keys": "a-production-key:ops"}
+    production: dict[str, Any] = {
+        "env": "production",
+        "api_keys": "a-production-key:ops",
+        "erasure_key": "a-long-production-erasure-key",
+    }
     with pytest.raises(ValidationError, match="WINBACK_OPT_OUT_SECRET"):
         CampaignSettings(**production)
     with pytest.raises(ValidationError, match="WINBACK_OPT_OUT_SECRET"):

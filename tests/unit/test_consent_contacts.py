@@ -105,8 +105,10 @@ def test_an_identifier_on_the_list_blocks_the_channels_that_reach_it() -> None:
 
 def test_production_refuses_the_dev_hash_key() -> None:
     with pytest.raises(ValueError, match="HASH_KEY"):
-        ConsentSettings(env="production", api_keys="k-long-enough:admin")
-    ok = ConsentSettings(env="production", api_keys="k-long-enough:admin", consent_hash_key="s" * 32)
+        ConsentSettings(env="production", api_keys="k-long-enough:admin", erasure_key="e" * 32)
+    ok = ConsentSettings(
+        env="production", api_keys="k-long-enough:admin", consent_hash_key="s" * 32, erasure_key="e" * 32
+    )
     assert ok.hash_key == b"s" * 32
 
 

@@ -56,6 +56,7 @@ SAMPLE_DATA: dict[str, dict[str, Any]] = {
     "customer.status_changed": {"customer_id": "c-1", "from": "active", "to": "churned", "at": AT, "reasons": ["x"]},
     "customer.risk_assessed": {"customer_id": "c-1", "risk_score": 0.8, "drivers": [{"name": "recency"}], "as_of": AT},
     "consent.changed": {"customer_id": "c-1", "channel": "email", "state": "revoked", "at": AT},
+    "customer.erased": {"customer_id": "c-1", "erased_at": AT},
     "campaign.enrolled": {"customer_id": "c-1", "playbook_id": "p-1", "enrollment_id": "e-1", "variant": "A"},
     "campaign.exited": {"customer_id": "c-1", "playbook_id": "p-1", "enrollment_id": "e-1", "reason": "won_back"},
     "action.triggered": {

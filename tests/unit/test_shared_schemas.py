@@ -109,7 +109,7 @@ def test_every_event_type_is_a_message_on_its_topics(asyncapi: dict[str, Any]) -
         assert payload == {"$ref": f"events/{event_type}.json"}
 
 
-def test_each_service_sends_and_receives_per_the_topic_table(asyncapi: dict[str, Any]) -> None:
+def test_each_service_sends_and_receives_what_its_contract_declares(asyncapi: dict[str, Any]) -> None:
     pairs = {
         (op["tags"][0]["name"], op["action"], op["channel"]["$ref"].rsplit("/", 1)[1])
         for op in asyncapi["operations"].values()
@@ -122,8 +122,13 @@ def test_each_service_sends_and_receives_per_the_topic_table(asyncapi: dict[str,
     assert ("risk", "send", "winback.risk") in pairs
     assert ("consent", "send", "winback.consent") in pairs
     assert {("campaign", "send", "winback.campaign"), ("campaign", "send", "winback.actions")} <= pairs
-    assert {("metrics", "receive", t) for t in ("winback.risk", "winback.consent", "winback.campaign")} <= pairs
-    assert ("metrics", "receive", "winback.actions") in pairs
+    # Opt-out clicks enter like tool feedback; double opt-in mails are actions like any other.
+    assert ("campaign", "send", "winback.inbound") in pairs
+    assert ("consent", "send", "winback.actions") in pairs
+    assert {("metrics", "receive", t) for t in ("winback.risk", "winback.campaign", "winback.actions")} <= pairs
+    # Erasure reaches every service that keeps personal data: consent announces it on its topic.
+    assert {(s, "receive", "winback.consent") for s in ("risk", "campaign", "metrics")} <= pairs
+    assert {(s, "send", "winback.deadletter") for s in ("ingest", "risk", "consent", "campaign", "metrics")} <= pairs
 
 
 def _schema(event_type: str) -> dict[str, Any]:

@@ -214,9 +214,9 @@ def _pending_due(client: httpx.Client) -> list[datetime]:
     """Due times of the demo customers' steps still waiting in active enrolments."""
     due = []
     for c in CUSTOMERS:
-        for enrolment in enrollments_of(client, c.customer_id):
-            if enrolment["status"] == "active":
-                due += [datetime.fromisoformat(s["due_at"]) for s in enrolment["steps"] if s["status"] == "pending"]
+        for enrollment in enrollments_of(client, c.customer_id):
+            if enrollment["status"] == "active":
+                due += [datetime.fromisoformat(s["due_at"]) for s in enrollment["steps"] if s["status"] == "pending"]
     return due
 
 
@@ -227,7 +227,7 @@ def _wait_until_settled(client: httpx.Client, moment: datetime, timeout_s: float
         time.sleep(0.3)
 
 
-def wait_for_enrolments(client: httpx.Client, timeout_s: float = 45.0) -> None:
+def wait_for_enrollments(client: httpx.Client, timeout_s: float = 45.0) -> None:
     """Until campaign has enrolled every customer the demo expects it to contact."""
     expected = [c.customer_id for c in CUSTOMERS if c.expect != "none"]
     deadline = time.monotonic() + timeout_s
@@ -350,7 +350,7 @@ def run_demo(client: httpx.Client) -> tuple[DemoRun, dict[str, int]]:
     """Replay the histories at the stack's current time, let HORIZON pass; returns the run and event counts."""
     start = advance_all(client, URLS)
     totals = replay(client, start)
-    wait_for_enrolments(client)
+    wait_for_enrollments(client)
     totals["accepted"] += let_time_pass(client, start)
     end = max(read_clocks(client, URLS).values())
     return DemoRun(start, end), totals

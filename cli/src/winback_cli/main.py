@@ -88,8 +88,8 @@ def _print_customers(
         table.add_column(column)
     for c in demo.CUSTOMERS:
         s: dict[str, Any] = statuses.get(c.customer_id, {})
-        enrolments = demo.enrollments_of(client, c.customer_id)
-        playbooks = ", ".join(e["playbook_id"] + (" (holdout)" if e["holdout"] else "") for e in reversed(enrolments))
+        enrollments = demo.enrollments_of(client, c.customer_id)
+        playbooks = ", ".join(e["playbook_id"] + (" (holdout)" if e["holdout"] else "") for e in reversed(enrollments))
         actions = outcomes.get(c.customer_id, [])
         triggered = sum(1 for a in actions if a["status"] == "triggered")
         contacts = f"{triggered} sent, {len(actions) - triggered} suppressed" if actions else "not contacted"

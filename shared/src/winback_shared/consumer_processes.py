@@ -18,7 +18,6 @@ by themselves when the HTTP process is gone, so a killed instance leaves no cons
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import multiprocessing
 import signal
@@ -28,6 +27,8 @@ from ctypes import Array, c_longlong
 from multiprocessing.process import BaseProcess
 
 import structlog
+
+from winback_shared.aio import wait_any
 
 log = structlog.get_logger(__name__)
 
@@ -109,8 +110,7 @@ class ConsumerProcesses:
                 for index, process in enumerate(self._processes):
                     if process is not None and not process.is_alive():
                         self._restart_when_due(index, process)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._restart_delay_s)
+                await wait_any(stop, seconds=self._restart_delay_s)
         finally:
             await self._stop_all()
 
@@ -185,5 +185,4 @@ async def _stop_when_orphaned(stop: asyncio.Event) -> None:
             log.error("consumer_process_orphaned", parent_pid=parent.pid)
             stop.set()
             return
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), _PARENT_CHECK_S)
+        await wait_any(stop, seconds=_PARENT_CHECK_S)

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 
 import structlog
 from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from winback_shared.aio import wait_any
 from winback_shared.clock import AdjustableClock, Clock, SystemClock
 from winback_shared.db.engine import create_engine, create_sessionmaker
 from winback_shared.db.relay import OutboxRelay
@@ -32,6 +32,8 @@ class ServiceRuntime:
         self.sessions: async_sessionmaker[AsyncSession] = create_sessionmaker(self.engine)
         self.publisher = EventPublisher(settings.kafka_bootstrap)
         self._workers: list[tuple[str, Worker]] = []
+        # Every consumer of this process, as subscribed (what the contract tests compare).
+        self.consumers: list[BatchConsumer] = []
         self._clock_listeners: list[Callable[[], None]] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
@@ -61,11 +63,13 @@ class ServiceRuntime:
             dead_letters=self.publisher,
             max_records=s.consumer_max_records,
             max_attempts=s.consumer_max_attempts,
+            max_transient_attempts=s.consumer_max_transient_attempts,
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             on_batch_done=on_batch_done,
         )
         self.add_worker(f"consumer:{group_id}", consumer.run)
+        self.consumers.append(consumer)
         return consumer
 
     def add_outbox_relay(self, table: Table) -> OutboxRelay:
@@ -102,8 +106,7 @@ class ServiceRuntime:
                 raise
             except Exception as exc:
                 log.error("worker_crashed", worker=name, error=repr(exc))
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), 1.0)
+                await wait_any(self._stop, seconds=1.0)
 
     async def stop(self, timeout_s: float = 15.0) -> None:
         """Graceful shutdown: workers finish their batch and commit, then connections close."""

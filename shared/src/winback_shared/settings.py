@@ -11,6 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 Role = Literal["ingest", "ops", "admin"]
 ROLES: frozenset[str] = frozenset({"ingest", "ops", "admin"})
 DEV_API_KEYS: dict[str, Role] = {"dev-admin-key": "admin", "dev-ingest-key": "ingest"}
+# Public: development and tests only; a deployment sets its own WINBACK_ERASURE_KEY (deploy/README.md).
+DEV_ERASURE_KEY = "winback-dev-erasure-key"
 
 
 class ConfigurationError(ValueError):
@@ -53,6 +55,9 @@ class ServiceSettings(BaseSettings):
     api_keys: str | None = None
     consumer_max_records: int = 500
     consumer_max_attempts: int = 5
+    # Attempts on database or broker errors before a record is split off and parked: at 0.2 s
+    # doubling to 5 s between them, 60 attempts wait out an outage of about five minutes.
+    consumer_max_transient_attempts: int = Field(default=60, ge=1)
     consumer_session_timeout_ms: int = 10_000
     consumer_heartbeat_interval_ms: int = 3_000
     outbox_batch_size: int = 500
@@ -95,3 +100,24 @@ class ServiceSettings(BaseSettings):
         if self.api_keys is None:
             return dict(DEV_API_KEYS)
         return parse_api_keys(self.api_keys)
+
+
+class PersonalDataSettings(ServiceSettings):
+    """Settings of a service that holds personal data and applies `customer.erased` (all but ingest)."""
+
+    # WINBACK_ERASURE_KEY: HMAC key of the erased customers' tombstones (winback_shared.erasure).
+    # Changing it forgets who was erased: a replay could then restore them.
+    erasure_key: str = DEV_ERASURE_KEY
+
+    @model_validator(mode="after")
+    def _erasure_key_in_production(self) -> PersonalDataSettings:
+        # A public key would let anyone holding a list of ids tell who was erased.
+        if self.is_production and (self.erasure_key == DEV_ERASURE_KEY or len(self.erasure_key) < 16):
+            raise ConfigurationError(
+                "WINBACK_ERASURE_KEY must be set to a secret of at least 16 characters in production"
+            )
+        return self
+
+    @property
+    def erasure_hash_key(self) -> bytes:
+        return self.erasure_key.encode()

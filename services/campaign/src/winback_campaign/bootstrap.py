@@ -11,26 +11,25 @@ from fastapi import FastAPI
 from winback_campaign.adapters.consent_client import ConsentClient
 from winback_campaign.adapters.tables import outbox
 from winback_campaign.adapters.webhook_sender import WebhookSender
+from winback_campaign.contract import CONTRACT
 from winback_campaign.domain.builtin_playbooks import shipped_playbooks
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.domain.waiting import Backoff
 from winback_campaign.domain.webhooks import RetryPolicy
 from winback_campaign.entrypoints.http import build_router, build_webhook_router
-from winback_campaign.service_layer.enrolment import EnrolmentHandler
+from winback_campaign.service_layer.enrollment import EnrollmentHandler
 from winback_campaign.service_layer.playbooks import PlaybookService
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_campaign.service_layer.unsubscribe import Unsubscriber
 from winback_campaign.service_layer.webhooks import DelivererConfig, WebhookDeliverer
 from winback_campaign.settings import CampaignSettings
 from winback_shared.clock import Clock
-from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_campaign:migrations"
-GROUP_ID = "winback-campaign"
 
 
 async def freeze_startup_objects(stop: asyncio.Event) -> None:
@@ -89,17 +88,16 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         on_committed=(relay.wake, deliverer.wake),
     )
     shipped = shipped_playbooks()
-    handler = EnrolmentHandler(
+    handler = EnrollmentHandler(
         shipped=shipped,
         sessions=runtime.sessions,
         clock=runtime.clock,
         replay_window=timedelta(days=settings.replay_window_days),
         cause_grace=timedelta(hours=settings.cause_wait_grace_hours),
         on_committed=(relay.wake, scheduler.wake),
+        erasure_key=settings.erasure_hash_key,
     )
-    runtime.add_consumer(
-        group_id=GROUP_ID, topics=[Topic.RISK.value, Topic.EVENTS.value, Topic.CONSENT.value], handler=handler
-    )
+    runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handler)
     runtime.add_worker("scheduler", scheduler.run)
     # Deliveries are written only for configured channels; without webhooks the worker just idles.
     runtime.add_worker("webhooks", deliverer.run)

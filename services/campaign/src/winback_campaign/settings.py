@@ -5,14 +5,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from winback_campaign.domain.actions import ADDRESS_FIELD
-from winback_shared.settings import ConfigurationError, ServiceSettings
+from winback_shared.settings import ConfigurationError, PersonalDataSettings
 
 # Public, so only for development and tests: production must bring its own secret.
 DEV_OPT_OUT_SECRET = "dev-opt-out-secret"
 DEV_WEBHOOK_SECRET = "winback-dev-webhook-secret"
 
 
-class CampaignSettings(ServiceSettings):
+class CampaignSettings(PersonalDataSettings):
     service_name: str = "campaign"
     port: int = 8003
     consent_url: str = "http://127.0.0.1:8004"

@@ -10,19 +10,18 @@ from fastapi import FastAPI
 
 from winback_consent.adapters.snapshot_reads import SnapshotReads
 from winback_consent.adapters.tables import outbox
+from winback_consent.contract import CONTRACT
 from winback_consent.domain.model import Policy
 from winback_consent.entrypoints.http import build_router
 from winback_consent.entrypoints.privacy_http import build_privacy_router
 from winback_consent.service_layer.consume import apply_events
 from winback_consent.settings import ConsentSettings
 from winback_shared.events.envelope import CloudEvent
-from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_consent:migrations"
-GROUP_ID = "winback-consent"
 
 
 def policy_of(settings: ConsentSettings) -> Policy:
@@ -63,10 +62,10 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
     hash_key = settings.hash_key
 
     async def handle(events: Sequence[CloudEvent]) -> None:
-        if await apply_events(runtime.sessions, runtime.clock, events, hash_key):
+        if await apply_events(runtime.sessions, runtime.clock, events, hash_key, settings.erasure_hash_key):
             relay.wake()
 
-    runtime.add_consumer(group_id=GROUP_ID, topics=[Topic.EVENTS.value], handler=handle)
+    runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handle)
     runtime.add_worker("gc-freeze", freeze_startup_objects)
     return create_app(
         runtime,

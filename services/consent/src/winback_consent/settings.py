@@ -2,13 +2,13 @@
 
 from pydantic import Field, model_validator
 
-from winback_shared.settings import ConfigurationError, ServiceSettings
+from winback_shared.settings import ConfigurationError, PersonalDataSettings
 
 # Public, so only for development and tests: production must bring its own key.
 DEV_HASH_KEY = "winback-dev-consent-hash-key"
 
 
-class ConsentSettings(ServiceSettings):
+class ConsentSettings(PersonalDataSettings):
     service_name: str = "consent"
     port: int = 8004
     # Policies of consent-rules.md, reported by GET /v1/policy.

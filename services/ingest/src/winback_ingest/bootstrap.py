@@ -9,10 +9,10 @@ from aiokafka import ConsumerRecord
 from fastapi import FastAPI
 
 from winback_ingest.adapters.publisher import AbandoningPublisher
+from winback_ingest.contract import CONTRACT
 from winback_ingest.entrypoints.http import build_router
 from winback_ingest.service_layer.inbound import forward_inbound
 from winback_ingest.settings import IngestSettings
-from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
@@ -37,7 +37,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
             not_after=runtime.clock.now() + settings.max_future_skew,
         )
 
-    runtime.add_consumer(group_id="winback-ingest", topics=[Topic.INBOUND.value], record_handler=on_inbound)
+    runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, record_handler=on_inbound)
     # Validating a 1,000-event batch allocates hundreds of thousands of objects; with the
     # default thresholds the collector rescans the long-lived start-up heap again and again.
     # Freezing that heap and collecting young objects less often: see bench/ingest/README.md.

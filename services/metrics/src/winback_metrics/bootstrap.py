@@ -7,17 +7,16 @@ from functools import partial
 
 from fastapi import FastAPI
 
+from winback_metrics.contract import CONTRACT
 from winback_metrics.entrypoints.http import build_dashboard_router, build_router
 from winback_metrics.service_layer.handlers import apply_batch
 from winback_metrics.settings import MetricsSettings
 from winback_shared.events.envelope import CloudEvent
-from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_metrics:migrations"
-TOPICS = (Topic.EVENTS.value, Topic.RISK.value, Topic.CAMPAIGN.value, Topic.ACTIONS.value)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:
@@ -29,12 +28,13 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         channel_costs=settings.channel_costs,
         default_cost=settings.default_channel_cost,
         margin_share=settings.margin_share_when_missing,
+        erasure_key=settings.erasure_hash_key,
     )
 
     async def handle(events: Sequence[CloudEvent]) -> None:
         await apply(events)
 
-    runtime.add_consumer(group_id="winback-metrics", topics=TOPICS, handler=handle)
+    runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handle)
     return create_app(
         runtime,
         [build_router(runtime), build_dashboard_router()],

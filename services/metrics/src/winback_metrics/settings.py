@@ -2,10 +2,10 @@
 
 from decimal import Decimal
 
-from winback_shared.settings import ServiceSettings
+from winback_shared.settings import PersonalDataSettings
 
 
-class MetricsSettings(ServiceSettings):
+class MetricsSettings(PersonalDataSettings):
     service_name: str = "metrics"
     port: int = 8005
     # EUR per triggered action; WINBACK_CHANNEL_COSTS='{"email": "0.05", ...}' overrides.

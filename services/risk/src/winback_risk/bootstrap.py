@@ -9,6 +9,7 @@ from datetime import datetime
 from fastapi import FastAPI
 
 from winback_risk.adapters.tables import outbox
+from winback_risk.contract import CONTRACT
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.entrypoints.http import build_router
 from winback_risk.service_layer.assessor import Assessor, assess_all
@@ -17,7 +18,6 @@ from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_
 from winback_risk.settings import RiskSettings
 from winback_shared.consumer_processes import ConsumerProcesses
 from winback_shared.events.envelope import CloudEvent
-from winback_shared.events.topics import Topic
 from winback_shared.http.app import create_app
 from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
@@ -48,19 +48,22 @@ def add_event_consumers(
 ) -> list[BatchConsumer]:
     """The consumers of winback.events in this process (`consumer_tasks` asyncio tasks, one group).
 
+    They read winback.consent too, for `customer.erased` only (GDPR erasure reaches risk).
+
     While one waits for the database, another folds and scores its batch (bench/risk/README.md,
     round 3). Their customers never overlap: events are keyed by customer.
     """
 
     async def handle(events: Sequence[CloudEvent]) -> None:
         result = await apply_events(
-            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring()
-        )
+            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring(),
+            erasure_key=settings.erasure_hash_key,
+        )  # fmt: skip
         if result.published and on_published is not None:
             on_published()
 
     return [
-        runtime.add_consumer(group_id=settings.consumer_group, topics=[Topic.EVENTS.value], handler=handle)
+        runtime.add_consumer(group_id=settings.consumer_group, topics=CONTRACT.consumed_topics, handler=handle)
         for _ in range(settings.consumer_tasks)
     ]
 

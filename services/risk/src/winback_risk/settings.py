@@ -7,10 +7,10 @@ from pydantic import Field
 
 from winback_risk.domain.model.limits import FitRules
 from winback_risk.domain.scoring import RiskConfig
-from winback_shared.settings import ServiceSettings
+from winback_shared.settings import PersonalDataSettings
 
 
-class RiskSettings(ServiceSettings):
+class RiskSettings(PersonalDataSettings):
     service_name: str = "risk"
     port: int = 8002
     consumer_group: str = "winback-risk"

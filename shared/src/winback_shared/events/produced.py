@@ -40,6 +40,8 @@ class StatusChangedData(CustomerEventData):
     # Revenue and contribution margin of the 12 months before the relationship ended (or before as_of).
     revenue_12m_before_churn: Decimal | None = None
     margin_12m_before_churn: Decimal | None = None
+    # Added in v1 (optional): the predicted 12-month value at the change, which metrics records.
+    predicted_clv_12m: Decimal | None = None
 
 
 class RiskAssessedData(CustomerEventData):
@@ -67,11 +69,24 @@ class ConsentChangedData(CustomerEventData):
     at: AwareDatetime
 
 
+class CustomerErasedData(CustomerEventData):
+    # When consent erased the customer (GDPR Art. 17). Every service drops what it holds about the
+    # customer and ignores the customer's events with a `time` up to this moment, replays included.
+    erased_at: AwareDatetime
+
+
 class EnrollmentData(CustomerEventData):
     playbook_id: str
     enrollment_id: str
     variant: str | None = None
     reason: str | None = None
+    # Added in v1 (optional). The control group: enrolled but never contacted, so metrics can
+    # measure the uplift against it; absent means contacted as usual.
+    holdout: bool | None = None
+    # The playbook's version the enrolment follows (on `campaign.enrolled`).
+    playbook_version: int | None = None
+    # On a `won_back` exit: the last action sent, to which the return is attributed.
+    attributed_action_id: str | None = None
 
 
 class ActionTriggeredData(CustomerEventData):
@@ -94,6 +109,9 @@ class ActionSuppressedData(CustomerEventData):
     reason: str
     playbook_id: str
     enrollment_id: str
+    # Added in v1 (optional): what would have been sent, so suppressions count per template and variant.
+    template: str | None = None
+    variant: str | None = None
 
 
 class CustomerStatusChanged(CloudEvent):
@@ -112,6 +130,12 @@ class ConsentChanged(CloudEvent):
     TYPE = "consent.changed"
     type: Literal["consent.changed"]
     data: ConsentChangedData
+
+
+class CustomerErased(CloudEvent):
+    TYPE = "customer.erased"
+    type: Literal["customer.erased"]
+    data: CustomerErasedData
 
 
 class CampaignEnrolled(CloudEvent):
@@ -146,4 +170,5 @@ PRODUCED_EVENT_CLASSES: tuple[type[CloudEvent], ...] = (
     CampaignExited,
     ActionTriggered,
     ActionSuppressed,
+    CustomerErased,
 )

@@ -35,6 +35,7 @@ from winback_shared.events.produced import (
     CampaignEnrolled,
     CampaignExited,
     ConsentChanged,
+    CustomerErased,
     CustomerRiskAssessed,
     CustomerStatusChanged,
 )
@@ -64,6 +65,7 @@ Event = Annotated[
         CampaignExited,
         ActionTriggered,
         ActionSuppressed,
+        CustomerErased,
     ],
     Field(discriminator="type"),
 ]

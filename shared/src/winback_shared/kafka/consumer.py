@@ -1,10 +1,11 @@
 """Batch consumption: one handler call (one database transaction) per polled batch.
 
 Offsets are committed only after the handler returned, i.e. after its database commit. A
-failing batch is retried with backoff; infrastructure failures (database or broker down) are
-retried until they heal, while a batch that keeps failing for other reasons is split and the
-records that still fail are parked on the dead-letter topic, so one poison record cannot stop
-a partition.
+failing batch is retried with backoff, then split, and the records that still fail are parked
+on the dead-letter topic, so one poison record cannot stop a partition. Infrastructure failures
+(database or broker down) get many more attempts (`max_transient_attempts`, minutes of backoff)
+than other errors (`max_attempts`): an outage should heal before anything is parked, but an error
+that only looks transient (a timeout one record always causes) must not stop the partition for good.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from prometheus_client import Counter, Gauge
 from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
+from winback_shared.aio import wait_any
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.registry import parse_event_json
 from winback_shared.events.topics import Topic
@@ -77,6 +79,7 @@ class BatchConsumer:
         record_handler: RecordBatchHandler | None = None,
         max_records: int = 500,
         max_attempts: int = 5,
+        max_transient_attempts: int = 60,
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
         on_batch_done: Callable[[], None] | None = None,
@@ -92,6 +95,7 @@ class BatchConsumer:
         self._dead_letters = dead_letters
         self._max_records = max_records
         self._max_attempts = max_attempts
+        self._max_transient_attempts = max_transient_attempts
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._on_batch_done = on_batch_done
@@ -100,6 +104,15 @@ class BatchConsumer:
         self.lag: int | None = None
         self.running = False
         self._assignment = _Assignment()
+
+    @property
+    def group_id(self) -> str:
+        return self._group_id
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The topics this consumer subscribes to."""
+        return tuple(self._topics)
 
     def _new_consumer(self) -> AIOKafkaConsumer:
         self._assignment = _Assignment()
@@ -139,7 +152,7 @@ class BatchConsumer:
                 except Exception:
                     pass
             if not stop.is_set():
-                await _sleep_or_stop(stop, backoff)
+                await wait_any(stop, seconds=backoff)
                 backoff = min(backoff * 2, 5.0)
 
     async def _loop(self, consumer: AIOKafkaConsumer, stop: asyncio.Event) -> None:
@@ -219,7 +232,7 @@ class BatchConsumer:
     _last_error: str = ""
 
     async def _attempt(self, call: Callable[[], Awaitable[None]], size: int, stop: asyncio.Event) -> bool:
-        attempt = 0
+        attempt = transient_attempt = 0
         delay = 0.2
         while True:
             try:
@@ -229,21 +242,24 @@ class BatchConsumer:
                 BATCH_FAILURES.labels(self._service).inc()
                 self._last_error = f"{type(exc).__name__}: {exc}"[:2000]
                 transient = is_transient(exc)
-                attempt += 0 if transient else 1
+                if transient:
+                    transient_attempt += 1
+                else:
+                    attempt += 1
                 log.warning(
                     "batch_failed",
                     group=self._group_id,
                     size=size,
                     transient=transient,
-                    attempt=attempt,
+                    attempt=transient_attempt if transient else attempt,
                     error=self._last_error,
                 )
-                if attempt >= self._max_attempts:
+                if attempt >= self._max_attempts or transient_attempt >= self._max_transient_attempts:
                     return False
                 if stop.is_set():
                     # Shutting down: leave the offsets uncommitted, the next owner retries.
                     raise asyncio.CancelledError from exc
-                await _sleep_or_stop(stop, delay)
+                await wait_any(stop, seconds=delay)
                 delay = min(delay * 2, 5.0)
 
     async def _dead_letter(self, items: list[tuple[ConsumerRecord, str]]) -> None:
@@ -268,10 +284,3 @@ class BatchConsumer:
         for record, error in items:
             DEAD_LETTERED.labels(self._service, record.topic).inc()
             log.error("event_dead_lettered", topic=record.topic, offset=record.offset, error=error)
-
-
-async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:
-    try:
-        await asyncio.wait_for(stop.wait(), timeout=seconds)
-    except TimeoutError:
-        pass

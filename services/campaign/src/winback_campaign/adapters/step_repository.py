@@ -16,12 +16,10 @@ from winback_campaign.adapters.tables import (
     customers,
     enrollment_steps,
     enrollments,
-    outbox,
     playbook_versions,
 )
 from winback_campaign.domain.actions import DueStep
 from winback_campaign.domain.templates import Recipient
-from winback_shared.db.outbox import OutboxMessage
 
 # Bulk writes bind one array per column (INSERT/UPDATE ... FROM unnest): a multi-row VALUES or an
 # executemany costs more in Python than PostgreSQL spends writing (bench/campaign/README.md).
@@ -69,14 +67,9 @@ SETTLE_STEPS = text(
     "CAST(:reason AS varchar[]), CAST(:action AS varchar[])) AS u(enrollment, step, status, reason, action) "
     "WHERE s.enrollment_id = u.enrollment AND s.step_id = u.step"
 )
+
+
 # WITH ORDINALITY: identities are drawn in the given order, so events keep their order on the topic.
-INSERT_OUTBOX = text(
-    f"INSERT INTO {outbox.fullname} (topic, key, event_type, payload) SELECT u.topic, u.key, u.event_type, u.payload "
-    "FROM unnest(CAST(:topic AS varchar[]), CAST(:key AS varchar[]), CAST(:event_type AS varchar[]), "
-    "CAST(:payload AS bytea[])) WITH ORDINALITY AS u(topic, key, event_type, payload, n) ORDER BY u.n"
-)
-
-
 @dataclass(slots=True)
 class ActionColumns:
     """Rows of `actions` as one list per column (JSON columns already serialised)."""
@@ -242,17 +235,3 @@ async def settle_steps(session: AsyncSession, outcomes: Sequence[tuple[str, str,
     await session.execute(
         SETTLE_STEPS, {"enrollment": enrollment, "step": step, "status": status, "reason": reason, "action": action}
     )
-
-
-async def enqueue_outbox(session: AsyncSession, messages: Sequence[OutboxMessage]) -> None:
-    """The outbox rows in the given order (the relay publishes by id), one array statement."""
-    if messages:
-        await session.execute(
-            INSERT_OUTBOX,
-            {
-                "topic": [m.topic for m in messages],
-                "key": [m.key for m in messages],
-                "event_type": [m.event_type for m in messages],
-                "payload": [m.payload for m in messages],
-            },
-        )

@@ -72,7 +72,7 @@ def has_address(step: DueStep) -> bool:
     return attr is None or bool(getattr(step.recipient, attr))
 
 
-def exits_enrolment(decision: ConsentDecision) -> bool:
+def exits_enrollment(decision: ConsentDecision) -> bool:
     return not decision.allowed and decision.reason in EXITING_DENIALS
 
 
@@ -87,7 +87,7 @@ class ActionOutcome:
     content: dict[str, Any] | None
     recipient: dict[str, Any] | None
     consent: dict[str, Any] | None
-    exits_enrolment: bool
+    exits_enrollment: bool
 
 
 def recipient_of(step: DueStep) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def settle(
     if not decision.allowed:
         reason = decision.reason or "denied"
         consent = {"basis": None, "reason": reason, "evidence_ids": list(decision.evidence_ids)}
-        return ActionOutcome(action_id, step, "suppressed", reason, None, None, consent, exits_enrolment(decision))
+        return ActionOutcome(action_id, step, "suppressed", reason, None, None, consent, exits_enrollment(decision))
     try:
         content = render(
             step.template,

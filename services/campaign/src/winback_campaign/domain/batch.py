@@ -6,19 +6,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from winback_campaign.domain.enrolment import (
-    EnrolmentPlan,
-    NoEnrolment,
-    PastEnrolment,
+from winback_campaign.domain.enrollment import (
+    EnrollmentPlan,
+    NoEnrollment,
+    PastEnrollment,
     StatusChange,
     exit_reason_for,
-    plan_enrolment,
+    plan_enrollment,
 )
 from winback_campaign.domain.playbooks import Playbook
 
 
 @dataclass(frozen=True, slots=True)
-class ActiveEnrolment:
+class ActiveEnrollment:
     enrollment_id: str
     customer_id: str
     playbook_id: str
@@ -37,12 +37,12 @@ class ExitSignal:
 
 @dataclass(frozen=True, slots=True)
 class Enrolled:
-    plan: EnrolmentPlan
+    plan: EnrollmentPlan
 
 
 @dataclass(frozen=True, slots=True)
 class Exited:
-    enrolment: ActiveEnrolment
+    enrollment: ActiveEnrollment
     reason: str
 
 
@@ -56,23 +56,23 @@ class BatchOutcome:
     skipped: list[tuple[StatusChange, str]] = field(default_factory=list)
 
     @property
-    def plans(self) -> list[EnrolmentPlan]:
+    def plans(self) -> list[EnrollmentPlan]:
         return [e.plan for e in self.effects if isinstance(e, Enrolled)]
 
     @property
     def exits(self) -> dict[str, str]:
         """Exit reason per enrolment id, including enrolments made earlier in the same batch."""
-        return {e.enrolment.enrollment_id: e.reason for e in self.effects if isinstance(e, Exited)}
+        return {e.enrollment.enrollment_id: e.reason for e in self.effects if isinstance(e, Exited)}
 
 
 def fold_status_changes(
     changes: Sequence[Signal],
-    active: dict[str, ActiveEnrolment],
+    active: dict[str, ActiveEnrollment],
     playbooks: Sequence[Playbook],
     *,
     now: datetime,
     replay_window: timedelta,
-    history: dict[str, list[PastEnrolment]] | None = None,
+    history: dict[str, list[PastEnrollment]] | None = None,
 ) -> BatchOutcome:
     """Enrolments and exits the signals cause, in order; `active` and `history` are the state before the batch."""
     current = dict(active)
@@ -80,35 +80,35 @@ def fold_status_changes(
     by_id = {p.playbook_id: p for p in playbooks}
     outcome = BatchOutcome()
     for change in changes:
-        enrolment = current.get(change.customer_id)
+        enrollment = current.get(change.customer_id)
         if isinstance(change, ExitSignal):
-            playbook = by_id.get(enrolment.playbook_id) if enrolment else None
-            matches = enrolment is not None and change.enrollment_id in (None, enrolment.enrollment_id)
-            if enrolment is not None and matches and (playbook is None or change.reason in playbook.exit_on):
-                outcome.effects.append(Exited(enrolment, change.reason))
+            playbook = by_id.get(enrollment.playbook_id) if enrollment else None
+            matches = enrollment is not None and change.enrollment_id in (None, enrollment.enrollment_id)
+            if enrollment is not None and matches and (playbook is None or change.reason in playbook.exit_on):
+                outcome.effects.append(Exited(enrollment, change.reason))
                 del current[change.customer_id]
             continue
-        if enrolment is not None:
-            reason = exit_reason_for(change, by_id.get(enrolment.playbook_id), playbooks)
+        if enrollment is not None:
+            reason = exit_reason_for(change, by_id.get(enrollment.playbook_id), playbooks)
             if reason is not None:
-                outcome.effects.append(Exited(enrolment, reason))
+                outcome.effects.append(Exited(enrollment, reason))
                 del current[change.customer_id]
-        decision = plan_enrolment(
+        decision = plan_enrollment(
             change,
             playbooks,
             now=now,
-            has_active_enrolment=change.customer_id in current,
+            has_active_enrollment=change.customer_id in current,
             replay_window=replay_window,
             history=past.get(change.customer_id, ()),
         )
-        if isinstance(decision, NoEnrolment):
+        if isinstance(decision, NoEnrollment):
             outcome.skipped.append((change, decision.reason))
             continue
         outcome.effects.append(Enrolled(decision))
-        current[change.customer_id] = ActiveEnrolment(
+        current[change.customer_id] = ActiveEnrollment(
             decision.enrollment_id, decision.customer_id, decision.playbook.playbook_id, decision.variant
         )
         past.setdefault(change.customer_id, []).append(
-            PastEnrolment(decision.playbook.playbook_id, decision.holdout, "active", None, now, None)
+            PastEnrollment(decision.playbook.playbook_id, decision.holdout, "active", None, now, None)
         )
     return outcome

@@ -19,7 +19,6 @@ from winback_shared.http.problems import ProblemError
 
 Reader = Annotated[str, Depends(require_role("ops", "admin"))]
 Manager = Annotated[str, Depends(require_role("ops", "admin"))]
-PlaybookId = Annotated[str, Query(min_length=1, max_length=128)]
 
 
 def build_router(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from winback_campaign.domain.batch import ActiveEnrolment
-from winback_campaign.domain.enrolment import EnrolmentPlan
+from winback_campaign.contract import CONTRACT
+from winback_campaign.domain.batch import ActiveEnrollment
+from winback_campaign.domain.enrollment import EnrollmentPlan
 from winback_shared.db.outbox import OutboxMessage
 from winback_shared.events.produced import (
     ActionSuppressed,
@@ -16,12 +17,11 @@ from winback_shared.events.produced import (
     CampaignExited,
     EnrollmentData,
 )
-from winback_shared.events.topics import Topic
 
 SOURCE = "/winback/campaign"
 
 
-def enrolled(plan: EnrolmentPlan, now: datetime) -> OutboxMessage:
+def enrolled(plan: EnrollmentPlan, now: datetime) -> OutboxMessage:
     data = EnrollmentData(
         customer_id=plan.customer_id,
         playbook_id=plan.playbook.playbook_id,
@@ -32,31 +32,30 @@ def enrolled(plan: EnrolmentPlan, now: datetime) -> OutboxMessage:
         playbook_version=plan.playbook.version,
     )
     event = CampaignEnrolled.new(source=SOURCE, time=now, data=data, id=f"enrolled:{plan.enrollment_id}")
-    return OutboxMessage.of(Topic.CAMPAIGN.value, event)
+    return CONTRACT.message(event)
 
 
 def exited(
-    enrolment: ActiveEnrolment, reason: str, now: datetime, *, attributed_action_id: str | None = None
+    enrollment: ActiveEnrollment, reason: str, now: datetime, *, attributed_action_id: str | None = None
 ) -> OutboxMessage:
     """A won-back exit names the last action sent (with the variant): what the return is attributed to."""
-    extra = {"attributed_action_id": attributed_action_id} if reason == "won_back" else {}
     data = EnrollmentData(
-        customer_id=enrolment.customer_id,
-        playbook_id=enrolment.playbook_id,
-        enrollment_id=enrolment.enrollment_id,
-        variant=enrolment.variant,
+        customer_id=enrollment.customer_id,
+        playbook_id=enrollment.playbook_id,
+        enrollment_id=enrollment.enrollment_id,
+        variant=enrollment.variant,
         reason=reason,
-        **extra,
+        attributed_action_id=attributed_action_id if reason == "won_back" else None,
     )
-    event = CampaignExited.new(source=SOURCE, time=now, data=data, id=f"exited:{enrolment.enrollment_id}")
-    return OutboxMessage.of(Topic.CAMPAIGN.value, event)
+    event = CampaignExited.new(source=SOURCE, time=now, data=data, id=f"exited:{enrollment.enrollment_id}")
+    return CONTRACT.message(event)
 
 
 def action_triggered(data: ActionTriggeredData, now: datetime) -> OutboxMessage:
     event = ActionTriggered.new(source=SOURCE, time=now, data=data, id=f"action:{data.action_id}")
-    return OutboxMessage.of(Topic.ACTIONS.value, event)
+    return CONTRACT.message(event)
 
 
 def action_suppressed(data: ActionSuppressedData, now: datetime) -> OutboxMessage:
     event = ActionSuppressed.new(source=SOURCE, time=now, data=data, id=f"action:{data.action_id}")
-    return OutboxMessage.of(Topic.ACTIONS.value, event)
+    return CONTRACT.message(event)

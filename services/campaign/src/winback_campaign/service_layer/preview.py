@@ -8,9 +8,9 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository as repo
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters import queries
-from winback_campaign.domain.enrolment import YEAR, EnrolmentPlan, StatusChange, plan_enrolment
+from winback_campaign.domain.enrollment import YEAR, EnrollmentPlan, StatusChange, plan_enrollment
 from winback_campaign.domain.playbooks import FEATURE_RELEASED, Playbook
 from winback_campaign.service_layer.playbooks import current
 from winback_shared.clock import Clock
@@ -43,15 +43,15 @@ async def preview(
         history = await repo.history(session, ids, now - YEAR)
     items = []
     for change in changes:
-        plan = plan_enrolment(
+        plan = plan_enrollment(
             change,
             playbooks,
             now=now,
-            has_active_enrolment=change.customer_id in active,
+            has_active_enrollment=change.customer_id in active,
             replay_window=replay_window,
             history=history.get(change.customer_id, ()),
         )
-        if isinstance(plan, EnrolmentPlan) and plan.playbook.playbook_id == playbook_id:
+        if isinstance(plan, EnrollmentPlan) and plan.playbook.playbook_id == playbook_id:
             items.append(_item(plan))
     return {"playbook_id": playbook_id, "version": playbook.version, "as_of": now, "items": items}
 
@@ -101,7 +101,7 @@ async def _candidates(
     ]
 
 
-def _item(plan: EnrolmentPlan) -> dict[str, Any]:
+def _item(plan: EnrollmentPlan) -> dict[str, Any]:
     return {
         "customer_id": plan.customer_id,
         "variant": plan.variant,

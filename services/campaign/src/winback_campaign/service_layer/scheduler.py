@@ -13,18 +13,20 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository, step_repository, webhook_repository
+from winback_campaign.adapters import enrollment_repository, step_repository, webhook_repository
 from winback_campaign.adapters.consent_client import ConsentClient, ConsentUnavailable
+from winback_campaign.adapters.tables import outbox
 from winback_campaign.domain.actions import ActionOutcome, ConsentRequest, DueStep, has_address, settle
-from winback_campaign.domain.batch import ActiveEnrolment
+from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.rounds import plan_round
 from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.domain.waiting import Backoff, split_not_yet
 from winback_campaign.service_layer import events
+from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import OutboxMessage
+from winback_shared.db.outbox import OutboxMessage, enqueue
 from winback_shared.events.produced import ActionSuppressedData, ActionTriggeredData
 from winback_shared.kafka.consumer import is_transient
 
@@ -167,18 +169,18 @@ class Scheduler:
         )
         exits: dict[str, ActionOutcome] = {}
         for o in outcomes:
-            if o.exits_enrolment:
+            if o.exits_enrollment:
                 exits.setdefault(o.step.enrollment_id, o)
-        await enrolment_repository.exit_enrolments(
+        await enrollment_repository.exit_enrollments(
             session, {eid: o.reason or "objection" for eid, o in exits.items()}, now
         )
         for eid, o in exits.items():
-            enrolment = ActiveEnrolment(eid, o.step.customer_id, o.step.playbook_id, o.step.variant)
-            messages.append(events.exited(enrolment, o.reason or "objection", now))
-        await enrolment_repository.complete_finished(
+            enrollment = ActiveEnrollment(eid, o.step.customer_id, o.step.playbook_id, o.step.variant)
+            messages.append(events.exited(enrollment, o.reason or "objection", now))
+        await enrollment_repository.complete_finished(
             session, {o.step.enrollment_id for o in outcomes} - exits.keys(), now
         )
-        await step_repository.enqueue_outbox(session, messages)
+        await enqueue(session, outbox, messages)
         # Same transaction as the action: a delivery exists exactly when the action does.
         await webhook_repository.add(session, hooks, now)
 
@@ -201,22 +203,12 @@ class Scheduler:
                 if isinstance(exc, ConsentUnavailable):
                     CONSENT_FAILURES.inc()
                 log.warning("scheduler_round_failed", error=str(exc)[:500], retry_in_s=backoff)
-                await _wait(stop, None, backoff)
+                await wait_any(stop, seconds=backoff)
                 backoff = min(backoff * 2, self._config.retry_max_s)
                 continue
             if settled < self._config.batch_size:
-                await _wait(stop, self._wakeup, self._config.interval_s)
-
-
-async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: float) -> None:
-    waiters = {asyncio.ensure_future(stop.wait())}
-    if wakeup is not None:
-        waiters.add(asyncio.ensure_future(wakeup.wait()))
-    await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waiters:
-        waiter.cancel()
-    if wakeup is not None:
-        wakeup.clear()
+                await wait_any(stop, self._wakeup, seconds=self._config.interval_s)
+                self._wakeup.clear()
 
 
 def _consent_request(step: DueStep, action_id: str) -> ConsentRequest:
@@ -274,6 +266,8 @@ def _action_event(o: ActionOutcome, now: datetime) -> OutboxMessage:
             reason=o.reason or "denied",
             playbook_id=s.playbook_id,
             enrollment_id=s.enrollment_id,
+            template=s.template,
+            variant=s.variant,
         ),
         now,
     )

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from winback_campaign.domain.batch import ExitSignal
-from winback_campaign.domain.enrolment import StatusChange
+from winback_campaign.domain.enrollment import StatusChange
 from winback_campaign.domain.regions import customer_state
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
@@ -112,14 +112,14 @@ def merged_profiles(events: Sequence[CloudEvent]) -> dict[str, dict[str, Any]]:
     return profiles
 
 
-def exit_signal(event: CloudEvent, enrolment_of_action: dict[str, str]) -> ExitSignal | None:
+def exit_signal(event: CloudEvent, enrollment_of_action: dict[str, str]) -> ExitSignal | None:
     """Objections and responses that end a sequence."""
     if isinstance(event, ConsentChanged) and event.data.state in ("objected", "suppressed"):
         return ExitSignal(event.data.customer_id, "objection")
     if isinstance(event, ContactObjected):
         return ExitSignal(event.data.customer_id, "objection")
     if isinstance(event, CampaignResponse) and event.data.outcome in RESPONSE_EXITS:
-        enrollment_id = enrolment_of_action.get(event.data.action_id)
+        enrollment_id = enrollment_of_action.get(event.data.action_id)
         if enrollment_id is None:
             return None  # an action that is not ours (e.g. consent's DOI mail)
         return ExitSignal(event.data.customer_id, RESPONSE_EXITS[event.data.outcome], enrollment_id)

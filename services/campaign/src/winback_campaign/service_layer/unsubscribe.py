@@ -13,15 +13,15 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrolment_repository as repo
+from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.tables import actions, enrollments, outbox
-from winback_campaign.domain.batch import ActiveEnrolment
+from winback_campaign.contract import CONTRACT
+from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.templates import verify_opt_out_token
 from winback_campaign.service_layer import events
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import enqueue
 from winback_shared.events.inbound import CampaignResponse, ContactObjected
-from winback_shared.events.topics import Topic
 
 SOURCE = "/winback/campaign/opt-out"
 
@@ -62,18 +62,18 @@ class Unsubscriber:
                 raise UnknownLink("unknown or invalid opt-out link")
             data = {"customer_id": row.customer_id, "action_id": action_id, "outcome": "unsubscribed"}
             response = CampaignResponse.new(source=SOURCE, time=now, data=data, id=f"unsubscribe:{action_id}")
-            messages = [OutboxMessage.of(Topic.INBOUND.value, response)]
+            messages = [CONTRACT.message(response)]
             if row.channel != "email":
                 objection = {"customer_id": row.customer_id, "channels": [row.channel], "note": "opt-out link"}
                 event = ContactObjected.new(source=SOURCE, time=now, data=objection, id=f"objection:{action_id}")
-                messages.append(OutboxMessage.of(Topic.INBOUND.value, event))
+                messages.append(CONTRACT.message(event))
             active = await session.scalar(
                 select(enrollments.c.status).where(enrollments.c.enrollment_id == row.enrollment_id).with_for_update()
             )
             if active == "active":
-                await repo.exit_enrolments(session, {row.enrollment_id: "unsubscribe"}, now)
-                enrolment = ActiveEnrolment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
-                messages.append(events.exited(enrolment, "unsubscribe", now))
+                await repo.exit_enrollments(session, {row.enrollment_id: "unsubscribe"}, now)
+                enrollment = ActiveEnrollment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
+                messages.append(events.exited(enrollment, "unsubscribe", now))
             await enqueue(session, outbox, messages)
         for callback in self._on_committed:
             callback()

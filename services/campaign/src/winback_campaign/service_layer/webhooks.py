@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from winback_campaign.adapters import webhook_repository as repo
 from winback_campaign.adapters.webhook_sender import WebhookSender
 from winback_campaign.domain.webhooks import IDEMPOTENCY_HEADER, SIGNATURE_HEADER, RetryPolicy, after_attempt, sign
+from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
 from winback_shared.kafka.consumer import is_transient
 
@@ -101,24 +102,14 @@ class WebhookDeliverer:
                     if not is_transient(exc):
                         raise
                     log.warning("webhook_round_failed", error=str(exc)[:500], retry_in_s=backoff)
-                    await _wait(stop, None, backoff)
+                    await wait_any(stop, seconds=backoff)
                     backoff = min(backoff * 2, 30.0)
                     continue
                 if attempted < self._config.batch_size:
-                    await _wait(stop, self._wakeup, self._config.interval_s)
+                    await wait_any(stop, self._wakeup, seconds=self._config.interval_s)
+                    self._wakeup.clear()
         finally:
             await self._sender.close()
-
-
-async def _wait(stop: asyncio.Event, wakeup: asyncio.Event | None, timeout_s: float) -> None:
-    waiters = {asyncio.ensure_future(stop.wait())}
-    if wakeup is not None:
-        waiters.add(asyncio.ensure_future(wakeup.wait()))
-    await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
-    for waiter in waiters:
-        waiter.cancel()
-    if wakeup is not None:
-        wakeup.clear()
 
 
 async def deliveries_page(

@@ -82,8 +82,12 @@ class ErasableProfile:
     fax: str | None
     postal_address: dict[str, Any] | None
     hashes: tuple[str | None, ...]
-    erased: bool
+    erased_at: datetime | None
     doi_emails: tuple[str, ...]
+
+    @property
+    def erased(self) -> bool:
+        return self.erased_at is not None
 
 
 async def profile_for_erasure(session: AsyncSession, customer_id: str) -> ErasableProfile | None:
@@ -97,7 +101,7 @@ async def profile_for_erasure(session: AsyncSession, customer_id: str) -> Erasab
         fax=row.fax,
         postal_address=row.postal_address,
         hashes=(row.email_hash, row.phone_hash, row.fax_hash, row.postal_hash),
-        erased=row.erased_at is not None,
+        erased_at=row.erased_at,
         doi_emails=tuple(emails),
     )
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from winback_shared.db.engine import make_metadata
+from winback_shared.db.erasures import erasures_table
 from winback_shared.db.inbox import processed_events_table
 from winback_shared.db.outbox import outbox_table
 
@@ -139,3 +140,5 @@ decision_snapshots = Table(
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
+# Migration 0006: erased customers by keyed hash of the id; their events up to the erasure stay ignored.
+erasures = erasures_table(metadata)

@@ -110,7 +110,7 @@ def build_privacy_router(runtime: ServiceRuntime, settings: ConsentSettings, rel
     ) -> dict[str, Any]:
         """GDPR Art. 17: profile, addresses and evidence go; keyed hashes stay on the suppression list."""
         try:
-            result = await privacy.erase(runtime.sessions, runtime.clock, key, customer_id)
+            result = await privacy.erase(runtime.sessions, runtime.clock, key, customer_id, settings.erasure_hash_key)
         except privacy.NotFound as exc:
             raise ProblemError(404, f"customer {customer_id!r} is unknown to consent") from exc
         relay.wake()

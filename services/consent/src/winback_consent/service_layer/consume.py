@@ -8,16 +8,18 @@ from collections.abc import Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import privacy, repository
-from winback_consent.adapters.tables import outbox, processed_events
+from winback_consent.adapters.tables import erasures, outbox, processed_events
+from winback_consent.contract import CONTRACT
 from winback_consent.domain.contacts import contact_hashes, legacy_pairs
 from winback_consent.domain.translate import BatchChanges, ConsentChange, translate
 from winback_consent.service_layer.ledger import append_drafts
 from winback_shared.clock import Clock
+from winback_shared.db.erasures import drop_erased_history
 from winback_shared.db.inbox import claim_unprocessed
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.produced import ConsentChanged, ConsentChangedData
-from winback_shared.events.topics import Topic
+from winback_shared.settings import DEV_ERASURE_KEY
 
 SOURCE = "/winback/consent"
 
@@ -29,7 +31,7 @@ def changed_event(change: ConsentChange) -> ConsentChanged:
 
 async def notify(session: AsyncSession, changes: Sequence[ConsentChange]) -> None:
     """`consent.changed` goes out through the outbox, committed with the ledger entries."""
-    await enqueue(session, outbox, [OutboxMessage.of(Topic.CONSENT.value, changed_event(c)) for c in changes])
+    await enqueue(session, outbox, [CONTRACT.message(changed_event(c)) for c in changes])
 
 
 def with_hashes(changes: BatchChanges, hash_key: bytes) -> list[tuple[str, str, str]]:
@@ -45,11 +47,17 @@ def with_hashes(changes: BatchChanges, hash_key: bytes) -> list[tuple[str, str, 
 
 
 async def apply_events(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, events: Sequence[CloudEvent], hash_key: bytes
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    events: Sequence[CloudEvent],
+    hash_key: bytes,
+    erasure_key: bytes = DEV_ERASURE_KEY.encode(),
 ) -> int:
     """Apply a batch; returns how many `consent.changed` were enqueued."""
     async with sessions.begin() as session:
-        fresh = await claim_unprocessed(session, processed_events, events)
+        claimed = await claim_unprocessed(session, processed_events, events)
+        # An erased customer's history (a replay, a late event) stays erased; a later event starts anew.
+        fresh = await drop_erased_history(session, erasures, erasure_key, claimed)
         changes = translate(fresh)
         carried = with_hashes(changes, hash_key)
         # Lock every touched customer's chain head first: it serialises all writers of a customer,

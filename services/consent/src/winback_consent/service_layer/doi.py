@@ -14,14 +14,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from winback_consent.adapters import doi as doi_store
 from winback_consent.adapters import repository
 from winback_consent.adapters.tables import outbox
+from winback_consent.contract import CONTRACT
 from winback_consent.domain.ledger import LedgerDraft
 from winback_consent.domain.translate import LEDGER_NAMESPACE, ConsentChange
 from winback_consent.service_layer.consume import SOURCE, notify
 from winback_consent.service_layer.ledger import append_drafts
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import enqueue
 from winback_shared.events.produced import ActionTriggered, ActionTriggeredData
-from winback_shared.events.topics import Topic
 
 TEMPLATE = "doi_confirmation"
 PLAYBOOK = "consent.double_opt_in"
@@ -106,7 +106,7 @@ async def start(
             raise UnknownCustomer(customer_id)
         await doi_store.add(session, request)
         action = _confirmation_action(request, link, action_id)
-        await enqueue(session, outbox, [OutboxMessage.of(Topic.ACTIONS.value, action)])
+        await enqueue(session, outbox, [CONTRACT.message(action)])
     return Started(request.id, action_id, request.expires_at)
 
 

@@ -5,19 +5,26 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_consent.adapters import privacy, repository
 from winback_consent.adapters.privacy import Suppression
+from winback_consent.adapters.tables import erasures, outbox
+from winback_consent.contract import CONTRACT
 from winback_consent.domain.contacts import IMPORT_KIND, InvalidIdentifier, contact_hashes, hash_value, keyed_hash
 from winback_consent.domain.contacts import normalise_email as _email
-from winback_consent.domain.erasure import tombstone_chain
-from winback_consent.domain.ledger import ChainHead
+from winback_consent.domain.erasure import KEPT_AS_IS, tombstone_chain
+from winback_consent.domain.ledger import ChainHead, LedgerEntry
 from winback_consent.domain.translate import ConsentChange
-from winback_consent.service_layer.consume import notify
+from winback_consent.service_layer.consume import SOURCE, notify
 from winback_shared.clock import Clock
+from winback_shared.db.erasures import hold_erasure_gate, record_erasures
+from winback_shared.db.outbox import enqueue
+from winback_shared.events.produced import CustomerErased, CustomerErasedData
+from winback_shared.settings import DEV_ERASURE_KEY
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,17 +86,50 @@ class ErasureResult:
     ledger_entries: int
 
 
+def erased_event(customer_id: str, erasure_id: str, erased_at: datetime) -> CustomerErased:
+    """`customer.erased`, id derived from the ledger's erasure entry: one erasure, one event."""
+    data = CustomerErasedData(customer_id=customer_id, erased_at=erased_at)
+    return CustomerErased.new(
+        source=SOURCE, time=erased_at, data=data, id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"erased:{erasure_id}"))
+    )
+
+
+def _already_erased(profile: privacy.ErasableProfile | None, entries: Sequence[LedgerEntry]) -> bool:
+    """Erased, and nothing recorded since: a second DELETE finds nothing left to erase."""
+    return profile is not None and profile.erased and all(e.entry_type in KEPT_AS_IS for e in entries)
+
+
+def _previous(customer_id: str, profile: privacy.ErasableProfile, entries: Sequence[LedgerEntry]) -> ErasureResult:
+    last = next((e for e in reversed(entries) if e.entry_type == "erasure"), None)
+    kinds = sorted(set(last.payload.get("suppressed", []))) if last is not None else []
+    assert profile.erased_at is not None
+    return ErasureResult(customer_id, profile.erased_at.isoformat(), kinds, len(entries))
+
+
 async def erase(
-    sessions: async_sessionmaker[AsyncSession], clock: Clock, hash_key: bytes, customer_id: str
+    sessions: async_sessionmaker[AsyncSession],
+    clock: Clock,
+    hash_key: bytes,
+    customer_id: str,
+    erasure_key: bytes = DEV_ERASURE_KEY.encode(),
 ) -> ErasureResult:
-    """Delete profile, addresses, purchases and evidence; keep keyed hashes on the suppression list."""
+    """Delete profile, addresses, purchases and evidence; keep keyed hashes on the suppression list.
+
+    `customer.erased` goes out through the outbox in the same transaction, so every other service
+    erases too; a repeated erasure with nothing new since answers the first one and changes nothing.
+    """
     now = clock.now()
     async with sessions.begin() as session:
+        # The gate before the chain head: the consumer takes them in this order too (no deadlock).
+        await hold_erasure_gate(session, erasures, exclusive=True)
         await repository.lock_heads(session, [customer_id])
         profile = await privacy.profile_for_erasure(session, customer_id)
         entries, head = await repository.ledger_of(session, customer_id)
         if profile is None and not entries:
             raise NotFound(customer_id)
+        if _already_erased(profile, entries):
+            assert profile is not None
+            return _previous(customer_id, profile, entries)
         listed = _identifiers(hash_key, profile, now) if profile else []
         await privacy.add_suppressions(session, listed)
         chain, new_head = tombstone_chain(
@@ -106,6 +146,9 @@ async def erase(
         await repository.refresh_snapshots(session, [customer_id])
         change = ConsentChange(str(uuid.uuid5(uuid.NAMESPACE_URL, chain[-1].id)), customer_id, "all", "suppressed", now)
         await notify(session, [change])
+        await record_erasures(session, erasures, erasure_key, [(customer_id, now)])
+        erased = erased_event(customer_id, chain[-1].id, now)
+        await enqueue(session, outbox, [CONTRACT.message(erased)])
     return ErasureResult(customer_id, now.isoformat(), sorted({s.kind for s in listed}), len(chain))
 
 

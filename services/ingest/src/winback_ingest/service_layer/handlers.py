@@ -10,9 +10,9 @@ from prometheus_client import Counter, Histogram
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_ingest.adapters.tables import accepted_events
+from winback_ingest.contract import CONTRACT
 from winback_shared.db.inbox import claim_unprocessed
 from winback_shared.events.envelope import CloudEvent
-from winback_shared.events.topics import Topic
 from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 
 ACCEPTED = Counter("winback_ingest_accepted_total", "Events accepted and published")
@@ -47,7 +47,7 @@ async def accept_events(
     """
     async with sessions.begin() as session:
         fresh = await claim_unprocessed(session, accepted_events, events)
-        records = [OutgoingRecord.of(Topic.EVENTS.value, event) for event in fresh] + list(also_publish)
+        records = [OutgoingRecord.of(CONTRACT.topic_of(event.type), event) for event in fresh] + list(also_publish)
         try:
             with PUBLISH_SECONDS.time():
                 await asyncio.wait_for(publisher.publish(records), publish_timeout_s)

@@ -64,7 +64,7 @@ WHERE a.action_id = t.action_id
       IS DISTINCT FROM (t.episode_id, t.delivered, t.opened, t.clicked, t.replied, t.reached)
 """
 
-_ENROLMENTS = f"""
+_ENROLLMENTS = f"""
 UPDATE metrics.enrollments n
 SET episode_id = {_EPISODE_AT.format(t="n", at="COALESCE(n.enrolled_at, n.exited_at)")}
 WHERE {{scope}}
@@ -203,7 +203,7 @@ async def refresh_episodes(
         }
     await session.execute(text(_WINDOWS.format(scope=scope["episodes"])), params)
     await session.execute(text(_ACTIONS.format(scope=scope["actions"])), params)
-    await session.execute(text(_ENROLMENTS.format(scope=scope["enrolments"])), params)
+    await session.execute(text(_ENROLLMENTS.format(scope=scope["enrolments"])), params)
     rollup_scope = "TRUE" if customer_ids is None else "e.customer_id = ANY(:ids)"
     await session.execute(text(_ROLLUPS.format(scope=rollup_scope)), {**params, "margin_share": margin_share})
     stamp_scope = "TRUE" if customer_ids is None else "x.customer_id = ANY(:ids)"

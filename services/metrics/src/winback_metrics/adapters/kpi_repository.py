@@ -52,13 +52,13 @@ def _scope(cohort: CohortFilter) -> list[str]:
     )
     if cohort.channel is not None:
         return [matching_action]
-    enrolment_match = " AND ".join(
+    enrollment_match = " AND ".join(
         [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     )
-    matching_enrolment = (
-        f"EXISTS (SELECT 1 FROM metrics.enrollments n WHERE n.episode_id = e.episode_id AND {enrolment_match})"
+    matching_enrollment = (
+        f"EXISTS (SELECT 1 FROM metrics.enrollments n WHERE n.episode_id = e.episode_id AND {enrollment_match})"
     )
-    return [f"({matching_action} OR {matching_enrolment})"]
+    return [f"({matching_action} OR {matching_enrollment})"]
 
 
 def cohort_where(cohort: CohortFilter) -> str:
@@ -208,7 +208,7 @@ SELECT channel, count(*) AS won_back FROM (
 
 
 def _playbooks_sql(cohort: CohortFilter) -> str:
-    enrolment_match = " AND ".join(
+    enrollment_match = " AND ".join(
         [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     )
     if cohort.channel is None and cohort.variant is None:
@@ -230,7 +230,7 @@ SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won F
     UNION ALL
     SELECT n.playbook_id, true AS holdout, bool_or(n.ep_won) AS won
     FROM metrics.enrollments n
-    WHERE n.holdout AND {stamped(cohort, "n")} AND {enrolment_match or "TRUE"}
+    WHERE n.holdout AND {stamped(cohort, "n")} AND {enrollment_match or "TRUE"}
     GROUP BY n.playbook_id, n.episode_id
 ) g GROUP BY playbook_id, holdout"""
 

@@ -17,6 +17,7 @@ from sqlalchemy import (
 )
 
 from winback_shared.db.engine import make_metadata
+from winback_shared.db.erasures import erasures_table
 from winback_shared.db.inbox import processed_events_table
 
 SCHEMA = "metrics"
@@ -26,6 +27,8 @@ RESPONSE_FLAGS = ("delivered", "opened", "clicked", "replied", "reached")
 metadata = make_metadata(SCHEMA)
 
 processed_events = processed_events_table(metadata)
+# Migration 0006: erased customers by keyed hash of the id; their events up to the erasure stay ignored.
+erasures = erasures_table(metadata)
 
 
 def _stamp_columns() -> list[Column]:  # type: ignore[type-arg]
@@ -131,21 +134,23 @@ orders = Table(
     PrimaryKeyConstraint("customer_id", "order_id"),
 )
 
-# Keyed by the event's (source, id): an order may be returned in several parts.
+# Keyed by the return within its order (winback_shared.events.keys.return_key, customer-scoped):
+# an order may be returned in several parts, and the same part re-sent is one return (0007).
 order_returns = Table(
     "order_returns",
     metadata,
-    Column("event_key", String(800), primary_key=True),
+    Column("fact_key", String(800), primary_key=True),
     Column("customer_id", String(128), nullable=False),
     Column("order_id", String(256), nullable=False),
     Column("returned_at", DateTime(timezone=True), nullable=False),
     Column("amount", MONEY, nullable=True),
 )
 
+# Keyed by (customer, survey, time); cancellations by (customer, contract, time) (migration 0007).
 surveys = Table(
     "surveys",
     metadata,
-    Column("event_key", String(800), primary_key=True),
+    Column("fact_key", String(800), primary_key=True),
     Column("customer_id", String(128), nullable=False),
     Column("survey", String(8), nullable=False),
     Column("score", SmallInteger, nullable=False),
@@ -166,7 +171,7 @@ responses = Table(
 cancellations = Table(
     "cancellations",
     metadata,
-    Column("event_key", String(800), primary_key=True),
+    Column("fact_key", String(800), primary_key=True),
     Column("customer_id", String(128), nullable=False),
     Column("cancelled_at", DateTime(timezone=True), nullable=False),
     Column("reason_code", String(32), nullable=True),

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from winback_shared.events import keys
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
     CampaignResponse,
@@ -23,10 +24,6 @@ from winback_shared.events.produced import (
     CustomerRiskAssessed,
     CustomerStatusChanged,
 )
-
-# Risk's events carry no CLV amount in the v1 contract; an extra field with one of these names
-# (extra data fields are kept, events.md) is read as the predicted 12-month value at that moment.
-CLV_FIELDS = ("predicted_clv_12m", "clv_12m")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +79,7 @@ class Order:
 
 @dataclass(frozen=True, slots=True)
 class OrderReturn:
-    event_key: str
+    fact_key: str
     customer_id: str
     order_id: str
     returned_at: datetime
@@ -91,7 +88,7 @@ class OrderReturn:
 
 @dataclass(frozen=True, slots=True)
 class Survey:
-    event_key: str
+    fact_key: str
     customer_id: str
     survey: str
     score: int
@@ -108,7 +105,7 @@ class Response:
 
 @dataclass(frozen=True, slots=True)
 class Cancellation:
-    event_key: str
+    fact_key: str
     customer_id: str
     cancelled_at: datetime
     reason_code: str | None
@@ -146,59 +143,55 @@ class Facts:
         return ids
 
 
+# Statuses of a customer who has left: their value is the relationship's, not the remainder.
+LEFT = frozenset({"churned", "lapsed"})
+
+
 def action_cost(channel: str, costs: Mapping[str, Decimal], default: Decimal) -> Decimal:
     """What sending one action on `channel` costs; suppressed actions are never priced."""
     return costs.get(channel, default)
 
 
-def _optional_str(value: object) -> str | None:
-    return value if isinstance(value, str) else None
+def finite(value: Decimal | None) -> Decimal | None:
+    """The predicted 12-month value risk sent, if it is a finite amount."""
+    return value if value is not None and value.is_finite() else None
 
 
-def event_key(event: CloudEvent) -> str:
-    """The event's `(source, id)` as one unambiguous string."""
-    source, event_id = event.identity
-    return f"{len(source)}:{source}{event_id}"
+def value_at(status: str | None, if_retained: Decimal | None, expected: Decimal | None) -> Decimal | None:
+    """The 12-month value a churn is measured by: for a customer who left, the relationship's value.
 
-
-def clv_of(extra: Mapping[str, object] | None) -> Decimal | None:
-    """A CLV amount sent as an extra data field, if any and if it is a finite number."""
-    for name in CLV_FIELDS:
-        raw = (extra or {}).get(name)
-        if isinstance(raw, bool) or raw is None:
-            continue
-        try:
-            value = Decimal(str(raw))
-        except ArithmeticError:
-            continue
-        if value.is_finite():
-            return value
-    return None
-
-
-def _holdout(extra: Mapping[str, object] | None) -> bool:
-    # campaign marks the control group with `holdout: true`; absent means contacted as usual.
-    return (extra or {}).get("holdout") is True
+    Risk's `predicted_clv_12m` of a churned or lapsed customer is what is expected *after* leaving
+    (near zero by definition); the value lost and the value to win back is
+    `predicted_value_if_retained_12m`, from the behaviour before leaving.
+    """
+    if status in LEFT and finite(if_retained) is not None:
+        return if_retained
+    return finite(expected)
 
 
 def _inbound_facts(event: CloudEvent, facts: Facts) -> None:
     if isinstance(event, OrderPlaced):
         o = event.data
         # Amounts are in the order's currency; metrics assumes one currency (EUR) throughout.
+        # Keyed by (customer, order id): the first version stored stands (facts_repository).
         facts.orders.append(Order(o.customer_id, o.order_id, event.time, o.amount, o.margin))
     elif isinstance(event, OrderReturned):
         r = event.data
-        facts.order_returns.append(OrderReturn(event_key(event), r.customer_id, r.order_id, event.time, r.amount))
+        # A return within its order (keys.return_key): the same return re-sent is one return.
+        key = keys.scoped(r.customer_id, keys.scoped(r.order_id, keys.return_key(event)))
+        facts.order_returns.append(OrderReturn(key, r.customer_id, r.order_id, event.time, r.amount))
     elif isinstance(event, SurveyAnswered):
         v = event.data
-        facts.surveys.append(Survey(event_key(event), v.customer_id, v.survey, v.score, event.time))
+        key = keys.scoped(v.customer_id, keys.survey_key(event))
+        facts.surveys.append(Survey(key, v.customer_id, v.survey, v.score, event.time))
     elif isinstance(event, CampaignResponse):
         c = event.data
         facts.responses.append(Response(c.action_id, c.outcome, c.customer_id, event.time))
     elif isinstance(event, ContractCancelled):
         k = event.data
         code = None if k.reason_code is None else k.reason_code.value
-        facts.cancellations.append(Cancellation(event_key(event), k.customer_id, event.time, code, k.reason_text))
+        key = keys.scoped(k.customer_id, keys.contract_key(event))
+        facts.cancellations.append(Cancellation(key, k.customer_id, event.time, code, k.reason_text))
 
 
 def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default_cost: Decimal) -> Facts:
@@ -207,7 +200,7 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
     for event in events:
         if isinstance(event, CustomerStatusChanged):
             d = event.data
-            value = clv_of(d.model_extra)
+            value = value_at(d.to, d.predicted_value_if_retained_12m, d.predicted_clv_12m)
             if value is not None:
                 facts.values.append(CustomerValue(d.customer_id, d.at, value))
             if d.to == "churned":
@@ -235,16 +228,14 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
             )
         elif isinstance(event, ActionSuppressed):
             s = event.data
-            # Suppressed carries no template or variant in the contract; take them when sent anyway.
-            extra = s.model_extra or {}
             facts.actions.append(
                 Action(
                     s.action_id,
                     s.customer_id,
                     "suppressed",
                     s.channel,
-                    _optional_str(extra.get("template")),
-                    _optional_str(extra.get("variant")),
+                    s.template,
+                    s.variant,
                     s.reason,
                     s.playbook_id,
                     s.enrollment_id,
@@ -255,15 +246,14 @@ def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default
         elif isinstance(event, CampaignEnrolled | CampaignExited):
             e = event.data
             target = facts.enrolled if isinstance(event, CampaignEnrolled) else facts.exited
-            holdout = _holdout(e.model_extra)
+            # The control group (enrolled, never contacted); absent means contacted as usual.
+            holdout = e.holdout is True
             target.append(
                 Enrollment(e.enrollment_id, e.customer_id, e.playbook_id, e.variant, e.reason, event.time, holdout)
             )
         elif isinstance(event, CustomerRiskAssessed):
             a = event.data
-            # Declared on risk_assessed since risk sends it; older producers may send it as an extra field.
-            declared = {} if a.predicted_clv_12m is None else {"predicted_clv_12m": a.predicted_clv_12m}
-            value = clv_of({**(a.model_extra or {}), **declared})
+            value = value_at(a.status, a.predicted_value_if_retained_12m, a.predicted_clv_12m)
             if value is not None:
                 facts.values.append(CustomerValue(a.customer_id, a.as_of, value))
         else:

@@ -16,13 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_metrics.adapters import kpi_repository as repo
 from winback_metrics.adapters.episode_refresh import refresh_episodes
+from winback_metrics.adapters.erasure import anonymise_customers
 from winback_metrics.adapters.facts_repository import save_facts
-from winback_metrics.adapters.tables import processed_events
+from winback_metrics.adapters.tables import erasures, processed_events
 from winback_metrics.domain.cohort import CohortFilter
 from winback_metrics.domain.facts import facts_of
 from winback_metrics.domain.kpis import compute_kpis, funnel, rechurn_rate, retention_shares, winback_rate
+from winback_shared.db.erasures import drop_erased_history, record_erasures
 from winback_shared.db.inbox import claim_unprocessed
 from winback_shared.events.envelope import CloudEvent
+from winback_shared.events.produced import CustomerErased
+from winback_shared.settings import DEV_ERASURE_KEY
 
 T = TypeVar("T")
 _SNAPSHOT_ID = re.compile(r"[0-9A-F]+-[0-9A-F]+(-[0-9]+)?")
@@ -38,10 +42,20 @@ async def apply_batch(
     channel_costs: Mapping[str, Decimal],
     default_cost: Decimal,
     margin_share: Decimal = Decimal("1"),
+    erasure_key: bytes = DEV_ERASURE_KEY.encode(),
 ) -> int:
-    """Apply the events not applied before and refresh the touched episodes, in one transaction."""
+    """Apply the events not applied before and refresh the touched episodes, in one transaction.
+
+    `customer.erased` pseudonymises the customer (aggregates unchanged) and keeps a tombstone: the
+    customer's events dated up to the erasure are ignored from then on, replays included.
+    """
+    erased = [(e.data.customer_id, e.data.erased_at) for e in events if isinstance(e, CustomerErased)]
     async with sessions.begin() as session:
-        fresh = await claim_unprocessed(session, processed_events, events)
+        if erased:
+            await record_erasures(session, erasures, erasure_key, erased)
+            await anonymise_customers(session, [c for c, _ in erased])
+        claimed = await claim_unprocessed(session, processed_events, events)
+        fresh = await drop_erased_history(session, erasures, erasure_key, claimed)
         facts = facts_of(fresh, channel_costs, default_cost)
         await save_facts(session, facts)
         await refresh_episodes(session, facts.customer_ids(), margin_share=margin_share)

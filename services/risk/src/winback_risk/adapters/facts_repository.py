@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from winback_risk.adapters.arrays import micros, numeric_literal, timestamp_of
 from winback_risk.adapters.repository import IDS
 from winback_risk.adapters.tables import customers, models, orders, signals
-from winback_risk.domain.facts import OrderFact, Signal
+from winback_risk.domain.facts import FactKey, OrderFact, Signal
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import OrderSummary
 
@@ -34,22 +34,30 @@ _INSERT_ORDERS = text(
           FROM unnest(CAST(:c AS text[]), CAST(:o AS text[]), CAST(:t AS int8[]), CAST(CAST(:a AS text) AS numeric[]),
                       CAST(CAST(:m AS text) AS numeric[])) AS u(c, o, us, a, m)) AS f
     ON CONFLICT DO NOTHING
+    RETURNING customer_id, order_id
     """
 )
+# A signal whose business key the customer has already (migration 0008) is the same fact again.
 _INSERT_SIGNALS = text(
     """
-    INSERT INTO risk.signals (customer_id, at, kind, ref, value, label, amount, ends_on)
+    INSERT INTO risk.signals (customer_id, at, kind, ref, value, label, amount, ends_on, fact_key)
     SELECT * FROM unnest(CAST(:c AS text[]), CAST(:t AS timestamptz[]), CAST(:k AS text[]), CAST(:r AS text[]),
                          CAST(:v AS float8[]), CAST(:l AS text[]), CAST(CAST(:a AS text) AS numeric[]),
-                         CAST(:e AS date[]))
+                         CAST(:e AS date[]), CAST(:key AS text[]))
+    ON CONFLICT (customer_id, kind, fact_key) DO NOTHING
+    RETURNING customer_id, kind, fact_key
     """
 )
 
 
-async def insert_orders(session: AsyncSession, facts: Sequence[OrderFact]) -> None:
-    """Store orders; an order id seen before for the customer is one order (idempotent). The day is the UTC day."""
+async def insert_orders(session: AsyncSession, facts: Sequence[OrderFact]) -> set[FactKey]:
+    """Store orders, the first version of each order id per customer; returns the keys of those new here.
+
+    An order id the customer has already is the same order (a re-send, another source, another
+    amount): nothing changes. The day is the UTC day.
+    """
     if not facts:
-        return
+        return set()
     params = {
         "c": [f.customer_id for f in facts],
         "o": [f.order_id for f in facts],
@@ -57,22 +65,27 @@ async def insert_orders(session: AsyncSession, facts: Sequence[OrderFact]) -> No
         "a": numeric_literal(f.amount for f in facts),
         "m": numeric_literal(f.margin for f in facts),
     }
-    await session.execute(_INSERT_ORDERS, params)
+    rows = (await session.execute(_INSERT_ORDERS, params)).all()
+    return {("order", c, o) for c, o in rows}
 
 
-async def insert_signals(session: AsyncSession, facts: Sequence[Signal]) -> None:
-    if facts:
-        params = {
-            "c": [s.customer_id for s in facts],
-            "t": [s.at for s in facts],
-            "k": [s.kind for s in facts],
-            "r": [s.ref for s in facts],
-            "v": [s.value for s in facts],
-            "l": [s.label for s in facts],
-            "a": numeric_literal(s.amount for s in facts),
-            "e": [s.ends_on for s in facts],
-        }
-        await session.execute(_INSERT_SIGNALS, params)
+async def insert_signals(session: AsyncSession, facts: Sequence[Signal]) -> set[FactKey]:
+    """Store signals, the first of each business key per customer; returns the keys of those new here."""
+    if not facts:
+        return set()
+    params = {
+        "c": [s.customer_id for s in facts],
+        "t": [s.at for s in facts],
+        "k": [s.kind for s in facts],
+        "r": [s.ref for s in facts],
+        "v": [s.value for s in facts],
+        "l": [s.label for s in facts],
+        "a": numeric_literal(s.amount for s in facts),
+        "e": [s.ends_on for s in facts],
+        "key": [s.key for s in facts],
+    }
+    rows = (await session.execute(_INSERT_SIGNALS, params)).all()
+    return {(k, c, key) for c, k, key in rows if key is not None}
 
 
 def _day_start(day: Any) -> datetime:

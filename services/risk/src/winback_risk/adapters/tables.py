@@ -9,6 +9,7 @@ from sqlalchemy import (
     DateTime,
     Double,
     Identity,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
@@ -19,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 
 from winback_shared.db.engine import make_metadata
+from winback_shared.db.erasures import erasures_table
 from winback_shared.db.inbox import processed_events_table
 from winback_shared.db.outbox import outbox_table
 
@@ -66,7 +68,8 @@ customers = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-# One row per order (idempotent on order_id); order_date is the UTC day, the purchase occasion.
+# One row per order id: the first version applied stands (a re-send, even with another amount, is
+# the same order); order_date is the UTC day, the purchase occasion.
 orders = Table(
     "orders",
     metadata,
@@ -92,6 +95,9 @@ signals = Table(
     # Money exactly (a contract's monthly value, a return's amount) and a contract's end (migration 0005).
     Column("amount", MONEY, nullable=True),
     Column("ends_on", Date, nullable=True),
+    # The fact's business key (winback_shared.events.keys), unique per customer and kind (migration 0008).
+    Column("fact_key", String(600), nullable=True),
+    Index("uq_signals_fact_key", "customer_id", "kind", "fact_key", unique=True),
 )
 
 # Every fit, newest = highest id.
@@ -117,3 +123,5 @@ progress = Table(
 
 outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
+# Migration 0007: erased customers by keyed hash of the id; their events up to the erasure stay ignored.
+erasures = erasures_table(metadata)

@@ -8,12 +8,12 @@ process's consumers do. It runs no API, relay or scheduler; its lag goes to `lag
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from ctypes import Array, c_longlong
 
 from winback_risk.bootstrap import add_event_consumers, scoring_of, tune_gc
 from winback_risk.service_layer.model_service import ModelHolder
 from winback_risk.settings import RiskSettings
+from winback_shared.aio import wait_any
 from winback_shared.consumer_processes import UNKNOWN_LAG, serve_until_terminated
 from winback_shared.logging import configure_logging
 from winback_shared.runtime import ServiceRuntime
@@ -38,7 +38,6 @@ async def _consume(settings: RiskSettings, index: int, lags: Array[c_longlong], 
         while not stop.is_set():
             measured = [c.lag for c in consumers]
             lags[index] = UNKNOWN_LAG if None in measured else sum(lag for lag in measured if lag is not None)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), LAG_REPORT_S)
+            await wait_any(stop, seconds=LAG_REPORT_S)
     finally:
         await runtime.stop()

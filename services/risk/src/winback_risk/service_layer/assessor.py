@@ -15,12 +15,12 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import outbox
+from winback_risk.contract import CONTRACT
 from winback_risk.service_layer import assessment
 from winback_risk.service_layer.handlers import Scoring, position_of, status_changed_event
 from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import OutboxMessage, enqueue
-from winback_shared.events.topics import Topic
+from winback_shared.db.outbox import enqueue
 
 log = structlog.get_logger(__name__)
 
@@ -53,12 +53,10 @@ async def assess_all(
             await repository.save(session, touched, now)
             # No event caused these changes (time passed): they name the customer's latest applied event.
             messages = [
-                OutboxMessage.of(
-                    Topic.RISK.value, status_changed_event(c, source, position_of(c, states[c.customer_id], set()))
-                )
+                CONTRACT.message(status_changed_event(c, source, position_of(c, states[c.customer_id], set())))
                 for c in outcome.changes
             ]
-            messages += [OutboxMessage.of(Topic.RISK.value, e) for e in outcome.assessed]
+            messages += [CONTRACT.message(e) for e in outcome.assessed]
             await enqueue(session, outbox, messages)
         published += len(messages)
         if messages:

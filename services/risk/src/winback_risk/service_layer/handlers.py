@@ -9,20 +9,23 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_risk.adapters import facts_repository, repository
-from winback_risk.adapters.tables import outbox, processed_events
+from winback_risk.adapters import erasure, facts_repository, repository
+from winback_risk.adapters.tables import erasures, outbox, processed_events
+from winback_risk.contract import CONTRACT
 from winback_risk.domain.customer import CustomerState, StatusChange
-from winback_risk.domain.facts import facts_of_batch
+from winback_risk.domain.facts import facts_of_batch, first_statements
 from winback_risk.domain.lifecycle import apply_groups, by_customer
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import RiskConfig
 from winback_risk.service_layer import assessment
 from winback_shared.clock import Clock
+from winback_shared.db.erasures import drop_erased_history, record_erasures
 from winback_shared.db.inbox import claim_unprocessed
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import enqueue
 from winback_shared.events.envelope import CloudEvent
-from winback_shared.events.produced import CustomerStatusChanged
-from winback_shared.events.topics import Topic
+from winback_shared.events.produced import CustomerErased, CustomerStatusChanged
+from winback_shared.events.registry import INBOUND_TYPES
+from winback_shared.settings import DEV_ERASURE_KEY
 
 APPLIED = Counter("winback_risk_events_applied_total", "Events applied to customer state")
 STATUS_CHANGES = Counter("winback_risk_status_changes_total", "Status changes published", ["to"])
@@ -111,26 +114,40 @@ async def apply_events(
     *,
     source: str,
     scoring: Scoring | None = None,
+    erasure_key: bytes = DEV_ERASURE_KEY.encode(),
 ) -> BatchResult:
     """Apply the events not applied before; state, facts, scores, claims and outgoing events commit together.
 
     Scores are assessed at each customer's latest event time, not at the wall clock: replaying
     history then gives the same statuses as living through it. The passage of time afterwards
     (lapsing, behavioural churn) is the scheduled assessor's job.
+
+    From `winback.consent` only `customer.erased` matters: the customer is deleted and a tombstone
+    kept, and the customer's events dated up to the erasure are ignored from then on (replays too).
     """
+    erased = [(e.data.customer_id, e.data.erased_at) for e in events if isinstance(e, CustomerErased)]
+    customer_events = [e for e in events if e.type in INBOUND_TYPES]
     async with sessions.begin() as session:
         await repository.plan_per_batch(session)
-        fresh = await claim_unprocessed(session, processed_events, events)
+        if erased:
+            await record_erasures(session, erasures, erasure_key, erased)
+            await erasure.delete_customers(session, [c for c, _ in erased])
+        claimed = await claim_unprocessed(session, processed_events, customer_events)
+        fresh = await drop_erased_history(session, erasures, erasure_key, claimed)
         if not fresh:
             return BatchResult(0, 0)
-        groups = by_customer(fresh)
+        # Customer rows are locked first, in key order, so two consumers holding the same customers
+        # for a moment (a rebalance) queue instead of deadlocking on the facts' unique keys.
+        states = await repository.load_for_update(session, {e.customer_id for e in fresh if e.customer_id})
+        # Then the facts: an order, return, ticket or contract event the customer has already (by
+        # its business key, whatever the event id or source) is folded into nothing, totals included.
+        order_facts, signal_facts = facts_of_batch(fresh)
+        stored = await facts_repository.insert_orders(session, order_facts)
+        stored |= await facts_repository.insert_signals(session, signal_facts)
+        groups = by_customer(first_statements(fresh, stored))
         customer_ids = sorted(groups)
-        states = await repository.load_for_update(session, customer_ids)
         event_changes = apply_groups(states, groups)
         remember_latest_events(states, fresh)
-        order_facts, signal_facts = facts_of_batch(fresh)
-        await facts_repository.insert_orders(session, order_facts)
-        await facts_repository.insert_signals(session, signal_facts)
         touched = [states[c] for c in customer_ids]
         changes, assessed = event_changes, []
         if scoring is not None:
@@ -145,12 +162,10 @@ async def apply_events(
         await repository.save(session, touched, clock.now())
         applied = {e.identity for e in fresh}
         messages = [
-            OutboxMessage.of(
-                Topic.RISK.value, status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied))
-            )
+            CONTRACT.message(status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied)))
             for c in changes
         ]
-        messages += [OutboxMessage.of(Topic.RISK.value, e) for e in assessed]
+        messages += [CONTRACT.message(e) for e in assessed]
         await enqueue(session, outbox, messages)
         # Last: the single progress row stays locked until commit, and concurrent consumers queue on it.
         await repository.advance_progress(session, max(e.time for e in fresh))

@@ -11,8 +11,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments
-from winback_campaign.domain.batch import ActiveEnrolment
-from winback_campaign.domain.enrolment import EnrolmentPlan, PastEnrolment, StatusChange
+from winback_campaign.domain.batch import ActiveEnrollment
+from winback_campaign.domain.enrollment import EnrollmentPlan, PastEnrollment, StatusChange
 
 PROFILE_FIELDS = (
     "name",
@@ -125,7 +125,7 @@ async def release_candidates(session: AsyncSession, tags: Sequence[str]) -> list
     return [dict(r._mapping) for r in rows]
 
 
-async def active_enrolments(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, ActiveEnrolment]:
+async def active_enrollments(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, ActiveEnrollment]:
     """The active enrolment per customer, locked so a concurrent batch cannot change it meanwhile."""
     ids = sorted(set(customer_ids))
     if not ids:
@@ -136,12 +136,12 @@ async def active_enrolments(session: AsyncSession, customer_ids: Iterable[str]) 
         .order_by(enrollments.c.customer_id)
         .with_for_update()
     )
-    return {r.customer_id: ActiveEnrolment(r.enrollment_id, r.customer_id, r.playbook_id, r.variant) for r in rows}
+    return {r.customer_id: ActiveEnrollment(r.enrollment_id, r.customer_id, r.playbook_id, r.variant) for r in rows}
 
 
 async def history(
     session: AsyncSession, customer_ids: Iterable[str], since: datetime
-) -> dict[str, list[PastEnrolment]]:
+) -> dict[str, list[PastEnrollment]]:
     """Enrolments started or ended since `since`, per customer (the eligibility rules' memory)."""
     ids = sorted(set(customer_ids))
     if not ids:
@@ -152,15 +152,15 @@ async def history(
             e.c.customer_id, e.c.playbook_id, e.c.holdout, e.c.status, e.c.exit_reason, e.c.started_at, e.c.ended_at
         ).where(e.c.customer_id.in_(ids), or_(e.c.started_at >= since, e.c.ended_at >= since))
     )
-    out: dict[str, list[PastEnrolment]] = {}
+    out: dict[str, list[PastEnrollment]] = {}
     for r in rows:
         out.setdefault(r.customer_id, []).append(
-            PastEnrolment(r.playbook_id, r.holdout, r.status, r.exit_reason, r.started_at, r.ended_at)
+            PastEnrollment(r.playbook_id, r.holdout, r.status, r.exit_reason, r.started_at, r.ended_at)
         )
     return out
 
 
-async def enrolment_of_actions(session: AsyncSession, action_ids: Iterable[str]) -> dict[str, str]:
+async def enrollment_of_actions(session: AsyncSession, action_ids: Iterable[str]) -> dict[str, str]:
     """The enrolment each action belongs to."""
     ids = sorted(set(action_ids))
     if not ids:
@@ -171,19 +171,19 @@ async def enrolment_of_actions(session: AsyncSession, action_ids: Iterable[str])
     return {r.action_id: r.enrollment_id for r in rows}
 
 
-async def insert_enrolments(
-    session: AsyncSession, plans: Sequence[EnrolmentPlan], exits: dict[str, str], now: datetime
+async def insert_enrollments(
+    session: AsyncSession, plans: Sequence[EnrollmentPlan], exits: dict[str, str], now: datetime
 ) -> None:
     """Write enrolments with their steps; one exited in the same batch is written exited."""
     if not plans:
         return
-    enrolment_rows = []
+    enrollment_rows = []
     step_rows = []
     for plan in plans:
         exit_reason = exits.get(plan.enrollment_id)
         any_pending = exit_reason is None and any(s.skipped_reason is None for s in plan.steps)
         status = "exited" if exit_reason else ("active" if any_pending else "completed")
-        enrolment_rows.append(
+        enrollment_rows.append(
             {
                 "enrollment_id": plan.enrollment_id,
                 "customer_id": plan.customer_id,
@@ -221,7 +221,7 @@ async def insert_enrolments(
                     "assignee": planned.step.assignee,
                 }
             )
-    await session.execute(insert(enrollments).on_conflict_do_nothing(), enrolment_rows)
+    await session.execute(insert(enrollments).on_conflict_do_nothing(), enrollment_rows)
     if step_rows:
         await session.execute(insert(enrollment_steps).on_conflict_do_nothing(), step_rows)
 
@@ -241,7 +241,7 @@ async def last_triggered_actions(session: AsyncSession, enrollment_ids: Iterable
     return {r.enrollment_id: r.action_id for r in rows}
 
 
-async def exit_enrolments(
+async def exit_enrollments(
     session: AsyncSession, exits: dict[str, str], now: datetime, attributed: dict[str, str] | None = None
 ) -> None:
     """End active enrolments at once and cancel every pending step (two statements for the batch)."""

@@ -36,7 +36,7 @@ class StatusChange:
 
 
 @dataclass(frozen=True, slots=True)
-class PastEnrolment:
+class PastEnrollment:
     playbook_id: str
     holdout: bool
     status: str
@@ -56,7 +56,7 @@ class PlannedStep:
 
 
 @dataclass(frozen=True, slots=True)
-class EnrolmentPlan:
+class EnrollmentPlan:
     enrollment_id: str
     customer_id: str
     playbook: Playbook
@@ -70,7 +70,7 @@ class EnrolmentPlan:
 
 
 @dataclass(frozen=True, slots=True)
-class NoEnrolment:
+class NoEnrollment:
     reason: str
 
 
@@ -84,7 +84,7 @@ class Context:
 
     now: datetime
     replay_window: timedelta
-    history: Sequence[PastEnrolment] = field(default_factory=tuple)
+    history: Sequence[PastEnrollment] = field(default_factory=tuple)
     playbooks_by_id: dict[str, Playbook] = field(default_factory=dict)
 
 
@@ -149,32 +149,32 @@ def ineligible_reason(playbook: Playbook, change: StatusChange, ctx: Context) ->
     return None
 
 
-def _is_winback(past: PastEnrolment, ctx: Context) -> bool:
+def _is_winback(past: PastEnrollment, ctx: Context) -> bool:
     playbook = ctx.playbooks_by_id.get(past.playbook_id)
     return playbook is None or playbook.is_winback
 
 
-def plan_enrolment(
+def plan_enrollment(
     change: StatusChange,
     playbooks: Sequence[Playbook],
     *,
     now: datetime,
-    has_active_enrolment: bool,
+    has_active_enrollment: bool,
     replay_window: timedelta,
-    history: Sequence[PastEnrolment] = (),
-) -> EnrolmentPlan | NoEnrolment:
+    history: Sequence[PastEnrollment] = (),
+) -> EnrollmentPlan | NoEnrollment:
     """Apply the eligibility rules to one status change."""
     if change.at < now - replay_window:
-        return NoEnrolment("outside_replay_window")
+        return NoEnrollment("outside_replay_window")
     playbook = choose_playbook(change, playbooks)
     if playbook is None:
-        return NoEnrolment("not_winback_eligible" if not change.winback_eligible else "no_matching_playbook")
-    if has_active_enrolment:
-        return NoEnrolment("already_enrolled")
+        return NoEnrollment("not_winback_eligible" if not change.winback_eligible else "no_matching_playbook")
+    if has_active_enrollment:
+        return NoEnrollment("already_enrolled")
     ctx = Context(now, replay_window, history, {p.playbook_id: p for p in playbooks})
     reason = ineligible_reason(playbook, change, ctx)
     if reason is not None:
-        return NoEnrolment(reason)
+        return NoEnrollment(reason)
     holdout = in_holdout(change.customer_id, playbook)
     variant = choose_variant(change.customer_id, playbook)
     customer = {
@@ -186,7 +186,7 @@ def plan_enrolment(
     steps = tuple(
         _planned(step, change, now, holdout) for step in playbook.steps_for(variant) if step.applies(**customer)
     )
-    return EnrolmentPlan(
+    return EnrollmentPlan(
         enrollment_id=enrollment_id_for(change.customer_id, playbook.playbook_id, change.source, change.event_id),
         customer_id=change.customer_id,
         playbook=playbook,

@@ -10,21 +10,23 @@ import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import deferred_repository
-from winback_campaign.adapters import enrolment_repository as repo
-from winback_campaign.adapters.tables import outbox, processed_events
+from winback_campaign.adapters import deferred_repository, erasure
+from winback_campaign.adapters import enrollment_repository as repo
+from winback_campaign.adapters.tables import erasures, outbox, processed_events
 from winback_campaign.domain.batch import BatchOutcome, Enrolled, Exited, Signal, fold_status_changes
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
-from winback_campaign.domain.enrolment import YEAR
+from winback_campaign.domain.enrollment import YEAR
 from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.service_layer import events, translate
 from winback_campaign.service_layer.playbooks import current
 from winback_shared.clock import Clock
+from winback_shared.db.erasures import drop_erased_history, record_erasures
 from winback_shared.db.inbox import already_processed, claim_unprocessed
 from winback_shared.db.outbox import OutboxMessage, enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import CampaignResponse, FeatureReleased
-from winback_shared.events.produced import CustomerStatusChanged
+from winback_shared.events.produced import CustomerErased, CustomerStatusChanged
+from winback_shared.settings import DEV_ERASURE_KEY
 
 log = structlog.get_logger(__name__)
 
@@ -32,7 +34,7 @@ ENROLLED = Counter("winback_campaign_enrolled_total", "Enrolments made", ["playb
 EXITED = Counter("winback_campaign_exited_total", "Enrolments ended early", ["reason"])
 
 
-class EnrolmentHandler:
+class EnrollmentHandler:
     """BatchConsumer handler: one transaction per batch, idempotent by `(source, id)`."""
 
     def __init__(
@@ -44,7 +46,9 @@ class EnrolmentHandler:
         cause_grace: timedelta = timedelta(hours=24),
         shipped: Sequence[Playbook] = BUILTIN_PLAYBOOKS,
         on_committed: Sequence[Callable[[], None]] = (),
+        erasure_key: bytes = DEV_ERASURE_KEY.encode(),
     ) -> None:
+        self._erasure_key = erasure_key
         self._shipped = tuple(shipped)
         self._sessions = sessions
         self._clock = clock
@@ -53,12 +57,18 @@ class EnrolmentHandler:
         self._on_committed = on_committed
 
     async def __call__(self, batch: Sequence[CloudEvent]) -> None:
-        recorded = [e for e in batch if translate.recorded(e)]
-        if not recorded:
+        erased = [(e.data.customer_id, e.data.erased_at) for e in batch if isinstance(e, CustomerErased)]
+        recorded = [e for e in batch if translate.recorded(e) and not isinstance(e, CustomerErased)]
+        if not recorded and not erased:
             return
         async with self._sessions.begin() as session:
+            if erased:
+                # GDPR Art. 17: delete, keep a tombstone; the customer's older events stay ignored from now on.
+                await record_erasures(session, erasures, self._erasure_key, erased)
+                await erasure.delete_customers(session, [c for c, _ in erased])
             claimed = await claim_unprocessed(session, processed_events, recorded)
-            fresh = [e for e in claimed if isinstance(e, translate.RELEVANT)]
+            applicable = await drop_erased_history(session, erasures, self._erasure_key, claimed)
+            fresh = [e for e in applicable if isinstance(e, translate.RELEVANT)]
             now = self._clock.now()
             await repo.upsert_profiles(session, translate.merged_profiles(fresh), now)
             ready = await self._in_step_with_events(session, fresh, now)
@@ -95,7 +105,7 @@ class EnrolmentHandler:
             for c in changes
         }
         responses = [e.data.action_id for e in fresh if isinstance(e, CampaignResponse)]
-        enrolment_of_action = await repo.enrolment_of_actions(session, responses)
+        enrollment_of_action = await repo.enrollment_of_actions(session, responses)
         signals: list[Signal] = []
         for event in fresh:
             if isinstance(event, CustomerStatusChanged):
@@ -106,14 +116,14 @@ class EnrolmentHandler:
                     candidates = await repo.release_candidates(session, event.data.tags)
                     signals.extend(translate.release_changes(event, candidates))
             else:
-                signal = translate.exit_signal(event, enrolment_of_action)
+                signal = translate.exit_signal(event, enrollment_of_action)
                 if signal is not None:
                     signals.append(signal)
         return signals
 
     async def _apply(self, session: AsyncSession, signals: Sequence[Signal], now: datetime) -> bool:
         customers = {s.customer_id for s in signals}
-        active = await repo.active_enrolments(session, customers)
+        active = await repo.active_enrollments(session, customers)
         history = await repo.history(session, customers, now - YEAR)
         outcome = fold_status_changes(
             signals,
@@ -130,8 +140,8 @@ class EnrolmentHandler:
         attributed = await repo.last_triggered_actions(session, won)
         # Exits first: the one-active-enrolment-per-customer index would otherwise silently drop the
         # enrolment that follows an exit in the same batch (a return during a win-back: re-onboarding).
-        await repo.exit_enrolments(session, old_exits, now, attributed)
-        await repo.insert_enrolments(session, outcome.plans, exits, now)
+        await repo.exit_enrollments(session, old_exits, now, attributed)
+        await repo.insert_enrollments(session, outcome.plans, exits, now)
         messages = [_message(effect, now, attributed) for effect in outcome.effects]
         await enqueue(session, outbox, messages)
         _log(outcome)
@@ -142,7 +152,7 @@ def _message(effect: Enrolled | Exited, now: datetime, attributed: dict[str, str
     if isinstance(effect, Enrolled):
         return events.enrolled(effect.plan, now)
     return events.exited(
-        effect.enrolment, effect.reason, now, attributed_action_id=attributed.get(effect.enrolment.enrollment_id)
+        effect.enrollment, effect.reason, now, attributed_action_id=attributed.get(effect.enrollment.enrollment_id)
     )
 
 
