@@ -246,8 +246,11 @@ async def test_fit_on_demand_scores_tiers_and_replay_as_of(api: httpx.AsyncClien
     early = await api.get("/v1/customers/c-fit-00", params={"as_of": (T0 - timedelta(days=1)).isoformat()})
     assert early.status_code == 404
     # After the fit the assessor re-scores everyone at now: the stored tier filters the list.
-    # These customers last bought in 2024: few (maybe none) are expected to bring a typical
-    # order within a year, and the A cut-off never falls below one typical order (README "Model").
+    # These customers last bought in 2024, so at now every one of them has left (churned by
+    # behaviour): their expectations are ~0 and their tiers rank their value if won back. The
+    # cut-offs are quantiles of that same value over the whole base (README "Model"), so the top
+    # ~20 % are A and the next ~30 % B, not all of them A as when the cut-offs were quantiles of
+    # the near-zero expectations. They never fall below the floors (a quarter typical order for B).
     cut_a, cut_b = model["parameters"]["tier_cutoffs"]
     assert cut_a >= cut_b >= 0.25 * 10
 
@@ -258,18 +261,35 @@ async def test_fit_on_demand_scores_tiers_and_replay_as_of(api: httpx.AsyncClien
             found[tier] = {c["customer_id"] for c in items if c["customer_id"].startswith("c-fit-")}
         return found
 
-    def tier_of(customer: dict[str, Any]) -> str:
+    def decision_value(customer: dict[str, Any]) -> float | None:
         # Churned and lapsed customers rank by their value if won back, the others by their
         # expected 12 months (README "Value of a relationship").
         value = customer["value"]
         leaving = customer["status"] in {"churned", "lapsed"}
-        clv = value["predicted_value_if_retained_12m"] if leaving else value["predicted_clv_12m"]
-        return "A" if clv >= cut_a else "B" if clv >= cut_b else "C"
+        found: float | None = value["predicted_value_if_retained_12m"] if leaving else value["predicted_clv_12m"]
+        return found
+
+    def tier_of(customer: dict[str, Any]) -> str:
+        value = decision_value(customer)
+        assert value is not None
+        return "A" if value >= cut_a else "B" if value >= cut_b else "C"
 
     everyone = (await api.get("/v1/customers", params={"limit": 1000})).json()["items"]
-    expected = {t: {c["customer_id"] for c in everyone if c["customer_id"].startswith("c-fit-")
-                    and tier_of(c) == t} for t in "ABC"}  # fmt: skip
-    assert sum(len(ids) for ids in expected.values()) == 40
+    fit_customers = [c for c in everyone if c["customer_id"].startswith("c-fit-")]
+    assert {c["status"] for c in fit_customers} == {"churned"}
+    # The base the cut-offs ranked: every customer with a decision value at the fit (the 40, and the
+    # module's earlier buyers c-churn and c-twice when those tests ran first).
+    ranked = [c for c in everyone if decision_value(c) is not None]
+    assert len(ranked) == model["statistics"]["customers_ranked"]
+    # Quantiles 0.8 and 0.5 over n distinct values: exactly these many at or above each cut-off.
+    counts = {40: {"A": 8, "B": 12, "C": 20}, 42: {"A": 9, "B": 12, "C": 21}}[len(ranked)]
+    by_value = sorted(ranked, key=lambda c: -float(decision_value(c) or 0.0))
+    assert [tier_of(c) for c in by_value] == ["A"] * counts["A"] + ["B"] * counts["B"] + ["C"] * counts["C"]
+    expected = {t: {c["customer_id"] for c in fit_customers if tier_of(c) == t} for t in "ABC"}
+    # The 40: exact counts (the earlier buyers, when present, rank below B: one order each).
+    assert {t: len(ids) for t, ids in expected.items()} == (
+        {"A": 9, "B": 12, "C": 19} if len(ranked) == 42 else {"A": 8, "B": 12, "C": 20}
+    )
     await eventually(by_filter, lambda found: found == expected)
     bad = await api.get("/v1/customers", params={"value_tier": "D"})
     assert bad.status_code == 422

@@ -80,27 +80,31 @@ def test_monthly_buyer_silent_for_five_intervals_is_lapsed_and_gets_a_reminder(w
     assert steps(decision.steps) == [("reminder", "email", None)]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13 finding 3: a long-silent one-time buyer stays active, no risk")
 def test_low_value_one_time_buyer_who_went_quiet_gets_one_automated_email_at_most(world: World):
     """Lea bought once, for 19.90 EUR, fourteen months ago, and never again.
 
-    What a head of retention expects: a one-time buyer has no rhythm that could be overdue, so she
-    is not `lapsed` (risk README: lapsed needs two purchase occasions) and not `churned` by
-    behaviour (Pareto/NBD keeps a single purchase alive for years); she is a small customer
-    (tier C) whose silence makes her `at_risk` through the buying-cycle driver. She gets the
-    at-risk check-in: one automated e-mail asking for feedback, no letter, no call, no discount,
-    because no personal contact pays for a 19.90 EUR customer.
+    What a head of retention expects: she is a sleeping customer. With one purchase she has no
+    rhythm of her own, so her silence is measured against the base's typical interval between
+    purchases (risk README, Status rules): many times over it, she is `lapsed`, overdue named as
+    the driver, her risk at least the at-risk threshold. A small customer (tier C): the
+    sleeping-buyer playbook's automated reminder e-mail, and nothing else: no letter, no call, no
+    discount, because no personal contact pays for a 19.90 EUR customer (tier C: automated
+    e-mail only).
     """
     lea = Customer("one-time-buyer-lea").with_profile(name="Lea Vogel").ordered(19.90, last=months(14))
     world.play(lea)
 
     decision = world.decision("one-time-buyer-lea", timeout_s=15)
-    assert decision.status == "at_risk"
+    assert decision.status == "lapsed"
     assert decision.revenue == Decimal("19.90")
+    assert decision.customer["risk_score"] >= AT_RISK_THRESHOLD
+    assert decision.drivers[0] == "overdue"
+    assert "no rhythm of their own; against the base's typical interval" in decision.customer["drivers"][0]["detail"]
+    assert decision.customer["buying_cycle"]["mean_interval_days"] is None
     assert decision.tier == "C"
-    assert decision.drivers == ["buying_cycle"]
-    assert decision.playbook == "at-risk-check-in"
-    assert steps(decision.steps) == [("check-in", "email", None)]
+    assert decision.segment == "loss"
+    assert decision.playbook == "sleeping-buyer"
+    assert steps(decision.steps) == [("reminder", "email", None)]
     assert [s.offer for s in decision.steps] == [None]
 
 

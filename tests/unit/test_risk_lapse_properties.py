@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from winback_risk.domain.drivers import has_live_contract
 from winback_risk.domain.facts import Signal
 from winback_risk.domain.model.gamma_gamma import GammaGamma
 from winback_risk.domain.model.pareto_nbd import ParetoNBD
@@ -25,6 +27,8 @@ MODELS = {
         spend=GammaGamma(p=6.25, q=3.74, gamma=15.44),
         tier_cutoffs=(400.0, 150.0),
     ),
+    # A fitted base that buys about monthly: one-time buyers are measured against its typical interval.
+    "typical_interval": replace(PRIOR, typical_interval_days=30.0, tier_cutoffs=(400.0, 150.0)),
 }
 STATUSES = ("active", "active", "at_risk", "lapsed", "churned", "won_back")
 SIGNAL_KINDS = ("ticket_opened", "ticket_resolved", "survey", "usage", "contract_started", "contract_cancelled",
@@ -108,18 +112,29 @@ def test_status_p_alive_and_risk_never_contradict_each_other(
     a = assess(rhythm(every, occasions, silent), model, status, extra)
     ratio, since = a.cycle.overdue_ratio, a.cycle.days_since_last_order
     has_rhythm = ratio is not None and occasions >= CONFIG.lapsed_min_occasions
+    # No rhythm of their own (one purchase occasion) and no contract running: the base's typical
+    # interval, when the model has one.
+    typical = MODELS[model].typical_interval_days
+    no_rhythm = occasions == 1 and typical and since is not None and not has_live_contract(extra, NOW)
+    against_base = round(since / typical, 3) if no_rhythm and typical and since is not None else None
     # Risk and status agree: anyone not active has a risk at or above the at-risk threshold, and back.
     if a.status in ("at_risk", "lapsed", "churned"):
         assert a.risk_score >= CONFIG.at_risk_score
     else:
         assert a.status in ("active", "won_back") and a.risk_score < CONFIG.at_risk_score
-    # Overdue against the own rhythm is a driver whenever it applies, and only then.
+    # Overdue against the own rhythm (or, without one, the base's) is a driver whenever it applies, and only then.
     overdue = {d["factor"]: d["contribution"] for d in a.drivers}.get("overdue")
-    assert (overdue is not None and overdue > 0) == (has_rhythm and ratio is not None and ratio > 1.0)
+    own_overdue = has_rhythm and ratio is not None and ratio > 1.0
+    base_overdue = against_base is not None and against_base > 1.0
+    assert (overdue is not None and overdue > 0) == (own_overdue or base_overdue)
     # Lapsed exactly when overdue by the configured ratio (unless churned outranks it).
-    lapses = has_rhythm and ratio is not None and ratio >= CONFIG.lapsed_overdue_ratio
+    lapses_own = has_rhythm and ratio is not None and ratio >= CONFIG.lapsed_overdue_ratio
+    lapses_base = against_base is not None and against_base >= CONFIG.lapsed_overdue_ratio
     if a.status != "churned":
-        assert (a.status == "lapsed") == lapses
+        assert (a.status == "lapsed") == (lapses_own or lapses_base)
+        if a.status == "lapsed":
+            reason = "overdue_vs_own_interval" if lapses_own else "overdue_vs_typical_interval"
+            assert a.status_reasons == (reason,)
     # p_alive and status agree: lost by behaviour means p_alive below the threshold, and a long silence with
     # p_alive below it (and no contract running) is churned, never active.
     if a.status_reasons == ("p_alive_below_threshold",):

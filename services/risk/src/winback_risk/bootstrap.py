@@ -90,7 +90,8 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     async def fit(as_of: datetime | None = None) -> PopulationModel:
         model = await fit_now(
             runtime.sessions, runtime.clock, holder, basis=settings.clv_basis,
-            quantiles=settings.value_tier_quantiles, rules=settings.fit_rules(), as_of=as_of,
+            quantiles=settings.value_tier_quantiles, rules=settings.fit_rules(), config=settings.risk_config(),
+            as_of=as_of, page_size=settings.assess_page_size,
         )  # fmt: skip
         assessor.wake()
         return model

@@ -38,6 +38,8 @@ _ZERO = Decimal(0)
 OVERDUE_MAX_WEIGHT = 0.95
 # A churned customer's risk: they have left (notice given or lost by behaviour).
 CHURNED_WEIGHT = 0.9
+# The overdue driver of a customer with one purchase occasion, measured against the base.
+TYPICAL_OVERDUE_DETAIL = "no rhythm of their own; against the base's typical interval: {0:g}x {1:g} days"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,10 +189,13 @@ def status_rule(
     risk: float,
     live_contract: bool,
     c: RiskConfig,
+    typical_ratio: float | None = None,
 ) -> tuple[Status, tuple[str, ...]]:
     """The lifecycle status at as_of and why; see the README for the order of the rules.
 
     `since` (days since the last order) and `overdue_ratio` are rounded as `buying_cycle` rounds them.
+    `typical_ratio` is the silence against the base's typical interval, for a customer with one
+    purchase occasion (no interval of their own) and no running contract; None for everybody else.
     """
     if base_status == "churned":
         return "churned", ()
@@ -200,9 +205,22 @@ def status_rule(
     lapsed = overdue_ratio is not None and occasions >= c.lapsed_min_occasions
     if lapsed and overdue_ratio is not None and overdue_ratio >= c.lapsed_overdue_ratio:
         return "lapsed", ("overdue_vs_own_interval",)
+    if typical_ratio is not None and typical_ratio >= c.lapsed_overdue_ratio:
+        return "lapsed", ("overdue_vs_typical_interval",)
     if risk >= c.at_risk_score:
         return "at_risk", ("risk_score_above_threshold",)
     return ("won_back" if base_status == "won_back" else "active"), ()
+
+
+def typical_ratio_of(occasions: int, since: float | None, typical_interval: float | None) -> float | None:
+    """Days since the only purchase over the base's typical interval, rounded like the own ratio.
+
+    Only for customers with exactly one purchase occasion: whoever has an interval of their own
+    is measured against it (the spec's rule), never against the base.
+    """
+    if occasions != 1 or since is None or not typical_interval:
+        return None
+    return round(since / typical_interval, 3)
 
 
 def overdue_weight(ratio: float, c: RiskConfig) -> float:
@@ -250,18 +268,41 @@ def assess_customers(
     vectorised, at that moment as if alive) with the tier and segment that rank it.
     """
     moments = [as_of] * len(facts) if isinstance(as_of, datetime) else list(as_of)
+    st = _stages(facts, model, moments, horizon_days, c, value_basis)
+    return [
+        _assessment(f, m, horizon_days, s, b, end, r, model, c, value_basis)
+        for f, m, s, b, end, r in zip(facts, moments, st.scored, st.behaviour, st.ends, st.retained, strict=True)
+    ]
+
+
+class _Stages(NamedTuple):
+    """What the assessment knows of each customer before the value is ranked (parallel lists)."""
+
+    scored: list[Scored | None]
+    behaviour: list[_Behaviour]
+    ends: list[datetime]
+    retained: list[float | None]
+
+
+def _stages(
+    facts: Sequence[CustomerFacts],
+    model: PopulationModel,
+    moments: Sequence[datetime],
+    horizon_days: int,
+    c: RiskConfig,
+    value_basis: str,
+) -> _Stages:
+    """Model scores, rhythm, drivers and status, where the relationship ended, and its value if retained."""
     summaries, has = summaries_of(facts, moments, value_basis)
     scored = _scored(summaries, has, model, horizon_days)
-    stages = [_behaviour(f, m, s, c) for f, m, s in zip(facts, moments, scored, strict=True)]
+    typical = model.typical_interval_days
+    stages = [_behaviour(f, m, s, c, typical) for f, m, s in zip(facts, moments, scored, strict=True)]
     ends = [
         window_end(b.status, m, f.churned_at, f.orders.last_order_at, b.runs)
         for f, m, b in zip(facts, moments, stages, strict=True)
     ]
     retained = _retained_orders_value(facts, summaries, has, ends, scored, model)
-    return [
-        _assessment(f, m, horizon_days, s, b, end, r, model, c, value_basis)
-        for f, m, s, b, end, r in zip(facts, moments, scored, stages, ends, retained, strict=True)
-    ]
+    return _Stages(scored, stages, ends, retained)
 
 
 def _scored(
@@ -301,7 +342,9 @@ def _retained_orders_value(
     return out
 
 
-def _behaviour(f: CustomerFacts, moment: datetime, scored: Scored | None, c: RiskConfig) -> _Behaviour:
+def _behaviour(
+    f: CustomerFacts, moment: datetime, scored: Scored | None, c: RiskConfig, typical_interval: float | None
+) -> _Behaviour:
     o = f.orders
     # The rhythm counts purchase occasions (same-day orders once); the buying cycle shown counts orders.
     rhythm = cycle_numbers(o.occasions, o.first_order_at, o.last_order_at, moment)
@@ -316,11 +359,16 @@ def _behaviour(f: CustomerFacts, moment: datetime, scored: Scored | None, c: Ris
             drivers.append(Driver("buying_cycle", weight, "p_alive {0:.2f} ({1:g}x own interval)", (alive, ratio)))
     if ratio is not None and ratio > 1.0 and o.occasions >= c.lapsed_min_occasions:
         drivers.append(Driver("overdue", overdue_weight(ratio, c), "{0:g}x own interval of {1:g} days", (ratio, mean)))
-    risk = _risk_of(drivers)
     runs = contract_runs(f.signals) if f.signals else []
     live = has_live_contract(f.signals, moment) if runs else False
+    # While a contract runs, the contract is the relationship's rhythm, not the one order beside it.
+    typical_ratio = None if live else typical_ratio_of(o.occasions, since, typical_interval)
+    if typical_ratio is not None and typical_ratio > 1.0:
+        weight = overdue_weight(typical_ratio, c)
+        drivers.append(Driver("overdue", weight, TYPICAL_OVERDUE_DETAIL, (typical_ratio, typical_interval)))
+    risk = _risk_of(drivers)
     status, reasons = status_rule(
-        f.base_status, o.occasions, since, ratio, alive, risk, live, c
+        f.base_status, o.occasions, since, ratio, alive, risk, live, c, typical_ratio
     )  # fmt: skip
     if status == "churned":
         left = (f.churned_at or moment).date().isoformat()
@@ -391,6 +439,23 @@ def decision_value(status: Status, value: RelationshipValue) -> float | None:
     if status in ("churned", "lapsed"):
         return value.predicted_value_if_retained_12m
     return value.predicted_clv_12m
+
+
+def decision_values(
+    facts: Sequence[CustomerFacts], model: PopulationModel, as_of: datetime, c: RiskConfig, *, value_basis: str
+) -> npt.NDArray[np.float64]:
+    """Every customer's decision value at as_of under the model, through the one assessment (tiers rank these).
+
+    Customers without orders and contracts have none (they are tier C) and are left out.
+    """
+    # The assessment's own stages and value; the tier, reason and segment it would add do not change the value.
+    moments = [as_of] * len(facts)
+    st = _stages(facts, model, moments, int(CLV_DAYS), c, value_basis)
+    values = [
+        decision_value(b.status, _value(f, as_of, b.status, s, b.runs, end, r, c, value_basis))
+        for f, s, b, end, r in zip(facts, st.scored, st.behaviour, st.ends, st.retained, strict=True)
+    ]
+    return np.array([v for v in values if v is not None], dtype=float)
 
 
 def _assessment(

@@ -148,6 +148,17 @@ def prior_spend(mean_value: Floats) -> GammaGamma | None:
     return GammaGamma(p=p, q=q, gamma=float(np.mean(positive)) * (q - 1.0) / p)
 
 
+def typical_interval(x: Floats, t_x: Floats, min_repeat_customers: int) -> float | None:
+    """The base's typical interval between purchases (days): the median of repeat buyers' mean intervals.
+
+    None with fewer repeat buyers than a fit needs: a median of a handful is no "typical" rhythm.
+    """
+    repeat = (x > 0) & (t_x > 0)
+    if int(np.count_nonzero(repeat)) < max(min_repeat_customers, 1):
+        return None
+    return round(float(np.median(t_x[repeat] / x[repeat])), 3)
+
+
 def tier_floors(mean_value: Floats) -> tuple[float, float]:
     """Lowest predicted 12-month values for tiers A and B: one and a quarter typical order.
 
@@ -161,9 +172,9 @@ def tier_floors(mean_value: Floats) -> tuple[float, float]:
     return a, b
 
 
-def tier_cutoffs(clv: Floats, quantiles: tuple[float, float], floors: tuple[float, float]) -> tuple[float, float]:
-    """Quantile cut-offs of the 12-month values, never below the floors, A's never below B's."""
-    finite = clv[np.isfinite(clv)]
+def tier_cutoffs(values: Floats, quantiles: tuple[float, float], floors: tuple[float, float]) -> tuple[float, float]:
+    """Quantile cut-offs of the values tiers rank, never below the floors, A's never below B's."""
+    finite = values[np.isfinite(values)]
     raw = [float(np.quantile(finite, q)) if finite.size else 0.0 for q in quantiles]
     b = max(raw[1], floors[1])
     return max(raw[0], floors[0], b), b

@@ -7,6 +7,8 @@ the last occasion, T = days from the first occasion to as_of.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,8 +43,12 @@ class Summaries:
 class PopulationModel:
     purchases: ParetoNBD
     spend: GammaGamma | None
-    # predicted_clv_12m at the value-tier quantiles, highest first (A above the first, B above the second).
+    # The decision value (what a tier ranks) at the value-tier quantiles over the whole base at fit
+    # time, highest first (A above the first, B above the second).
     tier_cutoffs: tuple[float, ...] = ()
+    # The base's typical interval between purchases (days; the median of repeat buyers' mean
+    # intervals at fit time): the reference for customers without a rhythm of their own.
+    typical_interval_days: float | None = None
     customers_used: int = 0
     log_likelihood: float | None = None
     fitted_at: datetime | None = None
@@ -62,6 +68,7 @@ class PopulationModel:
             "purchases": self.purchases.as_dict(),
             "spend": self.spend.as_dict() if self.spend is not None else None,
             "tier_cutoffs": list(self.tier_cutoffs),
+            "typical_interval_days": self.typical_interval_days,
             "time_unit": "day",
         }
 
@@ -83,6 +90,8 @@ class PopulationModel:
             purchases=ParetoNBD(**parameters["purchases"]),
             spend=GammaGamma(**spend) if spend else None,
             tier_cutoffs=tuple(parameters.get("tier_cutoffs", ())),
+            # Models stored before it was kept have none: no fallback until the next fit.
+            typical_interval_days=parameters.get("typical_interval_days"),
             basis=basis,
             reason=statistics.get("reason"),
             reason_detail=statistics.get("reason_detail"),
@@ -133,12 +142,16 @@ def fit_population(
     previous: PopulationModel | None = None,
     rules: FitRules | None = None,
     data_as_of: datetime | None = None,
+    decision_values: Callable[[PopulationModel], Floats] | None = None,
 ) -> PopulationModel:
     """Fit both models over all customers, or stand the priors in where the data or the optimum fails.
 
     Never raises for lack of data: below the minimum-data rules, or on a degenerate optimum,
     the documented priors are the model (`basis` "prior" with the reason). Value-tier cut-offs
-    are quantiles of the 12-month values under the model in use, floored (limits.tier_floors).
+    are quantiles of `decision_values(model in use)` over the whole base (what each customer's
+    tier ranks; the service and the backtest pass the assessment's, `scoring.decision_values`),
+    floored (limits.tier_floors). Without it, of the customers' 12-month values, as the
+    assessment would rank a base known only by its orders and still buying.
     """
     rules = rules or FitRules()
     start = previous.purchases if previous is not None and previous.is_fit else None
@@ -147,10 +160,16 @@ def fit_population(
     reason = purchase_reason
     if reason is None and spend_reason is not None:
         reason = Reason(spend_reason.code, "spend model: " + spend_reason.detail)
-    draft = PopulationModel(purchases=purchases, spend=spend)
-    clv = cycle_scores(draft, s, CLV_DAYS).clv_12m
+    typical = limits.typical_interval(s.x, s.t_x, rules.min_repeat_customers)
+    draft = PopulationModel(purchases=purchases, spend=spend, typical_interval_days=typical)
+    ranking_started = time.perf_counter()
+    if decision_values is not None:
+        ranked = decision_values(draft)
+    else:
+        ranked = cycle_scores(draft, s, CLV_DAYS).clv_12m if s.size else np.zeros(0)
     # Nobody to rank yet: no tiers (value_tier stays null) rather than cut-offs made of nothing.
-    cutoffs = limits.tier_cutoffs(clv, tier_quantiles, limits.tier_floors(s.mean_value)) if s.size else ()
+    cutoffs = limits.tier_cutoffs(ranked, tier_quantiles, limits.tier_floors(s.mean_value)) if ranked.size else ()
+    ranking_seconds = round(time.perf_counter() - ranking_started, 3)
     log_likelihood: float | None = None
     if fit is not None and purchase_reason is None:
         log_likelihood = fit.log_likelihood
@@ -161,6 +180,7 @@ def fit_population(
         purchases=purchases,
         spend=spend,
         tier_cutoffs=cutoffs,
+        typical_interval_days=typical,
         customers_used=s.size,
         log_likelihood=log_likelihood,
         fitted_at=fitted_at,
@@ -175,6 +195,8 @@ def fit_population(
             "evaluations": fit.evaluations if fit is not None else 0,
             "spend_log_likelihood": spend_ll,
             "repeat_customers": int(np.count_nonzero(s.x > 0)),
+            "customers_ranked": int(ranked.size),
+            "tier_ranking_seconds": ranking_seconds,
             "apparent_dropouts": limits.apparent_dropouts(s.x, s.t_x, s.T, rules.dropout_silence_ratio),
             "mean_repeat_occasions": float(np.mean(s.x)) if s.size else 0.0,
             "data_as_of": (data_as_of or fitted_at).isoformat(),
