@@ -36,7 +36,13 @@ async def _applied(database_url: str) -> int:
 
 async def test_sigterm_commits_exactly_what_was_applied(kafka_bootstrap: str, database_url: str, tmp_path: Path):
     await produce(kafka_bootstrap, "winback.events", [cancellation(f"term-{i}") for i in range(EVENTS)])
-    with running_services(["risk"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=tmp_path) as s:
+    # One consumer task: with two, the second member's join rebalances the group while the first
+    # batch commits, and a commit lost to that rebalance is re-applied (inbox) by the next owner;
+    # that is at-least-once working as designed, not what a shutdown must guarantee.
+    one_member = {"WINBACK_CONSUMER_TASKS": "1"}
+    with running_services(
+        ["risk"], bootstrap=kafka_bootstrap, database_url=database_url, log_dir=tmp_path, extra=one_member
+    ) as s:
         process = s["risk"].proc
         assert process is not None
         # Mid-stream: some batches applied, usually not all of them.
