@@ -143,7 +143,7 @@ def test_business_at_risk_with_open_tickets_and_a_contract_ending_gets_a_check_i
 
 
 def test_customer_who_forbids_contact_is_churned_and_never_contacted(world: World):
-    """Paul, a member who bought for 600 EUR last year, cancels his membership for price and ticks
+    """Paul, a member who bought for 840 EUR last year, cancels his membership for price and ticks
     "please do not contact me again".
 
     He is churned with his reason on record, not eligible for win-back, and no playbook enrols
@@ -152,7 +152,7 @@ def test_customer_who_forbids_contact_is_churned_and_never_contacted(world: Worl
     paul = (
         Customer("no-contact-paul")
         .with_profile(name="Paul Krause")
-        .ordered(60, times=10, last=days(15))
+        .ordered(70, times=12, last=days(15))
         .contract(started=months(12))
         .confirmed_email_consent(ago=months(11))
         .cancels("price", no_contact=True)
@@ -162,7 +162,8 @@ def test_customer_who_forbids_contact_is_churned_and_never_contacted(world: Worl
     decision = world.decision("no-contact-paul", enrollments=0)
     assert decision.status == "churned"
     assert decision.customer["churn_reason"] == "price"
-    assert decision.revenue == Decimal("600.00")
+    assert decision.revenue == Decimal("840.00")
+    # Well inside B (his value if won back sits between the base's B and A cut-offs, not on one).
     assert decision.tier == "B"
     assert decision.segment == "question_mark"
     assert decision.customer["winback_eligible"] is False

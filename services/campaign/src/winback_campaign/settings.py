@@ -31,7 +31,7 @@ class CampaignSettings(PersonalDataSettings):
     # A step whose cause is not applied yet (here or at consent) is asked again after
     # base x 2^waits seconds, at most the maximum: kept pending, never settled on stale state.
     cause_wait_backoff_s: float = 1.0
-    cause_wait_backoff_max_s: float = 60.0
+    cause_wait_backoff_max_s: float = 5.0
     # A status change waits for the event it names (`caused_by`) to be applied here at most this
     # long (service clock), then enrols on what campaign knows, as before.
     cause_wait_grace_hours: int = 24
