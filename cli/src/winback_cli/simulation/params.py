@@ -157,6 +157,7 @@ class SimParams:
     hazard_factors: dict[str, float] = field(default_factory=lambda: dict(HAZARD_FACTORS))
     driver_rates: dict[str, float] = field(default_factory=lambda: dict(DRIVER_RATES))
     driver_reason_weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DRIVER_REASON_WEIGHTS))
+    at_risk_factor_threshold: float = 2.0  # truly at risk: alive with drivers multiplying the hazard by this
     noise_ticket_rate: float = 1 / 200  # technical/billing tickets that carry no hazard
     survey_rate: float = 1 / 120  # NPS or CSAT answers of customers without a driver
 
@@ -164,6 +165,7 @@ class SimParams:
     reason_shares: dict[str, float] = field(default_factory=lambda: dict(VOLUNTARY_REASON_SHARES))
     wish_probability: float = 0.25  # a customer wants a feature tag
     feature_gap_weight_with_wish: float = 4.0
+    feature_tags: tuple[str, ...] = FEATURE_TAGS
     feature_releases: tuple[tuple[int, str, tuple[str, ...]], ...] = FEATURE_RELEASES
 
     # Returns after churn: base hazard b(reason) * exp(-t / D), t = days since churn
