@@ -22,12 +22,14 @@ from winback_cli.simulation.hazard import INF, Base, Interval, crossing
 from winback_cli.simulation.lifecycle import Life, draw_life, exp_target, return_base, return_factors
 from winback_cli.simulation.params import SimParams
 from winback_cli.simulation.population import Customer, draw_customer
+from winback_cli.simulation.responses import respond, response_stream
 from winback_cli.simulation.truth import Enrollment, truth_of
 
 SOURCE = "/simulation"
 TOOL_SOURCE = "/simulation/campaign-tool"
 DOI_TEMPLATE = "doi_confirmation"
 TEXT_VERSION = "sim-consent-v1"
+MONTH = 30.4375
 
 
 @dataclass
@@ -177,8 +179,6 @@ class Business:
         channel = str(data.get("channel"))
         if data.get("template") == DOI_TEMPLATE:
             return self._doi(state, at, data)
-        from winback_cli.simulation.responses import respond, response_stream
-
         playbook_id = str(data.get("playbook_id"))
         enrollment = self._enrollment(state, str(data.get("enrollment_id")), playbook_id, at)
         template = str(data.get("template"))
@@ -191,21 +191,15 @@ class Business:
             Contact(at, channel, template, data.get("offer"), playbook_id, enrollment.enrollment_id, lift)
         )
         state.consent.use(channel, at)
-        out = []
+        out: list[dict[str, Any]] = []
         for outcome, minutes in answer.outcomes:
             when = at + minutes / 1440
             if outcome in ("unsubscribed", "complained"):
                 # Consent treats an unsubscribe or complaint reported back as an objection for the channel.
                 state.consent.add(Entry(when, "objection", channel, note=outcome))
-            out.append(
-                self._event(
-                    "campaign.response",
-                    when,
-                    {"customer_id": state.customer.customer_id, "action_id": action_id, "outcome": outcome},
-                    f"{action_id}:{outcome}",
-                    source=TOOL_SOURCE,
-                )
-            )
+            data = {"customer_id": state.customer.customer_id, "action_id": action_id, "outcome": outcome}
+            response = self._event("campaign.response", when, data, f"{action_id}:{outcome}", source=TOOL_SOURCE)
+            self._answer(out, state, when, response)
         if lift is not None:
             self._reschedule(state)
         return out
@@ -284,6 +278,8 @@ class Business:
                 self._join(state, t)
             elif kind == "clock" and payload == state.clock_version:
                 self._clock(state, t)
+            elif kind == "tick" and payload == state.life.number:
+                self._tick(state, t)
             elif kind == "churn" and payload == state.life.number:
                 self._churn(state, t)
             elif kind == "erase":
@@ -476,74 +472,72 @@ class Business:
                     f"started-{life.number}",
                 )
             rel.categories.add("subscription")
-            self._contract_life(state, life)
         else:
             self._order(state, t)
         self._drivers(state, life)
+        rng = c.rng
+        life.next_noise = t + (rng.expovariate(p.noise_ticket_rate) if p.noise_ticket_rate > 0 else INF)
+        life.next_survey = t + (rng.expovariate(p.survey_rate) if p.survey_rate > 0 else INF)
+        self._tick(state, t)
         if life.end_at < INF:
             self._push(life.end_at, "churn", c.index, life.number)
         del returning
 
-    def _contract_life(self, state: State, life: Life) -> None:
-        c, p = state.customer, self.params
-        stop = min(life.end_at, self.horizon)
-        year = 1
-        while life.start + 365 * year < stop:
-            at = life.start + 365 * year
-            self._emit(
-                state,
-                at,
-                "contract.renewed",
-                {"contract_id": life.contract_id, "end_date": self.at(at + 365).date().isoformat()},
-                f"renewed-{life.number}-{year}",
-            )
-            year += 1
-        month = 1
-        falling = life.drivers.get("falling_usage")
-        while life.start + 30.4375 * month < stop:
-            at = life.start + 30.4375 * month
-            level = c.usage_baseline * c.rng.uniform(0.85, 1.15)
-            if falling is not None and at > falling:
-                level *= (1 - p.usage_decline_per_month) ** ((at - falling) / 30.4375)
-            self._emit(
-                state,
-                at,
-                "usage.reported",
-                {
-                    "metric": "logins",
-                    "value": round(level, 1),
-                    "period_start": self.at(at - 30.4375).isoformat(),
-                    "period_end": self.at(at).isoformat(),
-                },
-                f"usage-{life.number}-{month}",
-            )
-            month += 1
-
     def _drivers(self, state: State, life: Life) -> None:
-        c, p = state.customer, self.params
-        rng = c.rng
+        """The early-warning signals of this life, as tickets, survey answers (and falling usage, monthly)."""
+        c, rng = state.customer, state.customer.rng
         for driver, onset in sorted(life.drivers.items(), key=lambda d: d[1]):
             if driver == "complaint":
                 self._ticket(state, onset, "complaint", "high", rng.uniform(1, 10), "solved", rng.randint(2, 3))
             elif driver == "ticket_unresolved":
                 self._ticket(state, onset, "technical", "normal", rng.uniform(25, 45), "unsolved", 1)
             elif driver == "nps_detractor":
-                self._survey(
-                    state, onset, "nps", rng.randint(0, 6), "Enttäuscht" if c.language == "de" else "Disappointed"
-                )
+                comment = "Enttäuscht" if c.language == "de" else "Disappointed"
+                self._survey(state, onset, "nps", rng.randint(0, 6), comment)
             elif driver == "csat_low":
                 self._survey(state, onset, "csat", rng.randint(1, 2), None)
+
+    def _tick(self, state: State, t: float) -> None:
+        """A month of the life's routine from `t`: usage, renewals, everyday tickets and surveys.
+
+        Generated month by month, so a large run never holds a whole life's events in memory.
+        """
+        c, p, life = state.customer, self.params, state.life
+        rng = c.rng
         stop = min(life.end_at, self.horizon)
-        t = life.start
-        while (t := t + rng.expovariate(p.noise_ticket_rate)) < stop:
+        until = min(t + MONTH, stop)
+        if c.contract:
+            at = life.start + 365 * (life.years + 1)
+            if at < until:
+                life.years += 1
+                renewal = {"contract_id": life.contract_id, "end_date": self.at(at + 365).date().isoformat()}
+                self._emit(state, at, "contract.renewed", renewal, f"renewed-{life.number}-{life.years}")
+            at = life.start + MONTH * (life.months + 1)
+            if at < until:
+                life.months += 1
+                level = c.usage_baseline * rng.uniform(0.85, 1.15)
+                falling = life.drivers.get("falling_usage")
+                if falling is not None and at > falling:
+                    level *= (1 - p.usage_decline_per_month) ** ((at - falling) / MONTH)
+                usage = {
+                    "metric": "logins",
+                    "value": round(level, 1),
+                    "period_start": self.at(at - MONTH).isoformat(),
+                    "period_end": self.at(at).isoformat(),
+                }
+                self._emit(state, at, "usage.reported", usage, f"usage-{life.number}-{life.months}")
+        while life.next_noise < until:
             category = rng.choice(("technical", "billing", "delivery", "other"))
-            self._ticket(state, t, category, "normal", rng.uniform(0.1, 3), "solved", rng.randint(4, 5))
-        t = life.start
-        while (t := t + rng.expovariate(p.survey_rate)) < stop:
+            self._ticket(state, life.next_noise, category, "normal", rng.uniform(0.1, 3), "solved", rng.randint(4, 5))
+            life.next_noise += rng.expovariate(p.noise_ticket_rate) if p.noise_ticket_rate > 0 else INF
+        while life.next_survey < until:
             if rng.random() < 0.5:
-                self._survey(state, t, "nps", rng.randint(7, 10), None)
+                self._survey(state, life.next_survey, "nps", rng.randint(7, 10), None)
             else:
-                self._survey(state, t, "csat", rng.randint(3, 5), None)
+                self._survey(state, life.next_survey, "csat", rng.randint(3, 5), None)
+            life.next_survey += rng.expovariate(p.survey_rate) if p.survey_rate > 0 else INF
+        if until < stop:
+            self._push(until, "tick", c.index, life.number)
 
     def _ticket(
         self, state: State, t: float, category: str, priority: str, days: float, outcome: str, sat: int
@@ -699,20 +693,26 @@ class Business:
         value = self.lift_value(state, state.life, at, channel, offer, template)
         return Interval(effective, effective + self.params.contact_effect_days, value)
 
-    def _doi(self, state: State, at: float, data: dict[str, Any]) -> list[dict[str, Any]]:
-        from winback_cli.simulation.responses import response_stream
+    def _answer(self, out: list[dict[str, Any]], state: State, when: float, event: dict[str, Any]) -> None:
+        """An answer on a day already generated goes back at once; a later one comes with its day's events,
+        so nothing reaches ingest dated after the services' clock."""
+        if math.floor(when) <= self._day:
+            out.append(event)
+        else:
+            self._push(when, "event", state.customer.index, event)
 
+    def _doi(self, state: State, at: float, data: dict[str, Any]) -> list[dict[str, Any]]:
         cid, action_id = state.customer.customer_id, str(data["action_id"])
         rng = response_stream(self.seed, cid, -1, DOI_TEMPLATE, "email", len(state.consent.entries))
-        out = [
-            self._event(
-                "campaign.response",
-                at + 2 / 1440,
-                {"customer_id": cid, "action_id": action_id, "outcome": "delivered"},
-                f"{action_id}:delivered",
-                source=TOOL_SOURCE,
-            )
-        ]
+        out: list[dict[str, Any]] = []
+        delivered = {"customer_id": cid, "action_id": action_id, "outcome": "delivered"}
+        when = at + 2 / 1440
+        self._answer(
+            out,
+            state,
+            when,
+            self._event("campaign.response", when, delivered, f"{action_id}:delivered", source=TOOL_SOURCE),
+        )
         if rng.random() < self.params.doi_confirm_probability:
             when = at + rng.uniform(0.01, 0.5)
             content = data.get("content") or {}
@@ -729,7 +729,7 @@ class Business:
                 "method": "double_opt_in",
                 "evidence": evidence,
             }
-            out.append(self._event("consent.granted", when, payload, f"doi-{action_id}"))
+            self._answer(out, state, when, self._event("consent.granted", when, payload, f"doi-{action_id}"))
             state.consent.add(
                 Entry(
                     when,

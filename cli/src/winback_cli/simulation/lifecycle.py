@@ -37,6 +37,11 @@ class Life:
     returned_at: float | None = None
     orders: list[tuple[float, float]] = field(default_factory=list)  # (order time, E of the next order)
     revenue: list[tuple[float, float]] = field(default_factory=list)  # (order time, amount)
+    # Where the monthly routine stands (business.Business._tick).
+    months: int = 0
+    years: int = 0
+    next_noise: float = INF
+    next_survey: float = INF
 
     def factor_at(self, t: float, factors: dict[str, float]) -> float:
         """The true hazard multiplier of leaving at `t` (product of the drivers present)."""

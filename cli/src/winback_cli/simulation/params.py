@@ -46,13 +46,13 @@ RETURN_EVER_PROBABILITY: dict[str, float] = {
 
 # Lift of one contact on the return hazard, by channel, while the contact works.
 CHANNEL_LIFT: dict[str, float] = {
-    "email": 1.6,
-    "sms": 1.8,
-    "messenger": 1.8,
-    "phone": 3.0,
-    "fax": 1.3,
-    "automated_call": 1.3,
-    "post": 2.0,
+    "email": 2.5,
+    "sms": 2.5,
+    "messenger": 2.5,
+    "phone": 5.0,
+    "fax": 1.5,
+    "automated_call": 1.5,
+    "post": 3.0,
 }
 
 # Offers (and, without an offer, templates) that answer a churn reason.
@@ -177,7 +177,7 @@ class SimParams:
     answer_lift: float = 1.5
     window_lift: float = 1.4
     effect_scale: float = 1.0  # lift used = 1 + effect_scale * (lift - 1); 0 makes contacts useless
-    contact_effect_days: float = 30.0  # a contact works for this many days from the day after it
+    contact_effect_days: float = 45.0  # a contact works for this many days from the day after it
     answers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(ANSWERS))
     timing_windows: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=lambda: dict(TIMING_WINDOWS))
 
