@@ -141,7 +141,8 @@ class FakeCampaign:
                 p.due = at
                 self.pending.append(p)
                 continue
-            if self.business.consent_basis_at(p.customer_id, p.channel, at, p.offer_category) is None:
+            record = self.business.states[int(p.customer_id[4:])].consent
+            if record.basis(p.channel, self.business.t_of(at), p.offer_category) is None:
                 continue
             self.actions += 1
             self.sent.setdefault(p.customer_id, []).append(at)

@@ -222,7 +222,7 @@ class Business:
         state = self._state(customer_id)
         if state is None:
             return None
-        return state.consent.basis(channel, self._t(at), offer_category)
+        return state.consent.basis(channel, self._t(at), offer_category, category_unknown=offer_category is None)
 
     # ---- time and the agenda -----------------------------------------------------------------
 

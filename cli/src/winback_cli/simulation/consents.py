@@ -69,8 +69,14 @@ class ConsentRecord:
     def erased_at(self) -> float | None:
         return next((e.at for e in self.entries if e.what == "erasure"), None)
 
-    def basis(self, channel: str, at: float, offer_category: str | None = None) -> str | None:
-        """The legal basis for advertising on `channel` at `at`, or None (DENY)."""
+    def basis(
+        self, channel: str, at: float, offer_category: str | None = None, *, category_unknown: bool = False
+    ) -> str | None:
+        """The legal basis for advertising on `channel` at `at`, or None (DENY).
+
+        The §7(3) exception needs the offer's category among those bought (row 10: none given is a DENY);
+        `category_unknown` lets a caller who cannot know the category (an action on the wire) skip that test.
+        """
         past = [e for e in self.entries if e.at <= at]
         if any(e.what == "erasure" for e in past):
             return None
@@ -93,7 +99,7 @@ class ConsentRecord:
             ever_objected = any(e.what in ("objection", "no_contact") for e in past)
             if ever_objected or not any(g.kind == "existing_customer_notice" for g in grants):
                 return None
-            if offer_category is not None and offer_category not in self.relationship.categories:
+            if not category_unknown and offer_category not in self.relationship.categories:
                 return None
             return "existing_customer_exception" if self.relationship.active(at) else None
         if channel in ("sms", "messenger", "fax", "automated_call"):

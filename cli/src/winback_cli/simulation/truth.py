@@ -256,7 +256,7 @@ def truth_of(b: Business) -> dict[str, Any]:
                     "playbook_id": x.playbook_id,
                     "enrollment_id": x.enrollment_id,
                     "got_through": x.lift is not None,
-                    "basis": state.consent.basis(x.channel, x.at),
+                    "basis": state.consent.basis(x.channel, x.at, category_unknown=True),
                 }
             )
         for e in state.enrollments.values():
