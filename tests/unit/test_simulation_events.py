@@ -113,3 +113,12 @@ def test_three_thousand_customers_over_twelve_months_take_seconds() -> None:
     print(f"\n3,000 customers x 12 months: {len(events)} events and the truth in {took:.2f} s")
     assert truth["customers"] == 3000
     assert date.fromisoformat(truth["end"][:10]) > START.date()
+
+
+def test_the_readme_states_every_parameter() -> None:
+    from dataclasses import fields
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "cli" / "README.md").read_text()
+    missing = [f.name for f in fields(SimParams) if f.name not in readme]
+    assert missing == []

@@ -445,6 +445,7 @@ class Business:
         state.lives.append(life)
         state.churned = False
         rel = state.consent.relationship
+        term = p.contract_months * MONTH
         if c.contract:
             if previous is not None and previous.effective_at is not None and t < previous.effective_at:
                 # Back before the notice took effect: the cancellation is withdrawn, the contract renewed.
@@ -454,7 +455,7 @@ class Business:
                     state,
                     t,
                     "contract.renewed",
-                    {"contract_id": life.contract_id, "end_date": self.at(t + 365).date().isoformat()},
+                    {"contract_id": life.contract_id, "end_date": self.at(t + term).date().isoformat()},
                     f"renewed-{life.number}-0",
                 )
             else:
@@ -467,7 +468,7 @@ class Business:
                         "contract_id": life.contract_id,
                         "product": "Winback Suite",
                         "monthly_value": f"{c.monthly_value:.2f}",
-                        "end_date": self.at(t + 365).date().isoformat(),
+                        "end_date": self.at(t + term).date().isoformat(),
                     },
                     f"started-{life.number}",
                 )
@@ -507,10 +508,11 @@ class Business:
         stop = min(life.end_at, self.horizon)
         until = min(t + MONTH, stop)
         if c.contract:
-            at = life.start + 365 * (life.years + 1)
+            term = p.contract_months * MONTH
+            at = life.start + term * (life.years + 1)
             if at < until:
                 life.years += 1
-                renewal = {"contract_id": life.contract_id, "end_date": self.at(at + 365).date().isoformat()}
+                renewal = {"contract_id": life.contract_id, "end_date": self.at(at + term).date().isoformat()}
                 self._emit(state, at, "contract.renewed", renewal, f"renewed-{life.number}-{life.years}")
             at = life.start + MONTH * (life.months + 1)
             if at < until:
