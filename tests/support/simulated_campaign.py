@@ -17,6 +17,7 @@ from typing import Any
 
 import yaml
 
+from winback_campaign.domain.regions import state_of_postal_code
 from winback_campaign.domain.timing import FrequencyCap, allowed_at
 from winback_cli.simulation.business import Business
 from winback_cli.simulation.playbooks import planned_steps
@@ -53,6 +54,8 @@ class FakeCampaign:
     enrolled: int = 0
     actions: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    enrollment_of: dict[str, str] = field(default_factory=dict)
+    exits: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.business.playbooks_seen(self.playbooks)
@@ -62,6 +65,7 @@ class FakeCampaign:
         while day < end:
             todays = self.business.events_for_day(day)
             self.events.extend(todays)
+            self._answers(todays)
             for event in todays:
                 if event["type"] == "contract.cancelled":
                     self._churned(event)
@@ -136,13 +140,18 @@ class FakeCampaign:
         due = sorted((p for p in self.pending if p.due < until), key=lambda p: p.due)
         self.pending = [p for p in self.pending if p.due >= until]
         for p in due:
-            at, _ = allowed_at(p.due, p.channel, self.sent.get(p.customer_id, []), FrequencyCap(), None)
+            region = state_of_postal_code(self.business.states[int(p.customer_id[4:])].customer.city[1])
+            at, _ = allowed_at(p.due, p.channel, self.sent.get(p.customer_id, []), FrequencyCap(), None, region)
             if at >= until:
                 p.due = at
                 self.pending.append(p)
                 continue
             record = self.business.states[int(p.customer_id[4:])].consent
+            if p.enrollment_id in self.exits and at >= self.exits[p.enrollment_id]:
+                continue
             if record.basis(p.channel, self.business.t_of(at), p.offer_category) is None:
+                if record.objected(p.channel, self.business.t_of(at)):
+                    self.exits[p.enrollment_id] = at  # a denial for an objection ends the enrolment
                 continue
             self.actions += 1
             self.sent.setdefault(p.customer_id, []).append(at)
@@ -161,4 +170,15 @@ class FakeCampaign:
                     },
                 }
             )
+            self.enrollment_of[f"act-{self.actions}"] = p.enrollment_id
             self.events.extend(feedback)
+            self._answers(feedback)
+
+    def _answers(self, events: list[dict[str, Any]]) -> None:
+        """The shipped churn playbooks exit on unsubscribe, complaint (objections) and reply, when it arrives."""
+        for e in events:
+            if e["type"] == "campaign.response" and e["data"]["outcome"] in ("unsubscribed", "complained", "replied"):
+                enrollment_id = self.enrollment_of.get(e["data"]["action_id"])
+                if enrollment_id is not None:
+                    at = datetime.fromisoformat(e["time"])
+                    self.exits[enrollment_id] = min(self.exits.get(enrollment_id, at), at)

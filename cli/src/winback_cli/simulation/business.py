@@ -61,6 +61,7 @@ class State:
     tickets: int = 0
     seen_tier: str | None = None
     seen_reason: str | None = None
+    seen_at: float | None = None
 
     @property
     def life(self) -> Life:
@@ -147,6 +148,7 @@ class Business:
             enrollment.anchor = self._order_anchor(state, enrollment.life_index, at)
             enrollment.tier = state.seen_tier
             enrollment.reason_seen = state.seen_reason
+            enrollment.trigger_at = state.seen_at
         elif event.get("type") == "campaign.exited":
             enrollment.exited_at = at
             enrollment.exit_reason = data.get("reason")
@@ -159,6 +161,8 @@ class Business:
         if state is not None and data.get("to") == "churned":
             state.seen_tier = data.get("value_tier")
             state.seen_reason = data.get("churn_reason")
+            at = data.get("at") or event.get("time")
+            state.seen_at = self._t(at) if at else None
 
     def on_action(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """A CloudEvent read from `winback.actions` (action.triggered / action.suppressed, and consent's

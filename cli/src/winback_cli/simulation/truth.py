@@ -45,6 +45,7 @@ class Enrollment:
     anchor: tuple[float, float] | None = None
     tier: str | None = None
     reason_seen: str | None = None
+    trigger_at: float | None = None  # the churn as risk reported it (on_status_change)
     exited_at: float | None = None
     exit_reason: str | None = None
 
@@ -75,6 +76,7 @@ def _lifts(contacts: list[Contact]) -> list[Interval]:
 
 def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: list[Contact]) -> list[Contact]:
     """The contacts the playbook would have made for a held-out enrolment (see playbooks.py)."""
+    from winback_campaign.domain.regions import state_of_postal_code
     from winback_campaign.domain.timing import FrequencyCap, allowed_at
     from winback_cli.simulation.business import Contact
 
@@ -90,11 +92,15 @@ def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: 
     out: list[Contact] = []
     seen: dict[tuple[str, str], int] = defaultdict(int)
     cap = FrequencyCap()
+    region = state_of_postal_code(c.city[1])
+    # Campaign counts `after` from the trigger (the status change, or the release), never before enrolling.
+    trigger = trigger_time(b, state, e, playbook)
+    exit_at = math.inf  # an unsubscribe, complaint or reply ends the enrolment when it arrives
     for step in steps:
         prior = [b.at(x.at) for x in (*realised, *out)]
-        due, _ = allowed_at(b.at(e.at + step.after_days), step.channel, prior, cap, None)
+        due, _ = allowed_at(b.at(max(trigger + step.after_days, e.at)), step.channel, prior, cap, None, region)
         t = b.t_of(due)
-        if t >= b.horizon:
+        if t >= b.horizon or t >= exit_at:
             continue
         if state.erased_at is not None and t >= state.erased_at:
             break
@@ -113,9 +119,22 @@ def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: 
             value = b.lift_value(state, life, t, step.channel, step.offer, step.template)
             lift = Interval(start, start + b.params.contact_effect_days, value)
         out.append(Contact(t, step.channel, step.template, step.offer, e.playbook_id, None, lift))
-        if answer.objected or (answer.replied and "reply" in exits):
-            break
+        for outcome, minutes in answer.outcomes:
+            if outcome in ("unsubscribed", "complained") or (outcome == "replied" and "reply" in exits):
+                exit_at = min(exit_at, t + minutes / 1440)
     return out
+
+
+def trigger_time(b: Business, state: State, e: Enrollment, playbook: dict[str, Any]) -> float:
+    """When the enrolment's trigger happened: the churn risk reported, or the wished feature's release."""
+    trigger = playbook.get("trigger") or {}
+    if trigger.get("event"):
+        wish = state.lives[e.life_index].feature
+        shipped = b.releases.get(wish or "")
+        return shipped if shipped is not None and shipped <= e.at else e.at
+    if e.trigger_at is not None and e.trigger_at <= e.at:
+        return e.trigger_at
+    return e.at
 
 
 def estimate_tier(b: Business, state: State) -> str:
