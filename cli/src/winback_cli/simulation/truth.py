@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from winback_cli.simulation.hazard import Interval
@@ -101,6 +102,10 @@ def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: 
         due, _ = allowed_at(b.at(max(trigger + step.after_days, e.at)), step.channel, prior, cap, None, region)
         t = b.t_of(due)
         if t >= b.horizon or t >= exit_at:
+            continue
+        if e.exited_at is not None and t >= e.exited_at:
+            # The held-out enrolment really ended (superseded by a release playbook, a return, an
+            # objection): that happens in the treated world too, and ends the sequence there.
             continue
         if state.erased_at is not None and t >= state.erased_at:
             break
@@ -199,6 +204,35 @@ def _effect(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+def _money(
+    churns: list[dict[str, Any]], recovered: dict[str, float], costs: dict[str, dict[str, float]], b: Business
+) -> dict[str, Any]:
+    """The true win-back rate, days to win back, cost per win-back and ROI over every churn of the run."""
+    eligible = [c for c in churns if c["winback_eligible"]]
+    won = [c for c in eligible if c["returned_at"] is not None]
+    days = sorted(
+        (datetime.fromisoformat(c["returned_at"]) - datetime.fromisoformat(c["at"])).total_seconds() / 86400
+        for c in won
+    )
+    cost = sum(v["cost"] for v in costs.values())
+    return {
+        "churned": len(churns),
+        "churned_eligible": len(eligible),
+        "won_back": len(won),
+        "winback_rate": len(won) / len(eligible) if eligible else None,
+        "days_to_winback": {
+            "mean": sum(days) / len(days) if days else None,
+            "median": days[len(days) // 2] if days else None,
+        },
+        "cost_total": cost,
+        "cost_per_winback": cost / len(won) if won else None,
+        "recovered_revenue": recovered["revenue"],
+        "recovered_margin": recovered["margin"],
+        "roi": (recovered["margin"] - cost) / cost if cost else None,
+        "margin_share": b.params.margin_share,
+    }
+
+
 def truth_of(b: Business) -> dict[str, Any]:
     """truth.json (module docstring): churns, returns, detection truth, consents, costs and the true uplift."""
     iso = b.iso
@@ -248,6 +282,11 @@ def truth_of(b: Business) -> dict[str, Any]:
             "alive": alive,
             "hazard_factor": factor,
             "drivers": {k: iso(v) for k, v in sorted(last.drivers.items(), key=lambda d: d[1])},
+            # Gone at the end: a shop buyer who silently dropped out (risk should call them lapsed or
+            # churned) or a contract customer who gave notice, and did not come back.
+            "left": last.end_at < b.horizon,
+            "left_at": iso(last.end_at) if last.end_at < b.horizon else None,
+            "kind": "contract" if c.contract else "shop",
         }
         consents[c.customer_id] = [
             {
@@ -316,6 +355,7 @@ def truth_of(b: Business) -> dict[str, Any]:
         "contacts_without_basis": sum(1 for x in contacts if x["basis"] is None),
         "costs": {"by_channel": dict(cost_by_channel), "total": sum(v["cost"] for v in cost_by_channel.values())},
         "recovered": recovered,
+        "money": _money(churns, recovered, cost_by_channel, b),
         "erasures": {s.customer.customer_id: iso(s.erased_at) for s in b.states if s.erased_at is not None},
         "releases": {tag: iso(t) for tag, t in sorted(b.releases.items())},
         "enrollments": [
