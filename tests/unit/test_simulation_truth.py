@@ -236,3 +236,17 @@ def test_a_held_out_customer_is_counterfactually_contacted_exactly_as_the_campai
         assert [(round(t, 6), c, tpl) for t, c, tpl in derived] == [(round(t, 6), c, tpl) for t, c, tpl in real]
         compared += 1
     assert compared > 100
+
+
+def test_risks_own_lifecycle_rules_see_the_true_churns_and_returns_of_contract_customers(default_run: Any) -> None:
+    from winback_risk.domain.lifecycle import apply_batch
+    from winback_shared.events.registry import parse_event
+
+    _, campaign, truth = default_run
+    changes = apply_batch({}, [parse_event(e) for e in campaign.events])
+    churned = sorted((c.customer_id, c.at.isoformat()) for c in changes if c.to_status == "churned")
+    won_back = sorted((c.customer_id, c.at.isoformat()) for c in changes if c.to_status == "won_back")
+    contract = [c for c in truth["churns"] if c["kind"] == "contract"]
+    assert churned == sorted((c["customer_id"], c["at"]) for c in contract)
+    assert won_back == sorted((c["customer_id"], c["returned_at"]) for c in contract if c["returned_at"])
+    assert won_back

@@ -249,9 +249,10 @@ def truth_of(b: Business) -> dict[str, Any]:
         c = state.customer
         if not state.lives:
             continue
+        gone = min(b.horizon, state.erased_at if state.erased_at is not None else math.inf)
         for life in state.lives:
-            if life.end_at >= b.horizon:
-                continue
+            if life.end_at >= gone:
+                continue  # stays beyond the run, or was erased first (nothing of them is sent after erasure)
             record = {
                 "customer_id": c.customer_id,
                 "at": iso(life.end_at),
@@ -284,8 +285,9 @@ def truth_of(b: Business) -> dict[str, Any]:
             "drivers": {k: iso(v) for k, v in sorted(last.drivers.items(), key=lambda d: d[1])},
             # Gone at the end: a shop buyer who silently dropped out (risk should call them lapsed or
             # churned) or a contract customer who gave notice, and did not come back.
-            "left": last.end_at < b.horizon,
-            "left_at": iso(last.end_at) if last.end_at < b.horizon else None,
+            "left": last.end_at < gone,
+            "left_at": iso(last.end_at) if last.end_at < gone else None,
+            "erased": state.erased_at is not None,
             "kind": "contract" if c.contract else "shop",
         }
         consents[c.customer_id] = [
