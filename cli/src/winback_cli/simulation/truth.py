@@ -170,7 +170,9 @@ def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
 
     def when(contacts: list[Contact]) -> float | None:
         at = b.next_event(state, e.life_index, e.anchor, _lifts(contacts), as_of=e.at)
-        return at if at is not None and at < b.horizon else None
+        # Nothing of an erased customer comes after the erasure, in either world.
+        gone = min(b.horizon, state.erased_at if state.erased_at is not None else math.inf)
+        return at if at is not None and at < gone else None
 
     if e.holdout:
         extra = counterfactual_contacts(b, state, e, realised)
