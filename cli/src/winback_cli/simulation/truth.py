@@ -184,6 +184,18 @@ def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
     return Outcome(e, state.customer.customer_id, counts_for_uplift(playbook), treated, untreated, contacts)
 
 
+def _index(customer_id: str) -> int:
+    return int(customer_id.split("-", 1)[1])
+
+
+def _last_return_before(state: State, o: Outcome) -> float:
+    """The latest return-type event (a life's start, an order) at or before the enrolment."""
+    at = o.enrollment.at
+    starts = [life.start for life in state.lives if life.start <= at]
+    orders = [t for life in state.lives for t, _ in life.orders if t <= at]
+    return max([*starts, *orders], default=-math.inf)
+
+
 def _effect(outcomes: list[Outcome]) -> dict[str, Any]:
     n = len(outcomes)
     if n == 0:
@@ -324,9 +336,11 @@ def truth_of(b: Business) -> dict[str, Any]:
         for e in state.enrollments.values():
             outcomes.append(outcome_of(b, state, e))
     counted = [o for o in outcomes if o.counted]
-    first_per_episode: dict[tuple[str, int], Outcome] = {}
+    # One churn episode of metrics runs from a churn to the next return: enrolments with no return
+    # (order, renewal, new contract) between them share it, and the first one stands for it.
+    first_per_episode: dict[tuple[str, float], Outcome] = {}
     for o in sorted(counted, key=lambda o: o.enrollment.at):
-        first_per_episode.setdefault((o.customer_id, o.enrollment.life_index), o)
+        first_per_episode.setdefault((o.customer_id, _last_return_before(b.states[_index(o.customer_id)], o)), o)
     by_playbook: dict[str, list[Outcome]] = defaultdict(list)
     for o in counted:
         by_playbook[o.enrollment.playbook_id].append(o)
