@@ -250,3 +250,31 @@ def test_risks_own_lifecycle_rules_see_the_true_churns_and_returns_of_contract_c
     assert churned == sorted((c["customer_id"], c["at"]) for c in contract)
     assert won_back == sorted((c["customer_id"], c["returned_at"]) for c in contract if c["returned_at"])
     assert won_back
+
+
+def test_shop_buyers_enrolled_when_quiet_have_both_outcomes_as_they_happen() -> None:
+    # Shop buyers only, "churned" after 60 quiet days: some have truly dropped out (the return clock
+    # decides), some are only slow (their next order decides); either way what happened is the outcome
+    # of their own arm, and the other arm differs only by the contacts.
+    params = SimParams(contract_share_consumer=0.0, contract_share_business=0.0)
+    end = START + timedelta(days=300)
+    business = Business(customers=800, seed=6, start=START, end=end, params=params)
+    campaign = FakeCampaign(business, shop_churn_after_days=60)
+    campaign.run(START.date(), end.date())
+    truth = business.truth()
+    orders: dict[str, list[str]] = {}
+    for e in campaign.events:
+        if e["type"] == "order.placed":
+            orders.setdefault(e["data"]["customer_id"], []).append(e["time"])
+    enrollments = truth["enrollments"]
+    assert len(enrollments) > 200
+    for e in enrollments:
+        later = sorted(t for t in orders.get(e["customer_id"], []) if t > e["at"])
+        happened = later[0] if later else None
+        assert e["won_back_if_held_out" if e["holdout"] else "won_back_if_treated"] == happened, e
+        if e["won_back_if_held_out"] is not None:
+            assert e["won_back_if_treated"] is not None
+            assert e["won_back_if_treated"] <= e["won_back_if_held_out"]
+    still_buying = [e for e in enrollments if e["customer_id"] not in truth["dropouts"]]
+    assert still_buying  # slow buyers taken for churned are part of the test
+    assert truth["uplift"]["overall"]["true"] > 0.0
