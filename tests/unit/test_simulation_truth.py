@@ -278,3 +278,18 @@ def test_shop_buyers_enrolled_when_quiet_have_both_outcomes_as_they_happen() -> 
     still_buying = [e for e in enrollments if e["customer_id"] not in truth["dropouts"]]
     assert still_buying  # slow buyers taken for churned are part of the test
     assert truth["uplift"]["overall"]["true"] > 0.0
+
+
+def test_tool_answers_validate_and_the_truth_is_json(default_run: Any) -> None:
+    import json
+
+    from winback_ingest.domain.validation import validate_batch
+
+    _, campaign, truth = default_run
+    answers = [e for e in campaign.events if e["type"] == "campaign.response"]
+    assert {e["data"]["outcome"] for e in answers} >= {"delivered", "opened", "bounced"}
+    _, errors = validate_batch(campaign.events)
+    assert errors == []
+    assert len({(e["source"], e["id"]) for e in campaign.events}) == len(campaign.events)
+    decoded = json.loads(json.dumps(truth, allow_nan=False))
+    assert decoded["uplift"]["overall"]["true"] == truth["uplift"]["overall"]["true"]
