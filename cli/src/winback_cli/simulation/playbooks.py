@@ -84,6 +84,7 @@ def _matches(when: dict[str, Any], *, value_tier: str | None, kind: str, reason:
 
 
 def exits_on(playbook: dict[str, Any]) -> tuple[str, ...]:
+    """What ends an enrolment of this playbook (campaign's default when the playbook names nothing)."""
     return tuple(playbook.get("exit_on") or DEFAULT_EXIT_ON)
 
 

@@ -78,10 +78,12 @@ def reason_text(rng: random.Random, reason: str, language: str, feature: str | N
 
 
 def person_name(rng: random.Random) -> str:
+    """A German first and last name."""
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
 
 
 def company_name(rng: random.Random) -> str:
+    """A made-up German company name."""
     return f"{rng.choice(COMPANY_WORDS)}{rng.choice(COMPANY_WORDS).lower()} GmbH"
 
 
