@@ -17,8 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.bootstrap import MIGRATIONS as CAMPAIGN
-from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.entrypoints.consumer import EnrollmentConsumer
+from winback_campaign.service_layer.enrollment import EnrollmentRules
 from winback_consent.bootstrap import MIGRATIONS as CONSENT
 from winback_consent.service_layer import privacy
 from winback_consent.service_layer.consume import apply_events as consent_apply
@@ -224,7 +226,9 @@ async def _seed_campaign(sessions: async_sessionmaker[AsyncSession], customer_id
 async def test_campaign_deletes_profile_enrolments_actions_and_webhook_bodies(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    handler = EnrollmentHandler(sessions=sessions, clock=CLOCK, replay_window=timedelta(days=30), erasure_key=KEY)
+    handler = EnrollmentConsumer(
+        uow=lambda: SqlUnitOfWork(sessions, KEY), clock=CLOCK, rules=EnrollmentRules(replay_window=timedelta(days=30))
+    )
     await _seed_campaign(sessions, "c-1")
     await _seed_campaign(sessions, "c-2")
 

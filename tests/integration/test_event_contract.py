@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.support.db import migrated
 from winback_campaign.adapters.tables import actions
 from winback_campaign.adapters.tables import outbox as campaign_outbox
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.contract import CONTRACT as CAMPAIGN
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.domain.templates import SenderIdentity, opt_out_token
-from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.entrypoints.consumer import EnrollmentConsumer
+from winback_campaign.service_layer.enrollment import EnrollmentRules
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_campaign.service_layer.unsubscribe import Unsubscriber
 from winback_consent.adapters.tables import outbox as consent_outbox
@@ -147,12 +150,14 @@ async def test_campaign_writes_only_its_declared_events(database_url: str) -> No
         sessions = create_sessionmaker(engine)
         clock = FixedClock(T0)
         allowed, objected = f"allowed-{RUN}", f"objected-{RUN}"
-        consume = EnrollmentHandler(shipped=[PLAYBOOK], sessions=sessions, clock=clock, replay_window=timedelta(days=7))
+        uow = partial(SqlUnitOfWork, sessions)
+        rules = EnrollmentRules(replay_window=timedelta(days=7), shipped=[PLAYBOOK])
+        consume = EnrollmentConsumer(uow=uow, clock=clock, rules=rules)
         await consume([e for c in (allowed, objected) for e in (profile(c), cancelled(c), churned(c))])
         scheduler = Scheduler(
-            sessions=sessions,
+            uow=uow,
             clock=clock,
-            consent=ObjectingConsent({objected}),  # type: ignore[arg-type]
+            consent=ObjectingConsent({objected}),
             sender=SenderIdentity("Acme", "Weg 1", "hi@acme.example", "https://acme.example/u", SECRET),
             config=SchedulerConfig(batch_size=10),
         )
