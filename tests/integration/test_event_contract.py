@@ -33,6 +33,7 @@ from winback_consent.contract import CONTRACT as CONSENT
 from winback_consent.service_layer import doi
 from winback_consent.service_layer.consume import apply_events as consent_apply
 from winback_risk.adapters.tables import outbox as risk_outbox
+from winback_risk.adapters.unit_of_work import SqlUnitOfWork as RiskUnitOfWork
 from winback_risk.contract import CONTRACT as RISK
 from winback_risk.service_layer.handlers import Scoring
 from winback_risk.service_layer.handlers import apply_events as risk_apply
@@ -92,7 +93,7 @@ async def test_risk_writes_only_its_declared_events(risk_sessions: async_session
     order = {"customer_id": customer, "order_id": "o1", "amount": "120.00"}
     history = [profile(customer, first), OrderPlaced.new(source="/shop", time=first, data=order), cancelled(customer)]
 
-    await risk_apply(risk_sessions, FixedClock(T0), history, source="/winback/risk", scoring=scoring)
+    await risk_apply(RiskUnitOfWork(risk_sessions), FixedClock(T0), history, source="/winback/risk", scoring=scoring)
 
     writes = await written(risk_sessions, risk_outbox)
     assert writes <= declared(RISK)

@@ -86,15 +86,53 @@ class SqlErasures:
         return await drop_erased_history(self._session, self._table, self._key, events)
 
 
+class UnitOfWork(Protocol):
+    """One transaction: what is done through it commits together, or (left without `commit()`) not at all.
+
+    Services extend it with their repositories; read-only members, so an implementation may hold
+    its own types.
+    """
+
+    @property
+    def inbox(self) -> Inbox: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def erasures(self) -> Erasures: ...
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        """Roll back unless committed."""
+        ...
+
+    async def commit(self) -> None: ...
+
+
 class SessionUnitOfWork:
-    """One transaction per `async with`: `commit()` makes it durable, leaving without it rolls back.
+    """A `UnitOfWork` over one session per `async with`: closing it rolls back what was not committed.
 
     Enter it once at a time (a new instance per concurrent transaction); subclasses bind their
     repositories to the session in `_bind`.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    inbox: SqlInbox
+    outbox: SqlOutbox
+    erasures: SqlErasures
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        inbox: Table,
+        outbox: Table,
+        erasures: Table,
+        erasure_key: bytes,
+    ) -> None:
         self._sessions = sessions
+        self._tables = (inbox, outbox, erasures)
+        self._erasure_key = erasure_key
         self._session: AsyncSession | None = None
 
     async def __aenter__(self) -> Self:
@@ -104,6 +142,10 @@ class SessionUnitOfWork:
         except BaseException:
             await session.close()
             raise
+        inbox, outbox, erasures = self._tables
+        self.inbox = SqlInbox(session, inbox)
+        self.outbox = SqlOutbox(session, outbox)
+        self.erasures = SqlErasures(session, erasures, self._erasure_key)
         self._session = session
         return self
 
@@ -116,7 +158,7 @@ class SessionUnitOfWork:
             await session.close()
 
     async def _bind(self, session: AsyncSession) -> None:
-        """Build the repositories over `session` (and run per-transaction settings)."""
+        """Build the service's repositories over `session` (and run per-transaction settings)."""
 
     async def commit(self) -> None:
         assert self._session is not None, "commit outside `async with`"

@@ -24,7 +24,7 @@ from winback_campaign.adapters.tables import erasures, outbox, processed_events
 from winback_campaign.domain.actions import ActionOutcome, DueStep
 from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.enrollment import EnrollmentPlan, PastEnrollment, StatusChange
-from winback_shared.db.unit_of_work import SessionUnitOfWork, SqlErasures, SqlInbox, SqlOutbox
+from winback_shared.db.unit_of_work import SessionUnitOfWork
 from winback_shared.events.produced import CustomerStatusChanged
 from winback_shared.settings import DEV_ERASURE_KEY
 
@@ -134,15 +134,11 @@ class SqlUnitOfWork(SessionUnitOfWork):
     deferred: SqlDeferredChanges
     playbooks: SqlPlaybooks
     webhooks: SqlWebhooks
-    inbox: SqlInbox
-    outbox: SqlOutbox
-    erasures: SqlErasures
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], erasure_key: bytes = DEV_ERASURE_KEY.encode()
     ) -> None:
-        super().__init__(sessions)
-        self._erasure_key = erasure_key
+        super().__init__(sessions, inbox=processed_events, outbox=outbox, erasures=erasures, erasure_key=erasure_key)
 
     async def _bind(self, session: AsyncSession) -> None:
         self.customers = SqlCustomers(session)
@@ -151,6 +147,3 @@ class SqlUnitOfWork(SessionUnitOfWork):
         self.deferred = SqlDeferredChanges(session)
         self.playbooks = SqlPlaybooks(session)
         self.webhooks = SqlWebhooks(session)
-        self.inbox = SqlInbox(session, processed_events)
-        self.outbox = SqlOutbox(session, outbox)
-        self.erasures = SqlErasures(session, erasures, self._erasure_key)

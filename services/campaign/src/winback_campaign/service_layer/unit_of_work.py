@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Protocol
 
 from winback_campaign.domain.actions import ActionOutcome, DueStep
 from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.enrollment import EnrollmentPlan, PastEnrollment, StatusChange
-from winback_shared.db.unit_of_work import Erasures, Inbox, Outbox
+from winback_shared.db.unit_of_work import UnitOfWork
 from winback_shared.events.produced import CustomerStatusChanged
 
 # (enrollment_id, step_id, due_at, reason): a step kept pending until a later time.
@@ -98,10 +97,9 @@ class Webhooks(Protocol):
         ...
 
 
-class CampaignUnitOfWork(Protocol):
-    """One transaction: everything done through it commits together or not at all."""
+class CampaignUnitOfWork(UnitOfWork, Protocol):
+    """One transaction of campaign: its repositories besides the inbox, outbox and tombstones."""
 
-    # Read-only members, so an implementation may hold its own repository types.
     @property
     def customers(self) -> Customers: ...
     @property
@@ -114,21 +112,6 @@ class CampaignUnitOfWork(Protocol):
     def playbooks(self) -> Playbooks: ...
     @property
     def webhooks(self) -> Webhooks: ...
-    @property
-    def inbox(self) -> Inbox: ...
-    @property
-    def outbox(self) -> Outbox: ...
-    @property
-    def erasures(self) -> Erasures: ...
-
-    async def __aenter__(self) -> Self: ...
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        """Roll back unless committed."""
-        ...
-
-    async def commit(self) -> None: ...
 
 
 # A new unit of work per transaction: rounds and batches run concurrently.
