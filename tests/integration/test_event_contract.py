@@ -166,7 +166,7 @@ async def test_campaign_writes_only_its_declared_events(database_url: str) -> No
         async with sessions() as session:
             action_id = await session.scalar(select(actions.c.action_id).where(actions.c.customer_id == allowed))
         assert action_id is not None
-        await Unsubscriber(sessions, clock, SECRET).unsubscribe(opt_out_token(action_id, SECRET))
+        await Unsubscriber(uow, clock, SECRET).unsubscribe(opt_out_token(action_id, SECRET))
 
         writes = await written(sessions, campaign_outbox)
     assert writes <= declared(CAMPAIGN)

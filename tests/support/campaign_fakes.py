@@ -182,6 +182,17 @@ class FakeEnrollments:
             if row is not None and row["status"] == "active" and not pending:
                 row.update(status="completed", ended_at=now)
 
+    async def lock_status(self, enrollment_id: str) -> str | None:
+        row = self._s.enrollments.get(enrollment_id)
+        return None if row is None else str(row["status"])
+
+    async def action_origin(self, action_id: str) -> tuple[str, ActiveEnrollment] | None:
+        action = self._s.actions.get(action_id)
+        if action is None:
+            return None
+        s = action.outcome.step
+        return s.channel, ActiveEnrollment(s.enrollment_id, s.customer_id, s.playbook_id, s.variant)
+
 
 class FakeSteps:
     def __init__(self, state: CampaignState) -> None:

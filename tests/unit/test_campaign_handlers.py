@@ -15,10 +15,11 @@ from winback_campaign.domain.actions import ConsentDecision, ConsentUnavailable
 from winback_campaign.domain.enrollment import choose_variant
 from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.playbooks import Playbook
-from winback_campaign.domain.templates import SenderIdentity
+from winback_campaign.domain.templates import SenderIdentity, opt_out_token
 from winback_campaign.domain.waiting import CONSENT_NOT_YET, Backoff
 from winback_campaign.service_layer.enrollment import EnrollmentRules, apply_batch
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
+from winback_campaign.service_layer.unsubscribe import UnknownLink, Unsubscriber
 from winback_shared.clock import FixedClock
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import CampaignResponse, CustomerUpserted
@@ -249,3 +250,25 @@ async def test_an_unsubscribe_reply_to_our_action_exits_only_that_enrollment() -
     row = store.state.enrollments[eid]
     assert (row["status"], row["exit_reason"]) == ("exited", "unsubscribe")
     assert store.state.step_rows()[(eid, "later")] == ("skipped", "unsubscribe")
+
+
+async def test_an_opt_out_click_announces_the_objection_and_ends_the_enrollment_once() -> None:
+    store = campaign_store()
+    await consume(store, [profile("c1"), cancelled("c1"), churned("c1")])
+    eid = enrollment_id(store, "c1")
+    await scheduler(store, ScriptedConsent(), FixedClock(T0)).run_once()
+    action = action_id_for(eid, "mail")
+    unsubscriber = Unsubscriber(lambda: FakeCampaignUnitOfWork(store), FixedClock(T0), "secret")
+    sent = len(store.state.outbox)
+
+    await unsubscriber.unsubscribe(opt_out_token(action, "secret"))
+    await unsubscriber.unsubscribe(opt_out_token(action, "secret"))  # a second click
+
+    assert store.state.published()[sent:] == [
+        ("winback.inbound", "campaign.response", f"unsubscribe:{action}"),
+        ("winback.campaign", "campaign.exited", f"exited:{eid}"),
+        ("winback.inbound", "campaign.response", f"unsubscribe:{action}"),  # same id: consumers apply it once
+    ]
+    assert store.state.step_rows()[(eid, "later")] == ("skipped", "unsubscribe")
+    with pytest.raises(UnknownLink):
+        await unsubscriber.unsubscribe(opt_out_token("no-such-action", "secret"))

@@ -116,7 +116,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
             build_router(
                 runtime.sessions,
                 PlaybookService(runtime.sessions, runtime.clock, shipped),
-                Unsubscriber(runtime.sessions, runtime.clock, settings.opt_out_secret, on_committed=(relay.wake,)),
+                Unsubscriber(uow, runtime.clock, settings.opt_out_secret, on_committed=(relay.wake,)),
                 clock=runtime.clock,
                 replay_window=timedelta(days=settings.replay_window_days),
             ),

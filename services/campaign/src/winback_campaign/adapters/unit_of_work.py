@@ -74,6 +74,12 @@ class SqlEnrollments:
     async def complete_finished(self, enrollment_ids: Iterable[str], now: datetime) -> None:
         await enrollment_repository.complete_finished(self._session, enrollment_ids, now)
 
+    async def lock_status(self, enrollment_id: str) -> str | None:
+        return await enrollment_repository.lock_status(self._session, enrollment_id)
+
+    async def action_origin(self, action_id: str) -> tuple[str, ActiveEnrollment] | None:
+        return await enrollment_repository.action_origin(self._session, action_id)
+
 
 class SqlSteps:
     def __init__(self, session: AsyncSession) -> None:

@@ -57,6 +57,13 @@ class Enrollments(Protocol):
         ...
 
     async def complete_finished(self, enrollment_ids: Iterable[str], now: datetime) -> None: ...
+    async def lock_status(self, enrollment_id: str) -> str | None:
+        """The enrolment's status, locked until commit (None: unknown)."""
+        ...
+
+    async def action_origin(self, action_id: str) -> tuple[str, ActiveEnrollment] | None:
+        """The channel of an action and the enrolment it was sent in (None: unknown action)."""
+        ...
 
 
 class Steps(Protocol):
