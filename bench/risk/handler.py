@@ -28,6 +28,7 @@ import asyncpg
 import numpy as np
 
 from bench import harness
+from winback_risk.adapters.unit_of_work import SqlUnitOfWork
 from winback_risk.domain.model.gamma_gamma import GammaGamma
 from winback_risk.domain.model.population import PRIOR, PopulationModel
 from winback_risk.domain.scoring import RiskConfig
@@ -154,7 +155,7 @@ async def run(url: str, raw: list[bytes], batch: int, data_dir: Path) -> tuple[f
         gc.set_threshold(50_000, 20, 20)
         started, cpu, db_cpu = time.perf_counter(), time.process_time(), postgres_cpu_s(data_dir)
         for i in range(0, len(events), batch):
-            await apply_events(sessions, clock, events[i : i + batch], source="/risk", scoring=scoring)
+            await apply_events(SqlUnitOfWork(sessions), clock, events[i : i + batch], source="/risk", scoring=scoring)
         return time.perf_counter() - started, time.process_time() - cpu, postgres_cpu_s(data_dir) - db_cpu
     finally:
         await engine.dispose()

@@ -5,25 +5,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from tests.support.campaign_events import T0, cancelled, churned
 from winback_campaign.adapters.tables import deferred_status_changes, enrollment_steps, enrollments
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.domain.playbooks import Playbook
-from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.entrypoints.consumer import EnrollmentConsumer
+from winback_campaign.service_layer.enrollment import EnrollmentRules
 from winback_shared.clock import FixedClock
 from winback_shared.db.migrate import upgrade
 from winback_shared.events.envelope import CloudEvent
-from winback_shared.events.inbound import ContractCancelled, CustomerUpserted
-from winback_shared.events.produced import CustomerStatusChanged
+from winback_shared.events.inbound import CustomerUpserted
 
 pytestmark = pytest.mark.integration
 
-T0 = datetime(2025, 3, 11, 10, 0, tzinfo=UTC)  # a Tuesday, 11:00 in Berlin
 RUN = uuid.uuid4().hex[:8]
 # An e-mail to everyone, and a call task only for businesses: the step the profile's `kind` decides.
 PLAYBOOK = Playbook.model_validate(
@@ -56,32 +57,14 @@ async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncS
     await engine.dispose()
 
 
-def handler(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> EnrollmentHandler:
-    return EnrollmentHandler(sessions=sessions, clock=clock, replay_window=timedelta(days=7), shipped=[PLAYBOOK])
+def handler(sessions: async_sessionmaker[AsyncSession], clock: FixedClock) -> EnrollmentConsumer:
+    rules = EnrollmentRules(replay_window=timedelta(days=7), shipped=[PLAYBOOK])
+    return EnrollmentConsumer(uow=lambda: SqlUnitOfWork(sessions), clock=clock, rules=rules)
 
 
 def business(customer_id: str) -> CloudEvent:
     data = {"customer_id": customer_id, "kind": "business", "email": f"{customer_id}@example.com", "phone": "+4930"}
     return CustomerUpserted.new(source="/crm", time=T0, data=data)
-
-
-def cancelled(customer_id: str) -> CloudEvent:
-    data = {"customer_id": customer_id, "contract_id": "k1", "reason_code": "price"}
-    return ContractCancelled.new(source="/billing", time=T0, data=data, id=f"cancel-{customer_id}")
-
-
-def churned(customer_id: str) -> CloudEvent:
-    data = {
-        "customer_id": customer_id,
-        "from": "active",
-        "to": "churned",
-        "at": T0,
-        "churn_reason": "price",
-        "value_tier": "A",
-        "winback_eligible": True,
-        "caused_by": {"source": "/billing", "id": f"cancel-{customer_id}"},
-    }
-    return CustomerStatusChanged.new(source="/winback/risk", time=T0, data=data)
 
 
 async def planned_steps(sessions: async_sessionmaker[AsyncSession], customer_id: str) -> list[str]:

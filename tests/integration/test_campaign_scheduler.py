@@ -14,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from tests.support.db import migrated
 from winback_campaign.adapters import enrollment_repository as repo
-from winback_campaign.adapters.consent_client import ConsentUnavailable
 from winback_campaign.adapters.tables import actions, enrollment_steps, outbox
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.bootstrap import MIGRATIONS
-from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
+from winback_campaign.domain.actions import ConsentDecision, ConsentRequest, ConsentUnavailable
 from winback_campaign.domain.builtin_playbooks import BUILTIN_PLAYBOOKS
 from winback_campaign.domain.enrollment import EnrollmentPlan, StatusChange, plan_enrollment
 from winback_campaign.domain.templates import SenderIdentity
@@ -81,9 +81,9 @@ def scheduler(
     sessions: async_sessionmaker[AsyncSession], clock: FixedClock, consent: FakeConsent, batch: int = 50
 ) -> Scheduler:
     return Scheduler(
-        sessions=sessions,
+        uow=lambda: SqlUnitOfWork(sessions),
         clock=clock,
-        consent=consent,  # type: ignore[arg-type]
+        consent=consent,
         sender=SenderIdentity("Acme", "Weg 1", "hi@acme.example", "https://acme.example/u"),
         config=SchedulerConfig(batch_size=batch),
     )

@@ -20,6 +20,7 @@ from tests.support.db import migrated
 from tests.support.polling import eventually
 from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.adapters.tables import outbox, webhook_deliveries
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.adapters.webhook_sender import WebhookSender
 from winback_campaign.bootstrap import MIGRATIONS, build_app
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
@@ -132,9 +133,9 @@ async def settle_steps(sessions: async_sessionmaker[AsyncSession], n: int, webho
         await repo.upsert_profiles(session, profiles, T0)
         await repo.insert_enrollments(session, plans, {}, T0)
     scheduler = Scheduler(
-        sessions=sessions,
+        uow=lambda: SqlUnitOfWork(sessions),
         clock=FixedClock(T0),
-        consent=AllowAll(),  # type: ignore[arg-type]
+        consent=AllowAll(),
         sender=SenderIdentity("Acme", "Weg 1", "hi@acme.example", "https://acme.example/u"),
         config=SchedulerConfig(batch_size=50, webhooks={"email": webhook_url}),
     )

@@ -17,8 +17,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.bootstrap import MIGRATIONS as CAMPAIGN
-from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.entrypoints.consumer import EnrollmentConsumer
+from winback_campaign.service_layer.enrollment import EnrollmentRules
 from winback_consent.bootstrap import MIGRATIONS as CONSENT
 from winback_consent.service_layer import privacy
 from winback_consent.service_layer.consume import apply_events as consent_apply
@@ -26,6 +28,7 @@ from winback_metrics.bootstrap import MIGRATIONS as METRICS
 from winback_metrics.domain.cohort import CohortFilter, Period
 from winback_metrics.service_layer.handlers import apply_batch, kpis
 from winback_risk.adapters.tables import erasures as risk_erasures
+from winback_risk.adapters.unit_of_work import SqlUnitOfWork as RiskUnitOfWork
 from winback_risk.bootstrap import MIGRATIONS as RISK
 from winback_risk.service_layer.handlers import apply_events as risk_apply
 from winback_shared.clock import FixedClock
@@ -131,10 +134,10 @@ async def test_risk_deletes_the_customer_and_ignores_the_history_afterwards(
 ) -> None:
     history = [order("r-1", f"o-{n}", T0 + timedelta(days=n)) for n in range(3)]
     history.append(cancellation("r-1", T0 + timedelta(days=10), "zu teuer, Herr Meier"))
-    await risk_apply(sessions, CLOCK, [*history, order("r-2", "o-9", T0)], source="/winback/risk", erasure_key=KEY)
+    await risk_apply(RiskUnitOfWork(sessions, KEY), CLOCK, [*history, order("r-2", "o-9", T0)], source="/winback/risk")
     assert await rows(sessions, "SELECT count(*) FROM risk.orders WHERE customer_id = 'r-1'") == [(3,)]
 
-    await risk_apply(sessions, CLOCK, [erased("r-1")], source="/winback/risk", erasure_key=KEY)
+    await risk_apply(RiskUnitOfWork(sessions, KEY), CLOCK, [erased("r-1")], source="/winback/risk")
     for table in ("customers", "orders", "signals"):
         assert await rows(sessions, f"SELECT count(*) FROM risk.{table} WHERE customer_id = 'r-1'") == [(0,)], table
     assert await rows(sessions, "SELECT count(*) FROM risk.customers WHERE customer_id = 'r-2'") == [(1,)]
@@ -145,13 +148,16 @@ async def test_risk_deletes_the_customer_and_ignores_the_history_afterwards(
 
     # Redelivered erasure, the replayed history and a late order (new id, old time): nothing comes back.
     late = order("r-1", "o-late", ERASED_AT - timedelta(seconds=1))
-    await risk_apply(sessions, CLOCK, [erased("r-1"), *history, late], source="/winback/risk", erasure_key=KEY)
+    await risk_apply(RiskUnitOfWork(sessions, KEY), CLOCK, [erased("r-1"), *history, late], source="/winback/risk")
     assert await rows(sessions, "SELECT count(*) FROM risk.customers WHERE customer_id = 'r-1'") == [(0,)]
     assert await rows(sessions, "SELECT count(*) FROM risk.orders WHERE customer_id = 'r-1'") == [(0,)]
 
     # An order after the erasure is a new relationship: one order, nothing from before.
     await risk_apply(
-        sessions, CLOCK, [order("r-1", "o-new", ERASED_AT + timedelta(days=2))], source="/winback/risk", erasure_key=KEY
+        RiskUnitOfWork(sessions, KEY),
+        CLOCK,
+        [order("r-1", "o-new", ERASED_AT + timedelta(days=2))],
+        source="/winback/risk",
     )
     assert await rows(sessions, "SELECT orders FROM risk.customers WHERE customer_id = 'r-1'") == [(1,)]
 
@@ -162,7 +168,7 @@ async def test_an_erasure_waits_for_a_batch_in_flight_then_deletes_what_it_wrote
     # A batch checked the tombstones (none yet) and is still writing when the erasure arrives.
     async with sessions.begin() as batch:
         assert await drop_erased_history(batch, risk_erasures, KEY, [order("g-1", "o-1", T0)]) != []
-        erasing = asyncio.create_task(risk_apply(sessions, CLOCK, [erased("g-1")], source="/r", erasure_key=KEY))
+        erasing = asyncio.create_task(risk_apply(RiskUnitOfWork(sessions, KEY), CLOCK, [erased("g-1")], source="/r"))
         await asyncio.sleep(0.5)
         assert not erasing.done()
         await batch.execute(
@@ -224,7 +230,9 @@ async def _seed_campaign(sessions: async_sessionmaker[AsyncSession], customer_id
 async def test_campaign_deletes_profile_enrolments_actions_and_webhook_bodies(
     sessions: async_sessionmaker[AsyncSession],
 ) -> None:
-    handler = EnrollmentHandler(sessions=sessions, clock=CLOCK, replay_window=timedelta(days=30), erasure_key=KEY)
+    handler = EnrollmentConsumer(
+        uow=lambda: SqlUnitOfWork(sessions, KEY), clock=CLOCK, rules=EnrollmentRules(replay_window=timedelta(days=30))
+    )
     await _seed_campaign(sessions, "c-1")
     await _seed_campaign(sessions, "c-2")
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -18,11 +19,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.support.db import migrated
 from winback_campaign.adapters.tables import actions
 from winback_campaign.adapters.tables import outbox as campaign_outbox
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.contract import CONTRACT as CAMPAIGN
 from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
 from winback_campaign.domain.playbooks import Playbook
 from winback_campaign.domain.templates import SenderIdentity, opt_out_token
-from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.entrypoints.consumer import EnrollmentConsumer
+from winback_campaign.service_layer.enrollment import EnrollmentRules
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_campaign.service_layer.unsubscribe import Unsubscriber
 from winback_consent.adapters.tables import outbox as consent_outbox
@@ -30,6 +33,7 @@ from winback_consent.contract import CONTRACT as CONSENT
 from winback_consent.service_layer import doi
 from winback_consent.service_layer.consume import apply_events as consent_apply
 from winback_risk.adapters.tables import outbox as risk_outbox
+from winback_risk.adapters.unit_of_work import SqlUnitOfWork as RiskUnitOfWork
 from winback_risk.contract import CONTRACT as RISK
 from winback_risk.service_layer.handlers import Scoring
 from winback_risk.service_layer.handlers import apply_events as risk_apply
@@ -89,7 +93,7 @@ async def test_risk_writes_only_its_declared_events(risk_sessions: async_session
     order = {"customer_id": customer, "order_id": "o1", "amount": "120.00"}
     history = [profile(customer, first), OrderPlaced.new(source="/shop", time=first, data=order), cancelled(customer)]
 
-    await risk_apply(risk_sessions, FixedClock(T0), history, source="/winback/risk", scoring=scoring)
+    await risk_apply(RiskUnitOfWork(risk_sessions), FixedClock(T0), history, source="/winback/risk", scoring=scoring)
 
     writes = await written(risk_sessions, risk_outbox)
     assert writes <= declared(RISK)
@@ -147,12 +151,14 @@ async def test_campaign_writes_only_its_declared_events(database_url: str) -> No
         sessions = create_sessionmaker(engine)
         clock = FixedClock(T0)
         allowed, objected = f"allowed-{RUN}", f"objected-{RUN}"
-        consume = EnrollmentHandler(shipped=[PLAYBOOK], sessions=sessions, clock=clock, replay_window=timedelta(days=7))
+        uow = partial(SqlUnitOfWork, sessions)
+        rules = EnrollmentRules(replay_window=timedelta(days=7), shipped=[PLAYBOOK])
+        consume = EnrollmentConsumer(uow=uow, clock=clock, rules=rules)
         await consume([e for c in (allowed, objected) for e in (profile(c), cancelled(c), churned(c))])
         scheduler = Scheduler(
-            sessions=sessions,
+            uow=uow,
             clock=clock,
-            consent=ObjectingConsent({objected}),  # type: ignore[arg-type]
+            consent=ObjectingConsent({objected}),
             sender=SenderIdentity("Acme", "Weg 1", "hi@acme.example", "https://acme.example/u", SECRET),
             config=SchedulerConfig(batch_size=10),
         )
@@ -160,7 +166,7 @@ async def test_campaign_writes_only_its_declared_events(database_url: str) -> No
         async with sessions() as session:
             action_id = await session.scalar(select(actions.c.action_id).where(actions.c.customer_id == allowed))
         assert action_id is not None
-        await Unsubscriber(sessions, clock, SECRET).unsubscribe(opt_out_token(action_id, SECRET))
+        await Unsubscriber(uow, clock, SECRET).unsubscribe(opt_out_token(action_id, SECRET))
 
         writes = await written(sessions, campaign_outbox)
     assert writes <= declared(CAMPAIGN)

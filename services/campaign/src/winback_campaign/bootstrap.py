@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from winback_campaign.adapters.consent_client import ConsentClient
 from winback_campaign.adapters.tables import outbox
+from winback_campaign.adapters.unit_of_work import SqlUnitOfWork
 from winback_campaign.adapters.webhook_sender import WebhookSender
 from winback_campaign.contract import CONTRACT
 from winback_campaign.domain.builtin_playbooks import shipped_playbooks
@@ -17,9 +18,10 @@ from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.domain.waiting import Backoff
 from winback_campaign.domain.webhooks import RetryPolicy
+from winback_campaign.entrypoints.consumer import EnrollmentConsumer
 from winback_campaign.entrypoints.http import build_router, build_webhook_router
 from winback_campaign.entrypoints.http_console import build_console_router
-from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.service_layer.enrollment import EnrollmentRules
 from winback_campaign.service_layer.outcomes import OutcomeRecorder
 from winback_campaign.service_layer.playbooks import PlaybookService
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
@@ -48,6 +50,10 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
     assert isinstance(settings, CampaignSettings)
     runtime = ServiceRuntime(settings, clock=clock)
     relay = runtime.add_outbox_relay(outbox)
+
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.sessions, settings.erasure_hash_key)
+
     deliverer = WebhookDeliverer(
         sessions=runtime.sessions,
         clock=runtime.clock,
@@ -63,7 +69,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         ),
     )
     scheduler = Scheduler(
-        sessions=runtime.sessions,
+        uow=uow,
         clock=runtime.clock,
         consent=ConsentClient(settings.consent_url, settings.consent_api_key, timeout_s=settings.consent_timeout_s),
         sender=SenderIdentity(
@@ -90,14 +96,15 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
         on_committed=(relay.wake, deliverer.wake),
     )
     shipped = shipped_playbooks()
-    handler = EnrollmentHandler(
-        shipped=shipped,
-        sessions=runtime.sessions,
+    handler = EnrollmentConsumer(
+        uow=uow,
         clock=runtime.clock,
-        replay_window=timedelta(days=settings.replay_window_days),
-        cause_grace=timedelta(hours=settings.cause_wait_grace_hours),
+        rules=EnrollmentRules(
+            replay_window=timedelta(days=settings.replay_window_days),
+            cause_grace=timedelta(hours=settings.cause_wait_grace_hours),
+            shipped=shipped,
+        ),
         on_committed=(relay.wake, scheduler.wake),
-        erasure_key=settings.erasure_hash_key,
     )
     runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handler)
     runtime.add_worker("scheduler", scheduler.run)
@@ -126,7 +133,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
             build_router(
                 runtime.sessions,
                 PlaybookService(runtime.sessions, runtime.clock, shipped),
-                Unsubscriber(runtime.sessions, runtime.clock, settings.opt_out_secret, on_committed=(relay.wake,)),
+                Unsubscriber(uow, runtime.clock, settings.opt_out_secret, on_committed=(relay.wake,)),
                 clock=runtime.clock,
                 replay_window=timedelta(days=settings.replay_window_days),
             ),

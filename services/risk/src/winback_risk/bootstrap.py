@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import gc
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from fastapi import FastAPI
 
 from winback_risk.adapters.tables import outbox
+from winback_risk.adapters.unit_of_work import SqlUnitOfWork
 from winback_risk.contract import CONTRACT
 from winback_risk.domain.model.population import PopulationModel
+from winback_risk.entrypoints.consumer import EventConsumer
 from winback_risk.entrypoints.http import build_router
 from winback_risk.entrypoints.http_console import build_console_router
 from winback_risk.service_layer.assessor import Assessor, assess_all
-from winback_risk.service_layer.handlers import Scoring, apply_events
+from winback_risk.service_layer.handlers import Scoring
 from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_now
 from winback_risk.settings import RiskSettings
 from winback_shared.consumer_processes import ConsumerProcesses
-from winback_shared.events.envelope import CloudEvent
 from winback_shared.http.app import create_app
 from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
@@ -54,15 +55,13 @@ def add_event_consumers(
     While one waits for the database, another folds and scores its batch (bench/risk/README.md,
     round 3). Their customers never overlap: events are keyed by customer.
     """
-
-    async def handle(events: Sequence[CloudEvent]) -> None:
-        result = await apply_events(
-            runtime.sessions, runtime.clock, events, source=settings.event_source, scoring=await scoring(),
-            erasure_key=settings.erasure_hash_key,
-        )  # fmt: skip
-        if result.published and on_published is not None:
-            on_published()
-
+    handle = EventConsumer(
+        uow=lambda: SqlUnitOfWork(runtime.sessions, settings.erasure_hash_key),
+        clock=runtime.clock,
+        scoring=scoring,
+        source=settings.event_source,
+        on_published=on_published,
+    )
     return [
         runtime.add_consumer(group_id=settings.consumer_group, topics=CONTRACT.consumed_topics, handler=handle)
         for _ in range(settings.consumer_tasks)
@@ -97,9 +96,12 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         assessor.wake()
         return model
 
+    def uow() -> SqlUnitOfWork:
+        return SqlUnitOfWork(runtime.sessions, settings.erasure_hash_key)
+
     async def assess(now: datetime) -> int:
         return await assess_all(
-            runtime.sessions, now, await scoring(), source=settings.event_source,
+            uow(), now, await scoring(), source=settings.event_source,
             page_size=settings.assess_page_size, on_published=relay.wake,
         )  # fmt: skip
 

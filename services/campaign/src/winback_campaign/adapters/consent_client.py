@@ -7,11 +7,9 @@ from typing import Any
 
 import httpx
 
-from winback_campaign.domain.actions import ConsentDecision, ConsentRequest
+from winback_campaign.domain.actions import ConsentDecision, ConsentRequest, ConsentUnavailable
 
-
-class ConsentUnavailable(Exception):
-    """No usable answer from consent (down, timeout, 5xx, malformed): nothing may be sent."""
+__all__ = ["ConsentClient", "ConsentUnavailable"]
 
 
 class ConsentClient:

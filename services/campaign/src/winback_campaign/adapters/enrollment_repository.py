@@ -269,6 +269,29 @@ async def exit_enrollments(
     )
 
 
+async def lock_status(session: AsyncSession, enrollment_id: str) -> str | None:
+    """The enrolment's status, its row locked until the transaction ends (None: no such enrolment)."""
+    status: str | None = await session.scalar(
+        select(enrollments.c.status).where(enrollments.c.enrollment_id == enrollment_id).with_for_update()
+    )
+    return status
+
+
+async def action_origin(session: AsyncSession, action_id: str) -> tuple[str, ActiveEnrollment] | None:
+    """The channel of an action and the enrolment it was sent in (None: no such action)."""
+    a = actions
+    row = (
+        await session.execute(
+            select(a.c.customer_id, a.c.channel, a.c.enrollment_id, a.c.playbook_id, a.c.variant).where(
+                a.c.action_id == action_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    return row.channel, ActiveEnrollment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
+
+
 async def complete_finished(session: AsyncSession, enrollment_ids: Iterable[str], now: datetime) -> None:
     """Active enrolments without pending steps are completed."""
     ids = sorted(set(enrollment_ids))

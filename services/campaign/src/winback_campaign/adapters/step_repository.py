@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,7 +19,7 @@ from winback_campaign.adapters.tables import (
     enrollments,
     playbook_versions,
 )
-from winback_campaign.domain.actions import DueStep
+from winback_campaign.domain.actions import ActionOutcome, DueStep
 from winback_campaign.domain.templates import Recipient
 
 # Bulk writes bind one array per column (INSERT/UPDATE ... FROM unnest): a multi-row VALUES or an
@@ -221,10 +222,37 @@ async def hold_steps(session: AsyncSession, holds: Sequence[tuple[str, str, date
     await session.execute(HOLD_STEPS, {"enrollment": enrollment, "step": step, "due": due, "reason": reason})
 
 
-async def record_actions(session: AsyncSession, rows: ActionColumns) -> None:
+async def record_actions(session: AsyncSession, outcomes: Sequence[ActionOutcome], now: datetime) -> None:
     """Insert actions; an action id seen before is left alone (one action per enrolment and step)."""
-    if rows.action_id:
-        await session.execute(INSERT_ACTIONS, rows.params())
+    if not outcomes:
+        return
+    rows = ActionColumns(created_at=now)
+    for o in outcomes:
+        _add_action(rows, o)
+    await session.execute(INSERT_ACTIONS, rows.params())
+
+
+def _add_action(rows: ActionColumns, o: ActionOutcome) -> None:
+    s = o.step
+    rows.action_id.append(o.action_id)
+    rows.customer_id.append(s.customer_id)
+    rows.enrollment_id.append(s.enrollment_id)
+    rows.step_id.append(s.step_id)
+    rows.playbook_id.append(s.playbook_id)
+    rows.status.append(o.status)
+    rows.channel.append(s.channel)
+    rows.template.append(s.template)
+    rows.variant.append(s.variant)
+    rows.offer.append(s.offer)
+    rows.reason.append(o.reason)
+    rows.content.append(_json(o.content))
+    rows.recipient.append(_json(o.recipient))
+    rows.consent.append(_json(o.consent))
+    rows.due_at.append(s.due_at)
+
+
+def _json(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
 async def settle_steps(session: AsyncSession, outcomes: Sequence[tuple[str, str, str, str | None, str]]) -> None:

@@ -46,6 +46,10 @@ class DueStep:
     wait_attempts: int = 0
 
 
+class ConsentUnavailable(Exception):
+    """No usable answer from consent (down, timeout, 5xx, malformed): nothing may be sent."""
+
+
 @dataclass(frozen=True, slots=True)
 class ConsentRequest:
     request_id: str

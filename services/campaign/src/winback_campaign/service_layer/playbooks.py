@@ -46,9 +46,16 @@ def merge(stored: Sequence[Playbook], shipped: Sequence[Playbook] = BUILTIN_PLAY
     return in_force + tuple(by_id[k] for k in sorted(by_id))
 
 
+def in_force(
+    documents: Sequence[dict[str, Any]], shipped: Sequence[Playbook] = BUILTIN_PLAYBOOKS
+) -> tuple[Playbook, ...]:
+    """The playbooks in force given the newest stored document of each id."""
+    return merge([Playbook.model_validate(d) for d in documents], shipped)
+
+
 async def current(session: AsyncSession, shipped: Sequence[Playbook] = BUILTIN_PLAYBOOKS) -> tuple[Playbook, ...]:
     """The playbooks in force, read in the caller's transaction (so every replica sees a PUT at once)."""
-    return merge([Playbook.model_validate(d) for d in await repo.latest_documents(session)], shipped)
+    return in_force(await repo.latest_documents(session), shipped)
 
 
 class PlaybookService:

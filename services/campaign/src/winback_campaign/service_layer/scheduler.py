@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
 
 import structlog
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_campaign.adapters import enrollment_repository, step_repository, webhook_repository
-from winback_campaign.adapters.consent_client import ConsentClient, ConsentUnavailable
-from winback_campaign.adapters.tables import outbox
-from winback_campaign.domain.actions import ActionOutcome, ConsentRequest, DueStep, has_address, settle
+from winback_campaign.domain.actions import (
+    ActionOutcome,
+    ConsentRequest,
+    ConsentUnavailable,
+    DueStep,
+    has_address,
+    settle,
+)
 from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.ids import action_id_for
 from winback_campaign.domain.rounds import plan_round
@@ -24,9 +25,11 @@ from winback_campaign.domain.templates import SenderIdentity
 from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.domain.waiting import Backoff, split_not_yet
 from winback_campaign.service_layer import events
+from winback_campaign.service_layer.ports import AfterCommit, Consent
+from winback_campaign.service_layer.unit_of_work import CampaignUnitOfWork, UnitOfWorkFactory
 from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import OutboxMessage, enqueue
+from winback_shared.db.outbox import OutboxMessage
 from winback_shared.events.produced import ActionSuppressedData, ActionTriggeredData
 from winback_shared.kafka.consumer import is_transient
 
@@ -64,14 +67,14 @@ class Scheduler:
     def __init__(
         self,
         *,
-        sessions: async_sessionmaker[AsyncSession],
+        uow: UnitOfWorkFactory,
         clock: Clock,
-        consent: ConsentClient,
+        consent: Consent,
         sender: SenderIdentity,
         config: SchedulerConfig,
-        on_committed: Sequence[Callable[[], None]] = (),
+        on_committed: Sequence[AfterCommit] = (),
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._clock = clock
         self._consent = consent
         self._sender = sender
@@ -93,10 +96,10 @@ class Scheduler:
         """Settle one batch of due steps; raises ConsentUnavailable after rolling everything back."""
         mine: set[str] = set()
         try:
-            async with self._sessions.begin() as session:
+            async with self._uow() as uow:
                 now = self._clock.now()
-                claimed = await step_repository.claim_due_steps(
-                    session, now=now, address_grace=self._config.address_grace, limit=self._config.batch_size
+                claimed = await uow.steps.claim_due(
+                    now=now, address_grace=self._config.address_grace, limit=self._config.batch_size
                 )
                 if not claimed:
                     return 0
@@ -104,7 +107,7 @@ class Scheduler:
                 due = [d for d in claimed if d.customer_id not in self._in_flight]
                 mine = {d.customer_id for d in due}
                 self._in_flight |= mine
-                contacts = await step_repository.recent_contacts(session, mine, now - CAP_WINDOW)
+                contacts = await uow.steps.recent_contacts(mine, now - CAP_WINDOW)
                 plan = plan_round(due, contacts, now, self._config.cap)
                 ids = {id(d): action_id_for(d.enrollment_id, d.step_id) for d in plan.send}
                 askable = [d for d in plan.send if has_address(d)]
@@ -124,11 +127,10 @@ class Scheduler:
                     )
                     for d in to_settle
                 ]
-                await step_repository.hold_steps(session, [(d.enrollment_id, d.step_id, at, r) for d, at, r in held])
-                await step_repository.reschedule(
-                    session, [(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves]
-                )
-                await self._write(session, outcomes, now)
+                await uow.steps.hold([(d.enrollment_id, d.step_id, at, r) for d, at, r in held])
+                await uow.steps.reschedule([(m.enrollment_id, m.step_id, at, reason) for m, at, reason in plan.moves])
+                await self._write(uow, outcomes, now)
+                await uow.commit()
         finally:
             self._in_flight -= mine
         for outcome in outcomes:
@@ -152,37 +154,31 @@ class Scheduler:
 
         return sum(await asyncio.gather(*(rounds() for _ in range(max(1, self._config.pipeline_depth)))))
 
-    async def _write(self, session: AsyncSession, outcomes: Sequence[ActionOutcome], now: datetime) -> None:
-        rows = step_repository.ActionColumns(created_at=now)
+    async def _write(self, uow: CampaignUnitOfWork, outcomes: Sequence[ActionOutcome], now: datetime) -> None:
         messages: list[OutboxMessage] = []
         hooks: list[tuple[str, str, str, bytes]] = []
         for o in outcomes:
-            _add_action(rows, o)
             message = _action_event(o, now)
             messages.append(message)
             url = self._config.webhooks.get(o.step.channel) if o.status == "triggered" else None
             if url is not None:
                 hooks.append((o.action_id, o.step.channel, url, message.payload))
-        await step_repository.record_actions(session, rows)
-        await step_repository.settle_steps(
-            session, [(o.step.enrollment_id, o.step.step_id, o.status, o.reason, o.action_id) for o in outcomes]
+        await uow.steps.record_actions(outcomes, now)
+        await uow.steps.settle(
+            [(o.step.enrollment_id, o.step.step_id, o.status, o.reason, o.action_id) for o in outcomes]
         )
         exits: dict[str, ActionOutcome] = {}
         for o in outcomes:
             if o.exits_enrollment:
                 exits.setdefault(o.step.enrollment_id, o)
-        await enrollment_repository.exit_enrollments(
-            session, {eid: o.reason or "objection" for eid, o in exits.items()}, now
-        )
+        await uow.enrollments.exit({eid: o.reason or "objection" for eid, o in exits.items()}, now)
         for eid, o in exits.items():
             enrollment = ActiveEnrollment(eid, o.step.customer_id, o.step.playbook_id, o.step.variant)
             messages.append(events.exited(enrollment, o.reason or "objection", now))
-        await enrollment_repository.complete_finished(
-            session, {o.step.enrollment_id for o in outcomes} - exits.keys(), now
-        )
-        await enqueue(session, outbox, messages)
+        await uow.enrollments.complete_finished({o.step.enrollment_id for o in outcomes} - exits.keys(), now)
+        await uow.outbox.add(messages)
         # Same transaction as the action: a delivery exists exactly when the action does.
-        await webhook_repository.add(session, hooks, now)
+        await uow.webhooks.add(hooks, now)
 
     async def run(self, stop: asyncio.Event) -> None:
         """`pipeline_depth` round loops until stopped; consent or database outages are retried with backoff."""
@@ -213,29 +209,6 @@ class Scheduler:
 
 def _consent_request(step: DueStep, action_id: str) -> ConsentRequest:
     return ConsentRequest(action_id, step.customer_id, step.channel, step.offer_category, step.caused_by)
-
-
-def _add_action(rows: step_repository.ActionColumns, o: ActionOutcome) -> None:
-    s = o.step
-    rows.action_id.append(o.action_id)
-    rows.customer_id.append(s.customer_id)
-    rows.enrollment_id.append(s.enrollment_id)
-    rows.step_id.append(s.step_id)
-    rows.playbook_id.append(s.playbook_id)
-    rows.status.append(o.status)
-    rows.channel.append(s.channel)
-    rows.template.append(s.template)
-    rows.variant.append(s.variant)
-    rows.offer.append(s.offer)
-    rows.reason.append(o.reason)
-    rows.content.append(_json(o.content))
-    rows.recipient.append(_json(o.recipient))
-    rows.consent.append(_json(o.consent))
-    rows.due_at.append(s.due_at)
-
-
-def _json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, separators=(",", ":"), default=str)
 
 
 def _action_event(o: ActionOutcome, now: datetime) -> OutboxMessage:

@@ -8,19 +8,14 @@ exited in the same transaction, so nothing more is sent even before the event co
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
-from winback_campaign.adapters import enrollment_repository as repo
-from winback_campaign.adapters.tables import actions, enrollments, outbox
 from winback_campaign.contract import CONTRACT
-from winback_campaign.domain.batch import ActiveEnrollment
 from winback_campaign.domain.templates import verify_opt_out_token
 from winback_campaign.service_layer import events
+from winback_campaign.service_layer.ports import AfterCommit
+from winback_campaign.service_layer.unit_of_work import UnitOfWorkFactory
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import enqueue
 from winback_shared.events.inbound import CampaignResponse, ContactObjected
 
 SOURCE = "/winback/campaign/opt-out"
@@ -33,12 +28,12 @@ class UnknownLink(LookupError):
 class Unsubscriber:
     def __init__(
         self,
-        sessions: async_sessionmaker[AsyncSession],
+        uow: UnitOfWorkFactory,
         clock: Clock,
         secret: str,
-        on_committed: Sequence[Callable[[], None]] = (),
+        on_committed: Sequence[AfterCommit] = (),
     ) -> None:
-        self._sessions = sessions
+        self._uow = uow
         self._clock = clock
         self._secret = secret
         self._on_committed = on_committed
@@ -48,32 +43,23 @@ class Unsubscriber:
         action_id = verify_opt_out_token(token, self._secret)
         if action_id is None:
             raise UnknownLink("unknown or invalid opt-out link")
-        async with self._sessions.begin() as session:
+        async with self._uow() as uow:
             now = self._clock.now()
-            a = actions
-            row = (
-                await session.execute(
-                    select(a.c.customer_id, a.c.channel, a.c.enrollment_id, a.c.playbook_id, a.c.variant).where(
-                        a.c.action_id == action_id
-                    )
-                )
-            ).first()
-            if row is None:
+            origin = await uow.enrollments.action_origin(action_id)
+            if origin is None:
                 raise UnknownLink("unknown or invalid opt-out link")
-            data = {"customer_id": row.customer_id, "action_id": action_id, "outcome": "unsubscribed"}
+            channel, enrollment = origin
+            data = {"customer_id": enrollment.customer_id, "action_id": action_id, "outcome": "unsubscribed"}
             response = CampaignResponse.new(source=SOURCE, time=now, data=data, id=f"unsubscribe:{action_id}")
             messages = [CONTRACT.message(response)]
-            if row.channel != "email":
-                objection = {"customer_id": row.customer_id, "channels": [row.channel], "note": "opt-out link"}
+            if channel != "email":
+                objection = {"customer_id": enrollment.customer_id, "channels": [channel], "note": "opt-out link"}
                 event = ContactObjected.new(source=SOURCE, time=now, data=objection, id=f"objection:{action_id}")
                 messages.append(CONTRACT.message(event))
-            active = await session.scalar(
-                select(enrollments.c.status).where(enrollments.c.enrollment_id == row.enrollment_id).with_for_update()
-            )
-            if active == "active":
-                await repo.exit_enrollments(session, {row.enrollment_id: "unsubscribe"}, now)
-                enrollment = ActiveEnrollment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
+            if await uow.enrollments.lock_status(enrollment.enrollment_id) == "active":
+                await uow.enrollments.exit({enrollment.enrollment_id: "unsubscribe"}, now)
                 messages.append(events.exited(enrollment, "unsubscribe", now))
-            await enqueue(session, outbox, messages)
+            await uow.outbox.add(messages)
+            await uow.commit()
         for callback in self._on_committed:
             callback()

@@ -8,9 +8,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from winback_risk.adapters import facts_repository
 from winback_risk.domain.customer import CustomerState, StatusChange
 from winback_risk.domain.lifecycle import apply_assessment
 from winback_risk.domain.model.population import PopulationModel
@@ -22,6 +19,7 @@ from winback_risk.domain.scoring import (
     assess_customers,
     moved_materially,
 )
+from winback_risk.service_layer.unit_of_work import Facts
 from winback_shared.events.produced import CustomerRiskAssessed
 
 _ID_NAMESPACE = uuid.UUID("0b7a9f52-3d41-4c8e-9e65-5a2f1c7d8b30")
@@ -49,7 +47,7 @@ def facts_of(state: CustomerState, orders: OrderSummary | None, signals: Sequenc
 
 
 async def load_facts(
-    session: AsyncSession, states: Sequence[CustomerState], as_of: datetime | Sequence[datetime]
+    facts: Facts, states: Sequence[CustomerState], as_of: datetime | Sequence[datetime]
 ) -> list[CustomerFacts]:
     """Facts of the customers up to as_of (one moment for all, or one each), two statements for all."""
     ids = [s.customer_id for s in states]
@@ -58,9 +56,9 @@ async def load_facts(
     last = [s.last_order_at if s.last_order_at is not None and s.last_order_at <= m else None
             for s, m in zip(states, moments, strict=True)]  # fmt: skip
     churned = [s.churned_at for s in states]
-    summaries = await facts_repository.order_summaries(session, ids, moments, churned, last)
+    summaries = await facts.order_summaries(ids, moments, churned, last)
     # One moment for all: signals older than the drivers' windows stay in the database.
-    signals = await facts_repository.signals_of(session, ids, as_of if isinstance(as_of, datetime) else None)
+    signals = await facts.signals_of(ids, as_of if isinstance(as_of, datetime) else None)
     return [facts_of(s, summaries.get(s.customer_id), signals.get(s.customer_id, ())) for s in states]
 
 

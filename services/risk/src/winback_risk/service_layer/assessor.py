@@ -11,22 +11,19 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_risk.adapters import facts_repository, repository
-from winback_risk.adapters.tables import outbox
 from winback_risk.contract import CONTRACT
 from winback_risk.service_layer import assessment
 from winback_risk.service_layer.handlers import Scoring, position_of, status_changed_event
+from winback_risk.service_layer.unit_of_work import RiskUnitOfWork
 from winback_shared.aio import wait_any
 from winback_shared.clock import Clock
-from winback_shared.db.outbox import enqueue
 
 log = structlog.get_logger(__name__)
 
 
 async def assess_all(
-    sessions: async_sessionmaker[AsyncSession],
+    uow: RiskUnitOfWork,
     now: datetime,
     scoring: Scoring,
     *,
@@ -34,30 +31,30 @@ async def assess_all(
     page_size: int,
     on_published: Callable[[], None] = lambda: None,
 ) -> int:
-    """Score every customer at `now`; returns the number of messages published."""
+    """Score every customer at `now`, one transaction (one `async with uow`) per page; returns messages published."""
     after: str | None = None
     published = 0
     while True:
-        async with sessions.begin() as session:
-            await repository.plan_per_batch(session)
-            ids = await facts_repository.customer_ids_after(session, after, page_size)
+        async with uow:
+            ids = await uow.customers.ids_after(after, page_size)
             if not ids:
                 return published
-            states = await repository.load_for_update(session, ids)
+            states = await uow.customers.load_for_update(ids)
             touched = [states[c] for c in ids if c in states]
-            facts = await assessment.load_facts(session, touched, now)
+            facts = await assessment.load_facts(uow.facts, touched, now)
             outcome = assessment.score_states(
                 touched, facts, now, scoring.model, scoring.config,
                 horizon_days=scoring.horizon_days, basis=scoring.basis, source=source,
             )  # fmt: skip
-            await repository.save(session, touched, now)
+            await uow.customers.save(touched, now)
             # No event caused these changes (time passed): they name the customer's latest applied event.
             messages = [
                 CONTRACT.message(status_changed_event(c, source, position_of(c, states[c.customer_id], set())))
                 for c in outcome.changes
             ]
             messages += [CONTRACT.message(e) for e in outcome.assessed]
-            await enqueue(session, outbox, messages)
+            await uow.outbox.add(messages)
+            await uow.commit()
         published += len(messages)
         if messages:
             on_published()

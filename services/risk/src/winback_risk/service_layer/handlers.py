@@ -7,10 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from prometheus_client import Counter
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from winback_risk.adapters import erasure, facts_repository, repository
-from winback_risk.adapters.tables import erasures, outbox, processed_events
 from winback_risk.contract import CONTRACT
 from winback_risk.domain.customer import CustomerState, StatusChange
 from winback_risk.domain.facts import facts_of_batch, first_statements
@@ -18,14 +15,11 @@ from winback_risk.domain.lifecycle import apply_groups, by_customer
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import RiskConfig
 from winback_risk.service_layer import assessment
+from winback_risk.service_layer.unit_of_work import RiskUnitOfWork
 from winback_shared.clock import Clock
-from winback_shared.db.erasures import drop_erased_history, record_erasures
-from winback_shared.db.inbox import claim_unprocessed
-from winback_shared.db.outbox import enqueue
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.produced import CustomerErased, CustomerStatusChanged
 from winback_shared.events.registry import INBOUND_TYPES
-from winback_shared.settings import DEV_ERASURE_KEY
 
 APPLIED = Counter("winback_risk_events_applied_total", "Events applied to customer state")
 STATUS_CHANGES = Counter("winback_risk_status_changes_total", "Status changes published", ["to"])
@@ -108,13 +102,7 @@ class Scoring:
 
 
 async def apply_events(
-    sessions: async_sessionmaker[AsyncSession],
-    clock: Clock,
-    events: Sequence[CloudEvent],
-    *,
-    source: str,
-    scoring: Scoring | None = None,
-    erasure_key: bytes = DEV_ERASURE_KEY.encode(),
+    uow: RiskUnitOfWork, clock: Clock, events: Sequence[CloudEvent], *, source: str, scoring: Scoring | None = None
 ) -> BatchResult:
     """Apply the events not applied before; state, facts, scores, claims and outgoing events commit together.
 
@@ -127,23 +115,24 @@ async def apply_events(
     """
     erased = [(e.data.customer_id, e.data.erased_at) for e in events if isinstance(e, CustomerErased)]
     customer_events = [e for e in events if e.type in INBOUND_TYPES]
-    async with sessions.begin() as session:
-        await repository.plan_per_batch(session)
+    async with uow:
         if erased:
-            await record_erasures(session, erasures, erasure_key, erased)
-            await erasure.delete_customers(session, [c for c, _ in erased])
-        claimed = await claim_unprocessed(session, processed_events, customer_events)
-        fresh = await drop_erased_history(session, erasures, erasure_key, claimed)
+            await uow.erasures.record(erased)
+            await uow.customers.delete([c for c, _ in erased])
+        claimed = await uow.inbox.claim(customer_events)
+        fresh = await uow.erasures.drop_erased_history(claimed)
         if not fresh:
+            # The erasures and the claims of erased history are kept.
+            await uow.commit()
             return BatchResult(0, 0)
         # Customer rows are locked first, in key order, so two consumers holding the same customers
         # for a moment (a rebalance) queue instead of deadlocking on the facts' unique keys.
-        states = await repository.load_for_update(session, {e.customer_id for e in fresh if e.customer_id})
+        states = await uow.customers.load_for_update({e.customer_id for e in fresh if e.customer_id})
         # Then the facts: an order, return, ticket or contract event the customer has already (by
         # its business key, whatever the event id or source) is folded into nothing, totals included.
         order_facts, signal_facts = facts_of_batch(fresh)
-        stored = await facts_repository.insert_orders(session, order_facts)
-        stored |= await facts_repository.insert_signals(session, signal_facts)
+        stored = await uow.facts.insert_orders(order_facts)
+        stored |= await uow.facts.insert_signals(signal_facts)
         groups = by_customer(first_statements(fresh, stored))
         customer_ids = sorted(groups)
         event_changes = apply_groups(states, groups)
@@ -152,23 +141,24 @@ async def apply_events(
         changes, assessed = event_changes, []
         if scoring is not None:
             moments = [s.last_event_time or clock.now() for s in touched]
-            facts = await assessment.load_facts(session, touched, moments)
+            facts = await assessment.load_facts(uow.facts, touched, moments)
             # Status changes leave from the batch's final state: after scoring, with what it assessed.
             outcome = assessment.score_states(
                 touched, facts, moments, scoring.model, scoring.config,
                 horizon_days=scoring.horizon_days, basis=scoring.basis, source=source, changes=event_changes,
             )  # fmt: skip
             changes, assessed = outcome.changes, outcome.assessed
-        await repository.save(session, touched, clock.now())
+        await uow.customers.save(touched, clock.now())
         applied = {e.identity for e in fresh}
         messages = [
             CONTRACT.message(status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied)))
             for c in changes
         ]
         messages += [CONTRACT.message(e) for e in assessed]
-        await enqueue(session, outbox, messages)
+        await uow.outbox.add(messages)
         # Last: the single progress row stays locked until commit, and concurrent consumers queue on it.
-        await repository.advance_progress(session, max(e.time for e in fresh))
+        await uow.customers.advance_progress(max(e.time for e in fresh))
+        await uow.commit()
     APPLIED.inc(len(fresh))
     for change in changes:
         STATUS_CHANGES.labels(change.to_status).inc()

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.repository import CustomerFilter
+from winback_risk.adapters.unit_of_work import SqlFacts
 from winback_risk.domain.model.limits import DATA_REASONS, FitRules
 from winback_risk.domain.model.population import PRIOR, PopulationModel, Summaries, fit_population
 from winback_risk.domain.scoring import CustomerFacts, OrderSummary, RiskConfig, decision_values, summaries_of
@@ -120,7 +121,7 @@ async def base_facts(
             if not states:
                 return out
             known = [as_of_state(s, as_of) for s in states if s.first_seen_at is None or s.first_seen_at <= as_of]
-            out.extend(await load_facts(session, known, as_of))
+            out.extend(await load_facts(SqlFacts(session), known, as_of))
         after = states[-1].customer_id
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import repository
 from winback_risk.adapters.repository import CustomerFilter
+from winback_risk.adapters.unit_of_work import SqlFacts
 from winback_risk.domain.customer import CustomerState
 from winback_risk.domain.scoring import Assessment, assess_customers
 from winback_risk.service_layer import assessment
@@ -113,7 +114,7 @@ async def _views(
     if not states:
         return []
     bases = [as_of_state(s, as_of) for s in states]
-    facts = await assessment.load_facts(session, bases, as_of)
+    facts = await assessment.load_facts(SqlFacts(session), bases, as_of)
     found = assess_customers(facts, scoring.model, as_of, horizon_days, scoring.config, value_basis=scoring.basis)
     return [customer_view(s, a) for s, a in zip(states, found, strict=True)]
 
