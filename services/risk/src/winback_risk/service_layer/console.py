@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from winback_risk.adapters import repository
 from winback_risk.adapters import timeline as t
 from winback_risk.adapters.tables import customers
+from winback_risk.adapters.unit_of_work import SqlFacts
 from winback_risk.domain.customer import CustomerState
 from winback_risk.domain.scoring import assess_customers
 from winback_risk.service_layer import assessment
@@ -121,7 +122,8 @@ async def customers_by_id(
         states = {r["customer_id"]: CustomerState(**{n: r[n] for n in repository.STATE_COLUMNS}) for r in rows}
         # As GET /v1/customers/{id}: a customer first seen after as_of is not known at as_of.
         known = [states[c] for c in wanted if c in states and not _after(states[c].first_seen_at, as_of)]
-        facts = await assessment.load_facts(session, [as_of_state(s, as_of) for s in known], as_of) if known else []
+        bases = [as_of_state(s, as_of) for s in known]
+        facts = await assessment.load_facts(SqlFacts(session), bases, as_of) if known else []
     found = (
         assess_customers(facts, scoring.model, as_of, horizon_days, scoring.config, value_basis=scoring.basis)
         if known
