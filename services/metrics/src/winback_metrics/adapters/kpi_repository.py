@@ -240,8 +240,8 @@ def _playbooks_sql(cohort: CohortFilter) -> str:
     if cohort.channel is not None:
         enrollment_match.append("FALSE")
     # Per playbook and episode, the first enrolment decides the arm (they agree anyway: holdout is a hash of
-    # customer and playbook). DISTINCT ON and a hash join, not an ordered aggregate over the union: 7x faster
-    # on the quick benchmark data. An action whose enrolment was not stored counts as treated.
+    # customer and playbook). DISTINCT ON and a hash join, not an ordered aggregate over the union (0.03 s
+    # against 0.18 s on the quick benchmark data). An action whose enrolment was not stored counts as treated.
     return f"""
 WITH first AS (
     SELECT DISTINCT ON (n.playbook_id, n.episode_id) n.playbook_id, n.episode_id, n.holdout, n.ep_won AS won
