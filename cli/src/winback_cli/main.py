@@ -17,6 +17,7 @@ from winback_cli import demo
 from winback_cli.backtest import backtest_command
 from winback_cli.devstack import DevStack
 from winback_cli.importer import import_command
+from winback_cli.simulation.command import simulate_command
 from winback_cli.stack import SERVICES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="winback: win back customers, lawfully.")
@@ -24,6 +25,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, help="winback: win
 console = Console(width=None if Console().is_terminal else 120)
 app.command("import")(import_command)
 app.command("backtest")(backtest_command)
+app.command("simulate")(simulate_command)
 
 
 def _print_urls() -> None:

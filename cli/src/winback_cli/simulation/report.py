@@ -1,0 +1,395 @@
+"""The services' answers next to the simulator's truth: uplift, detection, money and law.
+
+Pure functions over what was read (metrics' KPIs, risk's customers, the actions and status
+flags seen on the topics) and the business's truth; `to_markdown` renders the same report.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from winback_cli.simulation.observed import Observed
+
+# A flag counts for a drop-out this long before it (noise in when exactly "the last purchase" was).
+AT_RISK_HORIZON = timedelta(days=90)
+# Risk's driver factors under the names the simulator may give the hazards it draws from.
+FACTOR_ALIASES = {
+    "complaint": "complaints",
+    "complaints": "complaints",
+    "ticket": "complaints",
+    "tickets": "complaints",
+    "nps": "nps_detractor",
+    "nps_detractor": "nps_detractor",
+    "detractor": "nps_detractor",
+    "csat": "low_csat",
+    "low_csat": "low_csat",
+    "usage": "falling_usage",
+    "falling_usage": "falling_usage",
+    "usage_drop": "falling_usage",
+    "tickets_open_long": "tickets_open_long",
+    "returns": "returns",
+}
+
+ConsentLookup = Callable[[str, str, datetime], "str | None"]
+
+
+def _at(value: Any) -> datetime:
+    return datetime.fromisoformat(str(value))
+
+
+def _num(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+# --- uplift ------------------------------------------------------------------------------------
+
+
+def interval_check(estimate: Any, low: Any, high: Any, true: Any) -> dict[str, Any]:
+    """One estimate with its interval against the true value: covered, and by how much it missed."""
+    e, lo, hi, t = _num(estimate), _num(low), _num(high), _num(true)
+    covered = None if lo is None or hi is None or t is None else lo <= t <= hi
+    error = None if e is None or t is None else e - t
+    return {"estimate": e, "ci_low": lo, "ci_high": hi, "true": t, "covered": covered, "error": error}
+
+
+def uplift_comparison(kpi_uplift: Mapping[str, Any] | None, truth_uplift: Mapping[str, Any]) -> dict[str, Any]:
+    """Metrics' intent-to-treat uplift (overall, per playbook) against the true effect on the same customers.
+
+    Beside it the descriptive contacted-minus-holdout difference, the biased comparison the ITT replaces.
+    """
+
+    def one(answer: Mapping[str, Any] | None, truth: Mapping[str, Any] | None) -> dict[str, Any]:
+        answer = answer or {}
+        check = interval_check(
+            answer.get("uplift"), answer.get("ci_low"), answer.get("ci_high"), (truth or {}).get("true")
+        )
+        contacted, holdout = _num(answer.get("contacted_rate")), _num(answer.get("holdout_rate"))
+        naive = None if contacted is None or holdout is None else contacted - holdout
+        return {
+            **check,
+            "contacted_minus_holdout": naive,
+            "treated": answer.get("treated", answer.get("contacted")),
+            "holdout": answer.get("holdout"),
+        }
+
+    kpi_uplift = kpi_uplift or {}
+    answers = kpi_uplift.get("by_playbook") or {}
+    truths = truth_uplift.get("by_playbook") or {}
+    return {
+        "overall": one(kpi_uplift.get("overall"), truth_uplift.get("overall")),
+        "by_playbook": {pid: one(answers.get(pid), truths.get(pid)) for pid in sorted(set(answers) | set(truths))},
+    }
+
+
+def uplift_acceptable(check: Mapping[str, Any], *, max_error: float) -> bool:
+    """An estimate a reader may trust: its interval covers the truth and it lies within `max_error` of it."""
+    return bool(check.get("covered")) and check.get("error") is not None and abs(check["error"]) <= max_error
+
+
+# --- detection ---------------------------------------------------------------------------------
+
+
+def _quantiles(values: list[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"n": 0, "median": None, "mean": None, "p90": None}
+    ordered = sorted(values)
+    return {
+        "n": len(ordered),
+        "median": statistics.median(ordered),
+        "mean": statistics.fmean(ordered),
+        "p90": ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))],
+    }
+
+
+def detection(truth: Mapping[str, Any], observed: Observed, end: datetime) -> dict[str, Any]:
+    """Days from the true drop-out to risk's flag; precision and recall of `lapsed` and `at_risk`."""
+    dropouts = {c: _at(v["at"] if isinstance(v, Mapping) else v) for c, v in _dropouts(truth).items()}
+    first_lapsed = observed.first_flag("lapsed")
+    first_churned = observed.first_flag("churned")
+    delays = []
+    undetected = 0
+    for customer, at in dropouts.items():
+        flags = [f for f in (first_lapsed.get(customer), first_churned.get(customer)) if f is not None and f >= at]
+        if flags:
+            delays.append((min(flags) - at).total_seconds() / 86_400)
+        else:
+            undetected += 1
+    return {
+        "true_dropouts": len(dropouts),
+        "days_to_flag": _quantiles(delays),
+        "never_flagged": undetected,
+        "lapsed": _precision_recall(first_lapsed, dropouts, end, lead=timedelta(0)),
+        "at_risk": _precision_recall(observed.first_flag("at_risk"), dropouts, end, lead=AT_RISK_HORIZON),
+    }
+
+
+def _dropouts(truth: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The truth's drop-outs (every true end of a relationship), else its churns."""
+    found = truth.get("dropouts") or truth.get("dropped_out") or truth.get("churned") or {}
+    return found if isinstance(found, Mapping) else {}
+
+
+def _precision_recall(
+    flagged: Mapping[str, datetime], dropouts: Mapping[str, datetime], end: datetime, *, lead: timedelta
+) -> dict[str, Any]:
+    """A flag is right when the customer had dropped out by then (or does within `lead` after it).
+
+    Recall counts the drop-outs old enough to have been flagged (at least `lead` before the end, and
+    a minimum of 60 days, the lapse rules' shortest reach).
+    """
+    right = sum(1 for c, at in flagged.items() if c in dropouts and dropouts[c] <= at + lead)
+    reach = max(lead, timedelta(days=60))
+    eligible = [c for c, at in dropouts.items() if at <= end - reach]
+    found = sum(1 for c in eligible if c in flagged and flagged[c] >= dropouts[c] - lead)
+    return {
+        "flagged": len(flagged),
+        "true_positive": right,
+        "precision": right / len(flagged) if flagged else None,
+        "recall": found / len(eligible) if eligible else None,
+        "recall_base": len(eligible),
+    }
+
+
+def drivers_ranking(customers: Iterable[Mapping[str, Any]], hazard_factors: Mapping[str, Any]) -> dict[str, Any]:
+    """Risk's drivers ranked by mean contribution against the true hazard factors ranked by their size."""
+    contributions: dict[str, list[float]] = defaultdict(list)
+    for customer in customers:
+        for driver in customer.get("drivers") or ():
+            contributions[str(driver["factor"])].append(float(driver.get("contribution") or 0.0))
+    observed = {f: statistics.fmean(v) for f, v in contributions.items() if v}
+    true = {}
+    for name, size in hazard_factors.items():
+        value = size.get("factor", size.get("multiplier")) if isinstance(size, Mapping) else size
+        if isinstance(value, int | float):
+            true[FACTOR_ALIASES.get(name, name)] = float(value)
+    common = sorted(set(observed) & set(true))
+    return {
+        "risk_ranking": sorted(observed, key=lambda f: -observed[f]),
+        "true_ranking": sorted(true, key=lambda f: -true[f]),
+        "compared": common,
+        "spearman": _spearman([observed[f] for f in common], [true[f] for f in common]),
+    }
+
+
+def _spearman(a: list[float], b: list[float]) -> float | None:
+    if len(a) < 3:
+        return None
+
+    def ranks(values: list[float]) -> list[float]:
+        order = sorted(range(len(values)), key=lambda i: values[i])
+        result = [0.0] * len(values)
+        for rank, i in enumerate(order):
+            result[i] = float(rank)
+        return result
+
+    try:
+        return statistics.correlation(ranks(a), ranks(b))
+    except statistics.StatisticsError:
+        return None
+
+
+# --- money -------------------------------------------------------------------------------------
+
+
+def money(kpis: Mapping[str, Any], truth: Mapping[str, Any]) -> dict[str, Any]:
+    """Win-back rate, cost per win-back, recovered revenue and ROI: metrics' answer and the truth's."""
+    true_money = truth.get("money") or {}
+    churned = truth.get("churned") or {}
+    returned = truth.get("returned") or {}
+    true_rate = true_money.get("winback_rate")
+    if true_rate is None and churned:
+        true_rate = sum(1 for c in churned if c in returned) / len(churned)
+    rows = {}
+    for key, true_value in (
+        ("churned", true_money.get("churned", len(churned) or None)),
+        ("won_back", true_money.get("won_back", sum(1 for c in churned if c in returned) if churned else None)),
+        ("winback_rate", true_rate),
+        ("cost_per_winback", true_money.get("cost_per_winback")),
+        ("recovered_revenue", true_money.get("recovered_revenue")),
+        ("roi", true_money.get("roi")),
+    ):
+        rows[key] = {"metrics": _num(kpis.get(key)), "true": _num(true_value)}
+    rows["cost_total"] = {"metrics": _num(kpis.get("cost_total")), "true": _num(true_money.get("cost_total"))}
+    return rows
+
+
+# --- law ---------------------------------------------------------------------------------------
+
+
+def law(observed: Observed, consent_basis_at: ConsentLookup, truth: Mapping[str, Any]) -> dict[str, Any]:
+    """Every triggered action against the simulator's consent record at its moment."""
+    objections = _objections(truth)
+    violations = []
+    for action in observed.triggered():
+        customer, channel = str(action["customer_id"]), str(action["channel"])
+        at = _at(action.get("time") or action.get("due_at"))
+        if consent_basis_at(customer, channel, at) is not None:
+            continue
+        objected = any(o <= at for o in objections.get(customer, ()))
+        violations.append(
+            {
+                "action_id": action.get("action_id"),
+                "customer_id": customer,
+                "channel": channel,
+                "at": at.isoformat(),
+                "playbook_id": action.get("playbook_id"),
+                "claimed_basis": (action.get("consent") or {}).get("basis"),
+                "kind": "after_objection" if objected else "without_basis",
+            }
+        )
+    kinds = Counter(v["kind"] for v in violations)
+    return {
+        "checked": len(observed.triggered()),
+        "without_basis": kinds["without_basis"],
+        "after_objection": kinds["after_objection"],
+        "violations": violations,
+    }
+
+
+def _objections(truth: Mapping[str, Any]) -> dict[str, list[datetime]]:
+    record = truth.get("consent_record") or {}
+    found: dict[str, list[datetime]] = defaultdict(list)
+    for customer, entries in (record.get("objections") or {}).items():
+        for entry in entries if isinstance(entries, list) else [entries]:
+            found[customer].append(_at(entry["at"] if isinstance(entry, Mapping) else entry))
+    return found
+
+
+# --- what campaign did -------------------------------------------------------------------------
+
+
+def activity(observed: Observed) -> dict[str, Any]:
+    """Enrolments by playbook (and holdout), contacts by playbook and channel, suppressions by reason."""
+    enrolled = Counter(e.get("playbook_id") for e in observed.enrollments)
+    held_out = Counter(e.get("playbook_id") for e in observed.enrollments if _is_holdout(e))
+    triggered = Counter((a.get("playbook_id"), a.get("channel")) for a in observed.triggered())
+    suppressed = Counter(a.get("reason") or "unknown" for a in observed.suppressed())
+    return {
+        "enrolled": dict(sorted(enrolled.items(), key=lambda kv: -kv[1])),
+        "held_out": dict(held_out),
+        "contacted_customers": len({a["customer_id"] for a in observed.triggered()}),
+        "triggered": {f"{p}/{c}": n for (p, c), n in sorted(triggered.items(), key=lambda kv: -kv[1])},
+        "suppressed_by_reason": dict(sorted(suppressed.items(), key=lambda kv: -kv[1])),
+        "flags": dict(Counter(f.to for f in observed.flags)),
+    }
+
+
+def _is_holdout(enrollment: Mapping[str, Any]) -> bool:
+    return bool(enrollment.get("holdout")) or enrollment.get("variant") == "holdout"
+
+
+# --- the whole report --------------------------------------------------------------------------
+
+
+def build_report(
+    *,
+    truth: Mapping[str, Any],
+    kpis: Mapping[str, Any],
+    customers: Iterable[Mapping[str, Any]],
+    observed: Observed,
+    consent_basis_at: ConsentLookup,
+    end: datetime,
+    run: Mapping[str, Any],
+) -> dict[str, Any]:
+    """report.json: the run, then each comparison."""
+    return {
+        "run": dict(run),
+        "uplift": uplift_comparison(kpis.get("uplift"), truth.get("uplift") or {}),
+        "detection": {
+            **detection(truth, observed, end),
+            "drivers": drivers_ranking(customers, truth.get("hazard_factors") or {}),
+        },
+        "money": money(kpis, truth),
+        "law": law(observed, consent_basis_at, truth),
+        "activity": activity(observed),
+    }
+
+
+def _fmt(value: Any, digits: int = 3) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "NO"
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return str(value)
+
+
+def to_markdown(report: Mapping[str, Any]) -> str:
+    """report.md: the same comparisons as tables a reader can check at a glance."""
+    run = report["run"]
+    lines = [
+        "# Simulation report",
+        "",
+        f"{run.get('customers')} customers, seed {run.get('seed')}, {run.get('start')} to {run.get('end')}; "
+        f"{run.get('events_sent')} events in {_fmt(run.get('wall_s'), 1)} s.",
+        "",
+        "## Uplift (intent-to-treat: enrolled and not held out vs held out)",
+        "",
+        "| scope | metrics | 95 % interval | true | covered | contacted - holdout (biased) |",
+        "|---|---|---|---|---|---|",
+    ]
+    uplift = report["uplift"]
+    for scope, row in [("overall", uplift["overall"]), *uplift["by_playbook"].items()]:
+        lines.append(
+            f"| {scope} | {_fmt(row['estimate'])} | [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}] | "
+            f"{_fmt(row['true'])} | {_fmt(row['covered'])} | {_fmt(row['contacted_minus_holdout'])} |"
+        )
+    d = report["detection"]
+    days = d["days_to_flag"]
+    lines += [
+        "",
+        "## Detection",
+        "",
+        f"{d['true_dropouts']} true drop-outs; flagged lapsed or churned after a median of {_fmt(days['median'], 1)} "
+        f"days (mean {_fmt(days['mean'], 1)}, 90th percentile {_fmt(days['p90'], 1)}); "
+        f"never flagged: {d['never_flagged']}.",
+        "",
+        "| flag | flagged | precision | recall |",
+        "|---|---|---|---|",
+    ]
+    for flag in ("lapsed", "at_risk"):
+        row = d[flag]
+        lines.append(f"| {flag} | {row['flagged']} | {_fmt(row['precision'])} | {_fmt(row['recall'])} |")
+    drivers = d["drivers"]
+    lines += [
+        "",
+        f"Drivers by risk: {', '.join(drivers['risk_ranking']) or '-'}; true hazards: "
+        f"{', '.join(drivers['true_ranking']) or '-'}; Spearman over {len(drivers['compared'])} common: "
+        f"{_fmt(drivers['spearman'], 2)}.",
+        "",
+        "## Money",
+        "",
+        "| KPI | metrics | true |",
+        "|---|---|---|",
+    ]
+    for key, row in report["money"].items():
+        lines.append(f"| {key} | {_fmt(row['metrics'])} | {_fmt(row['true'])} |")
+    law_ = report["law"]
+    lines += [
+        "",
+        "## Law",
+        "",
+        f"{law_['checked']} triggered actions checked against the simulator's consent record at their moment: "
+        f"{law_['without_basis']} without a basis, {law_['after_objection']} after an objection.",
+    ]
+    for v in law_["violations"][:50]:
+        lines.append(
+            f"- VIOLATION {v['kind']}: {v['customer_id']} {v['channel']} at {v['at']} ({v['playbook_id']}, "
+            f"campaign claimed {v['claimed_basis']})"
+        )
+    act = report["activity"]
+    lines += [
+        "",
+        "## What campaign did",
+        "",
+        f"Enrolled: {act['enrolled']}; held out: {act['held_out']}; contacted customers: {act['contacted_customers']}.",
+        f"Contacts: {act['triggered']}.",
+        f"Suppressed: {act['suppressed_by_reason']}.",
+        "",
+    ]
+    return "\n".join(lines)
