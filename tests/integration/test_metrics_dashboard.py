@@ -114,7 +114,7 @@ async def test_every_chart_renders_in_headless_chromium(metrics: str, kafka_boot
     await _load(kafka_bootstrap)
     async with httpx.AsyncClient(base_url=metrics, timeout=10) as client:
         headers = {"Authorization": "Bearer dev-admin-key"}
-        await eventually(
+        kpis = await eventually(
             lambda: client.get("/v1/kpis", headers=headers),
             lambda r: (
                 r.json()["churned"] == 40
@@ -134,6 +134,12 @@ async def test_every_chart_renders_in_headless_chromium(metrics: str, kafka_boot
         assert match, f"chart {chart} missing"
         marks = re.search(r'data-marks="(\d+)"', match.group(0))
         assert 'data-rendered="1"' in match.group(0) and marks and int(marks.group(1)) > 0, match.group(0)
+    # The headline is the intent-to-treat uplift, the effect on the contacted beside it.
+    itt = kpis.json()["uplift"]["overall"]
+    headline = re.search(r'<div class="headline" id="uplift-headline" data-uplift="([^"]*)">(.*?)</section>', dom, re.S)
+    assert headline and headline.group(1) == str(itt["uplift"]), dom[-3000:]
+    assert "uplift (intent-to-treat)" in headline.group(2) and "on customers actually contacted" in headline.group(2)
+    assert f"contact rate {100 * itt['contact_rate']:.1f} %" in headline.group(2)
     assert "dev-admin-key" not in dom  # the key left the address bar and the page
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "metrics-dashboard.png"

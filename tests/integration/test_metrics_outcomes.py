@@ -208,9 +208,15 @@ async def test_the_spec_worked_example_from_events(metrics: str, kafka_bootstrap
         reasons = {r["reason"]: r for r in answer["churn_reasons"]}
         assert (reasons["price"]["count"], reasons["service"]["count"]) == (75, 25)
         assert reasons["service"]["themes"][0] == {"theme": "service unfreundlich", "count": 25}
-        # No holdout in this quarter: the uplift has a contacted rate only.
-        assert answer["uplift"]["overall"]["contacted"] == 100
-        assert answer["uplift"]["overall"]["ci_low"] is None
+        # No holdout in this quarter: the uplift has its descriptive rates only.
+        overall = answer["uplift"]["overall"]
+        assert (overall["treated"], overall["contacted"], overall["contact_rate"], overall["treated_rate"]) == (
+            100,
+            100,
+            1.0,
+            0.2,
+        )
+        assert (overall["uplift"], overall["ci_low"], overall["uplift_contacted"]) == (None, None, None)
 
         funnel = await _get(client, "/v1/funnel", **Q1_PARAMS)
         # Enrolled (the calls carry their enrolment) -> called -> responded: reached (10, all among the
@@ -250,7 +256,9 @@ async def test_uplift_against_the_holdout_group(metrics: str, kafka_bootstrap: s
             timeout_s=60,
         )
         overall = answer["uplift"]["overall"]
-        assert (overall["contacted_rate"], overall["holdout_rate"], overall["uplift"]) == (0.4, 0.1, 0.3)
+        # Everyone not held out was e-mailed: the intent-to-treat effect and the contacted one coincide.
+        assert (overall["treated_rate"], overall["holdout_rate"], overall["uplift"]) == (0.4, 0.1, 0.3)
+        assert (overall["contact_rate"], overall["uplift_contacted"], overall["contacted_rate"]) == (1.0, 0.3, 0.4)
         assert overall["ci_low"] < 0.3 < overall["ci_high"]
         assert overall["ci_low"] > 0  # 16/40 against 2/20 is a real difference
         assert overall["p_value"] < 0.05

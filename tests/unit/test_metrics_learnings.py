@@ -11,7 +11,6 @@ from scipy.stats import norm
 from winback_metrics.domain.kpis import (
     ActionTally,
     CohortSummary,
-    PlaybookGroups,
     ReasonCount,
     ResponseRow,
     Survival,
@@ -20,7 +19,7 @@ from winback_metrics.domain.kpis import (
     nps,
 )
 from winback_metrics.domain.themes import themes, tokens
-from winback_metrics.domain.uplift import Group, newcombe_interval, two_proportion_p_value, uplift, wilson
+from winback_metrics.domain.uplift import Arms, Group, newcombe_interval, two_proportion_p_value, uplift, wilson
 
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -43,17 +42,17 @@ def test_p_value_is_the_pooled_two_proportion_z_test() -> None:
 
 
 def test_uplift_object_and_zero_cells() -> None:
-    answer = uplift(Group(70, 56), Group(80, 48))
-    assert answer["contacted_rate"] == 0.8 and answer["holdout_rate"] == 0.6
+    answer = uplift(Arms(Group(70, 56), Group(70, 56), Group(80, 48)))
+    assert answer["treated_rate"] == 0.8 and answer["holdout_rate"] == 0.6
     assert answer["uplift"] == pytest.approx(0.2)
-    assert (answer["contacted"], answer["holdout"]) == (70, 80)
+    assert (answer["treated"], answer["holdout"]) == (70, 80)
     assert answer["ci_low"] < answer["uplift"] < answer["ci_high"]
     # 0 of 10 in the holdout: Wald would give a zero-width side; Newcombe keeps the interval inside [-1, 1].
-    extreme = uplift(Group(10, 10), Group(10, 0))
+    extreme = uplift(Arms(Group(10, 10), Group(10, 10), Group(10, 0)))
     assert extreme["uplift"] == 1.0
     assert 0 < extreme["ci_low"] < 1 and extreme["ci_high"] == 1.0
-    empty = uplift(Group(5, 1), Group(0, 0))
-    assert (empty["contacted_rate"], empty["holdout_rate"], empty["uplift"], empty["p_value"]) == (
+    empty = uplift(Arms(Group(5, 1), Group(5, 1), Group(0, 0)))
+    assert (empty["treated_rate"], empty["holdout_rate"], empty["uplift"], empty["p_value"]) == (
         0.2,
         None,
         None,
@@ -107,11 +106,17 @@ def test_response_rates_per_triggered_action_and_cost_per_channel() -> None:
 
 
 def test_uplift_per_playbook_in_the_answer() -> None:
-    playbooks = {"pb-b": PlaybookGroups(Group(70, 56), Group(80, 48)), "pb-a": PlaybookGroups(Group(3, 1), Group(0, 0))}
-    answer = compute_kpis(CohortSummary(contacted=Group(73, 57), holdout=Group(80, 48)), [], NOW, playbooks=playbooks)
+    playbooks = {
+        "pb-b": Arms(Group(70, 56), Group(70, 56), Group(80, 48)),
+        "pb-a": Arms(Group(3, 1), Group(3, 1), Group(0, 0)),
+    }
+    summary = CohortSummary(treated=Group(75, 57), contacted=Group(73, 57), holdout=Group(80, 48))
+    answer = compute_kpis(summary, [], NOW, playbooks=playbooks)
     assert list(answer["uplift"]["by_playbook"]) == ["pb-a", "pb-b"]
     assert answer["uplift"]["by_playbook"]["pb-b"]["ci_low"] == pytest.approx(0.0524, abs=1e-4)
-    assert answer["uplift"]["overall"]["contacted"] == 73
+    overall = answer["uplift"]["overall"]
+    assert (overall["treated"], overall["contacted"], overall["contact_rate"]) == (75, 73, round(73 / 75, 6))
+    assert overall["uplift"] == round(57 / 75 - 48 / 80, 6)
 
 
 def test_retention_is_null_where_no_return_is_old_enough() -> None:

@@ -94,7 +94,11 @@ WITH sums AS (
         FROM metrics.actions a WHERE a.episode_id = e.episode_id
     ) act ON true
     LEFT JOIN LATERAL (
-        SELECT count(*) > 0 AS enrolled, bool_or(n.holdout) AS holdout
+        -- The first enrolment decides the arm: whether a later one happens depends on the outcome of the
+        -- first (a held-out customer who has not returned may be enrolled again), so "any enrolment held
+        -- out" would fill the holdout with customers who did not come back (README, "uplift").
+        SELECT count(*) > 0 AS enrolled,
+               (array_agg(n.holdout ORDER BY COALESCE(n.enrolled_at, n.exited_at), n.enrollment_id))[1] AS holdout
         FROM metrics.enrollments n WHERE n.episode_id = e.episode_id
     ) enr ON true
     LEFT JOIN LATERAL (

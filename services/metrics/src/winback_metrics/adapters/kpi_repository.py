@@ -19,12 +19,11 @@ from winback_metrics.domain.kpis import (
     RETENTION_HORIZONS_DAYS,
     ActionTally,
     CohortSummary,
-    PlaybookGroups,
     ReasonCount,
     ResponseRow,
     Survival,
 )
-from winback_metrics.domain.uplift import Group
+from winback_metrics.domain.uplift import Arms, Group
 
 # The SQL below is assembled from these fixed fragments only; every value is a bound parameter.
 ACTION_DIMENSIONS = ("playbook_id", "channel", "variant")
@@ -95,7 +94,9 @@ def _survival_columns() -> str:
 
 
 _DAYS = "extract(epoch FROM won_back_at - churned_at) / 86400.0"
-_CONTACTED = "NOT holdout AND triggered > 0"
+# Arms of the intent-to-treat comparison; `holdout` is the episode's first enrolment's (episode_refresh).
+_TREATED = "enrolled AND NOT holdout"
+_CONTACTED = "NOT holdout AND triggered > 0"  # a triggered action implies `enrolled`: a subset of treated
 
 _SUMMARY = f"""
 SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_at_churn), 0) AS lost_revenue,
@@ -108,6 +109,7 @@ SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_a
        COALESCE(sum(nps_answers), 0) AS nps_answers, COALESCE(sum(nps_promoters), 0) AS nps_promoters,
        COALESCE(sum(nps_detractors), 0) AS nps_detractors,
        COALESCE(sum(csat_answers), 0) AS csat_answers, COALESCE(sum(csat_satisfied), 0) AS csat_satisfied,
+       count(*) FILTER (WHERE {_TREATED}) AS treated, count(won_back_at) FILTER (WHERE {_TREATED}) AS treated_won,
        count(*) FILTER (WHERE {_CONTACTED}) AS contacted,
        count(won_back_at) FILTER (WHERE {_CONTACTED}) AS contacted_won,
        count(*) FILTER (WHERE holdout) AS holdout, count(won_back_at) FILTER (WHERE holdout) AS holdout_won,
@@ -207,36 +209,78 @@ SELECT channel, count(*) AS won_back FROM (
 ) reached GROUP BY channel"""
 
 
+def _playbook_contacts_sql(cohort: CohortFilter) -> str:
+    """(playbook_id, episode_id, won): episodes of the cohort with a triggered action of the playbook."""
+    if cohort.channel is None and cohort.variant is None:
+        # metrics.playbook_contacts (migration 0004): one row per contacted episode and playbook, for episodes
+        # not held out at their first enrolment. Those that were may have been contacted by a later enrolment
+        # in another playbook: they are few, read from the actions (partial index, migration 0008).
+        playbook = "AND c.playbook_id = :playbook_id" if cohort.playbook_id else ""
+        return f"""
+    SELECT c.playbook_id, c.episode_id, c.ep_won AS won
+    FROM metrics.playbook_contacts c
+    WHERE c.triggered > 0 AND {stamped(cohort, "c")} {playbook}
+    UNION ALL
+    SELECT a.playbook_id, a.episode_id, bool_or(a.ep_won) AS won
+    FROM metrics.actions a
+    WHERE a.ep_holdout AND a.status = 'triggered' AND {stamped(cohort, "a")} AND {_action_match(cohort)}
+    GROUP BY a.playbook_id, a.episode_id"""
+    # Inner GROUP BY (hashable) instead of DISTINCT: one row per playbook and episode.
+    return f"""
+    SELECT a.playbook_id, a.episode_id, bool_or(a.ep_won) AS won
+    FROM metrics.actions a
+    WHERE a.status = 'triggered' AND {stamped(cohort, "a")} AND {_action_match(cohort)}
+    GROUP BY a.playbook_id, a.episode_id"""
+
+
 def _playbooks_sql(cohort: CohortFilter) -> str:
     enrollment_match = " AND ".join(
         [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     )
-    if cohort.channel is None and cohort.variant is None:
-        # metrics.playbook_contacts (migration 0004): already one row per contacted episode and playbook.
-        playbook = "AND c.playbook_id = :playbook_id" if cohort.playbook_id else ""
-        contacted = f"""
-    SELECT c.playbook_id, false AS holdout, c.ep_won AS won
-    FROM metrics.playbook_contacts c
-    WHERE c.triggered > 0 AND {stamped(cohort, "c")} {playbook}"""
-    else:
-        # Inner GROUP BY (hashable) instead of DISTINCT: one row per playbook and episode.
-        contacted = f"""
-    SELECT a.playbook_id, false AS holdout, bool_or(a.ep_won) AS won
-    FROM metrics.actions a
-    WHERE NOT a.ep_holdout AND a.status = 'triggered' AND {stamped(cohort, "a")} AND {_action_match(cohort)}
-    GROUP BY a.playbook_id, a.episode_id"""
+    # A channel is not randomised and held-out customers have none: with `channel` only the contacted
+    # episodes count (no holdout arm, so no estimate), as in the cohort itself.
+    enrolled = (
+        ""
+        if cohort.channel is not None
+        else f"""
+        SELECT n.playbook_id, n.episode_id, n.ep_won AS won, false AS contacted, n.holdout,
+               COALESCE(n.enrolled_at, n.exited_at) AS at, n.enrollment_id
+        FROM metrics.enrollments n
+        WHERE {stamped(cohort, "n")} AND {enrollment_match or "TRUE"}
+        UNION ALL"""
+    )
     return f"""
-SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won FROM ({contacted}
-    UNION ALL
-    SELECT n.playbook_id, true AS holdout, bool_or(n.ep_won) AS won
-    FROM metrics.enrollments n
-    WHERE n.holdout AND {stamped(cohort, "n")} AND {enrollment_match or "TRUE"}
-    GROUP BY n.playbook_id, n.episode_id
+SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won,
+       count(*) FILTER (WHERE contacted) AS contacted, count(*) FILTER (WHERE contacted AND won) AS contacted_won
+FROM (
+    -- One row per playbook and episode. The first enrolment in the playbook decides the arm (they agree anyway:
+    -- holdout is a hash of customer and playbook); an action whose enrolment was not stored counts as treated.
+    SELECT playbook_id, episode_id, bool_or(won) AS won, bool_or(contacted) AS contacted,
+           COALESCE((array_agg(holdout ORDER BY at, enrollment_id) FILTER (WHERE holdout IS NOT NULL))[1], false)
+               AS holdout
+    FROM ({enrolled}
+        SELECT c.playbook_id, c.episode_id, c.won, true AS contacted, NULL::boolean AS holdout,
+               NULL::timestamptz AS at, NULL::varchar AS enrollment_id
+        FROM ({_playbook_contacts_sql(cohort)}
+        ) c
+    ) x GROUP BY playbook_id, episode_id
 ) g GROUP BY playbook_id, holdout"""
 
 
 def _decimal(value: Any) -> Decimal | None:
     return None if value is None else Decimal(value)
+
+
+def _arms(cohort: CohortFilter, row: Any) -> dict[str, Group]:
+    contacted = Group(row.contacted, row.contacted_won)
+    if cohort.channel is not None:
+        # The cohort holds only episodes reached on the channel: no randomised comparison (README).
+        return {"treated": contacted, "contacted": contacted, "holdout": Group(0, 0)}
+    return {
+        "treated": Group(row.treated, row.treated_won),
+        "contacted": contacted,
+        "holdout": Group(row.holdout, row.holdout_won),
+    }
 
 
 async def load_summary(session: AsyncSession, cohort: CohortFilter, now: datetime) -> CohortSummary:
@@ -257,8 +301,7 @@ async def load_summary(session: AsyncSession, cohort: CohortFilter, now: datetim
         survival={h: Survival(getattr(row, f"old_{h}"), getattr(row, f"active_{h}")) for h in RETENTION_HORIZONS_DAYS},
         nps=(int(row.nps_answers), int(row.nps_promoters), int(row.nps_detractors)),
         csat=(int(row.csat_answers), int(row.csat_satisfied)),
-        contacted=Group(row.contacted, row.contacted_won),
-        holdout=Group(row.holdout, row.holdout_won),
+        **_arms(cohort, row),
         funnel=(row.f_enrolled, row.f_contacted, row.f_responded, row.f_won_back),
         reasons=[ReasonCount(r.reason, r.n, tuple(r.texts or ())) for r in reasons],
     )
@@ -294,13 +337,21 @@ async def load_actions(session: AsyncSession, cohort: CohortFilter) -> tuple[lis
     return [ActionTally(status, reason, n, cost) for (status, reason), (n, cost) in tallies.items()], responses
 
 
-async def load_playbooks(session: AsyncSession, cohort: CohortFilter) -> dict[str, PlaybookGroups]:
+async def load_playbooks(session: AsyncSession, cohort: CohortFilter) -> dict[str, Arms]:
+    """Per playbook: its treated arm (with the contacted among them) and its holdout arm."""
     rows = await session.execute(text(_playbooks_sql(cohort)), params_of(cohort))
-    groups: dict[str, dict[bool, Group]] = {}
+    arms: dict[str, dict[str, Group]] = {}
     for r in rows:
-        groups.setdefault(r.playbook_id, {})[r.holdout] = Group(int(r.n), int(r.won))
+        by_arm = arms.setdefault(r.playbook_id, {})
+        if r.holdout:
+            by_arm["holdout"] = Group(int(r.n), int(r.won))
+        else:
+            by_arm["treated"] = Group(int(r.n), int(r.won))
+            by_arm["contacted"] = Group(int(r.contacted), int(r.contacted_won))
     empty = Group(0, 0)
-    return {pb: PlaybookGroups(g.get(False, empty), g.get(True, empty)) for pb, g in groups.items()}
+    return {
+        pb: Arms(a.get("treated", empty), a.get("contacted", empty), a.get("holdout", empty)) for pb, a in arms.items()
+    }
 
 
 _BY_RETURN_MONTH = f"""

@@ -14,7 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from winback_metrics.domain.themes import themes
-from winback_metrics.domain.uplift import Group, uplift
+from winback_metrics.domain.uplift import Arms, Group, uplift
 
 CENT = Decimal("0.01")
 RETENTION_HORIZONS_DAYS = (90, 180, 365)
@@ -71,12 +71,6 @@ class ResponseRow:
     won_back: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class PlaybookGroups:
-    contacted: Group
-    holdout: Group
-
-
 @dataclass(slots=True)
 class CohortSummary:
     """Everything the KPI answer needs about a cohort's episodes, as sums."""
@@ -93,6 +87,8 @@ class CohortSummary:
     survival: dict[int, Survival] = field(default_factory=dict)
     nps: tuple[int, int, int] = (0, 0, 0)  # answers, promoters, detractors
     csat: tuple[int, int] = (0, 0)  # answers, satisfied (4 or 5)
+    # Intent-to-treat arms over episodes, by the episode's first enrolment (README, "uplift").
+    treated: Group = field(default_factory=lambda: Group(0, 0))
     contacted: Group = field(default_factory=lambda: Group(0, 0))
     holdout: Group = field(default_factory=lambda: Group(0, 0))
     funnel: tuple[int, int, int, int] = (0, 0, 0, 0)  # enrolled, contacted, responded, won back
@@ -226,7 +222,7 @@ def compute_kpis(
     now: datetime,
     *,
     responses: Sequence[ResponseRow] = (),
-    playbooks: Mapping[str, PlaybookGroups] | None = None,
+    playbooks: Mapping[str, Arms] | None = None,
 ) -> dict[str, Any]:
     """The KPI answer for one cohort."""
     summary = cohort if isinstance(cohort, CohortSummary) else summarise(cohort, now)
@@ -269,8 +265,8 @@ def compute_kpis(
         "response_rates": response_rates(responses),
         "cost_by_channel": cost_by_channel(responses),
         "uplift": {
-            "overall": uplift(summary.contacted, summary.holdout),
-            "by_playbook": {pb: uplift(g.contacted, g.holdout) for pb, g in sorted((playbooks or {}).items())},
+            "overall": uplift(Arms(summary.treated, summary.contacted, summary.holdout)),
+            "by_playbook": {pb: uplift(arms) for pb, arms in sorted((playbooks or {}).items())},
         },
         "churn_reasons": churn_reasons(summary.reasons, summary.churned),
     }
