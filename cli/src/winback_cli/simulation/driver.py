@@ -66,7 +66,9 @@ class Progress:
     responses_sent: int = 0
     erasures: int = 0
     lags: dict[str, int] = field(default_factory=dict)
-    waited_s: float = 0.0
+    waited_s: float = 0.0  # waiting for services to catch up
+    posting_s: float = 0.0  # in ingest's POST /v1/events
+    business_s: float = 0.0  # in the simulated business's own code
     started: float = field(default_factory=time.monotonic)
 
     @property
@@ -155,7 +157,9 @@ class Driver:
     async def _live(self, day: date) -> None:
         await self.stack.set_clocks(midnight(day))
         await self._read_feed()
+        began = time.monotonic()
         events = self._responses + self.business.events_for_day(day)
+        self.progress.business_s += time.monotonic() - began
         self.progress.responses_sent += len(self._responses)
         self._responses = []
         if events:
@@ -170,7 +174,9 @@ class Driver:
 
     async def _send(self, events: list[dict[str, Any]]) -> None:
         self._events_out.writelines(json.dumps(e, separators=(",", ":")) + "\n" for e in events)
+        began = time.monotonic()
         await self.stack.post_events(events)
+        self.progress.posting_s += time.monotonic() - began
         self.progress.events_sent += len(events)
 
     async def _read_feed(self, timeout_ms: int = 0) -> int:
