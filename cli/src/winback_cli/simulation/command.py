@@ -102,6 +102,7 @@ async def _report(
         "responses_sent": result.progress.responses_sent,
         "wall_s": round(result.wall_s, 1),
         "waited_for_services_s": round(result.progress.waited_s, 1),
+        "waited_for": {k: round(v, 1) for k, v in result.progress.waited_for.items()},
         "posting_s": round(result.progress.posting_s, 1),
         "business_s": round(result.progress.business_s, 1),
         "events_per_s": round(result.progress.events_sent / result.wall_s, 1) if result.wall_s else None,

@@ -1,13 +1,21 @@
 """`winback simulate`'s loop: the simulated business lives day by day against the running stack.
 
-Each day: every service's clock moves to the day's midnight (campaign settles the steps that
-came due, risk re-assesses), the actions campaign published since are handed to the business
-(its responses go out with the day), the day's events go to ingest in batches, and before the
-clock moves on, the services whose decisions depend on that day's events are waited for:
-consent (campaign asks it at the moment of sending, so an objection of yesterday must be known)
-and risk (its assessor lapses customers only when caught up, and campaign enrols on its status
-changes only within its replay window). Campaign and metrics are not waited for day by day: an
-action read a little late only reaches the business later, and metrics answers at the end.
+Each day: the clocks move to the day's midnight (campaign settles the steps that came due,
+consent decides at that moment), the actions campaign published since are handed to the
+business (its responses go out with the day), and the day's events go to ingest in batches.
+
+Waiting only where a decision depends on it:
+- consent, before the next clock move, when the day's events could change a decision (a
+  consent, a revocation, an objection, an unsubscribe, a new profile): campaign asks consent at
+  the moment of sending, so yesterday's objection must be known by then;
+- risk, every `assess_every_days` (default 7): its clock moves only then, after it has applied
+  everything sent, because each move of risk's clock re-scores the whole population (the
+  assessor, which lapses customers as time passes, runs only when caught up) and may refit the
+  model. Daily moves would cost a full re-scoring per simulated day; weekly ones put lapse flags
+  on a 7-day grid (at most 7 days late). Event-caused changes (a cancellation's churn) are not
+  delayed by this: risk applies events as they come, dated by the event;
+- campaign and metrics not at all until the end: an action read a little late only reaches the
+  business later (its effects are dated from the action), and metrics answers after the run.
 
 Clocks only move forward (spec/apis.md), so the simulated months begin at the stack's clock and
 the run leaves every clock that many months later.
@@ -44,11 +52,10 @@ class BusinessModel(Protocol):
 class Pacing:
     """When to wait for the services; bounded, so a stuck service stops the run instead of hanging it."""
 
-    # Consent must have applied every event before the clock passes it (decisions at sending time).
+    # Consent must have applied every event that could change a decision before the clock passes it.
     sync_consent: bool = True
-    # Risk: waited for when it is this many records behind, and at least every `risk_every_days`.
-    risk_max_lag: int = 0
-    risk_every_days: int = 1
+    # Risk's clock moves (and risk is waited for) every this many days, and on the last day.
+    assess_every_days: int = 7
     poll_s: float = 0.05
     timeout_s: float = 120.0
     # At the end: every service caught up and no action arriving for this long.
@@ -67,6 +74,7 @@ class Progress:
     erasures: int = 0
     lags: dict[str, int] = field(default_factory=dict)
     waited_s: float = 0.0  # waiting for services to catch up
+    waited_for: dict[str, float] = field(default_factory=dict)  # the same, by what was waited for
     posting_s: float = 0.0  # in ingest's POST /v1/events
     business_s: float = 0.0  # in the simulated business's own code
     started: float = field(default_factory=time.monotonic)
@@ -88,6 +96,22 @@ class RunResult:
 
 class ServicesStuck(RuntimeError):
     """A service did not catch up within the pacing's timeout."""
+
+
+# What consent applies and decides on (its contract's types); a response only when it withdraws.
+# Orders and new contracts (the existing-customer basis) are left out: a basis applied a day late
+# can only suppress a contact, never allow one.
+CONSENT_TYPES = frozenset(
+    {"consent.granted", "consent.revoked", "contact.objected", "contract.cancelled", "customer.upserted"}
+)
+WITHDRAWING_OUTCOMES = frozenset({"unsubscribed", "complained"})
+
+
+def _may_change_consent(event: dict[str, Any]) -> bool:
+    kind = event.get("type")
+    if kind == "campaign.response":
+        return (event.get("data") or {}).get("outcome") in WITHDRAWING_OUTCOMES
+    return kind in CONSENT_TYPES
 
 
 def midnight(day: date) -> datetime:
@@ -132,6 +156,7 @@ class Driver:
         self._feed = Feed(stack.address.bootstrap)
         self._lags = LagMonitor(stack.address.bootstrap)
         self._responses: list[dict[str, Any]] = []
+        self._consent_stale = False
 
     async def run(self) -> RunResult:
         """Every day from start to end, then until the services have settled; returns what was seen."""
@@ -144,6 +169,7 @@ class Driver:
             while day < self.end:
                 await self._live(day)
                 day += timedelta(days=1)
+            await self._wait_for(("risk", "consent"))
             await self.stack.set_clocks(midnight(self.end))
             await self._settle()
         finally:
@@ -155,7 +181,11 @@ class Driver:
         )  # fmt: skip
 
     async def _live(self, day: date) -> None:
-        await self.stack.set_clocks(midnight(day))
+        if self._risk_day(day):
+            await self._wait_for(("risk",))
+            await self.stack.set_clocks(midnight(day))
+        else:
+            await self.stack.set_clocks(midnight(day), skip=("risk",))
         await self._read_feed()
         began = time.monotonic()
         events = self._responses + self.business.events_for_day(day)
@@ -164,6 +194,7 @@ class Driver:
         self._responses = []
         if events:
             await self._send(events)
+            self._consent_stale = self._consent_stale or any(_may_change_consent(e) for e in events)
         for customer_id, _ in self.business.erasures_for_day(day):
             await self.stack.erase(customer_id)
             self.progress.erasures += 1
@@ -189,16 +220,16 @@ class Driver:
                 self.business.on_campaign_event(item.event)
         return len(published)
 
+    def _risk_day(self, day: date) -> bool:
+        every = max(1, self.pacing.assess_every_days)
+        return (day - self.start).days % every == 0
+
     async def _catch_up(self, day: date) -> None:
-        """Wait for the services the next clock move depends on (see the module's docstring)."""
-        waiting: tuple[str, ...] = ()
-        if self.pacing.sync_consent:
-            waiting += ("consent",)
-        risk_due = self.pacing.risk_every_days > 0 and (day - self.start).days % self.pacing.risk_every_days == 0
+        """Wait for consent when the day's events could change its decisions (see the module's docstring)."""
         lags = await self._measure(("risk", "consent", "campaign", "metrics"))
-        if risk_due or lags["risk"] > self.pacing.risk_max_lag:
-            waiting += ("risk",)
-        await self._wait_for(waiting, lags)
+        if self.pacing.sync_consent and self._consent_stale:
+            await self._wait_for(("consent",), lags)
+            self._consent_stale = False
 
     async def _measure(self, services: tuple[str, ...]) -> dict[str, int]:
         lags = await self._lags.lags(services)
@@ -217,7 +248,10 @@ class Driver:
                 raise ServicesStuck(f"not caught up after {self.pacing.timeout_s:.0f} s: {behind}")
             await self._read_feed(timeout_ms=int(self.pacing.poll_s * 1000))
             lags = await self._measure(services)
-        self.progress.waited_s += time.monotonic() - began
+        spent = time.monotonic() - began
+        self.progress.waited_s += spent
+        key = "+".join(services)
+        self.progress.waited_for[key] = self.progress.waited_for.get(key, 0.0) + spent
 
     async def _settle(self) -> None:
         """After the last day: until every service has caught up and nothing more arrives."""

@@ -87,15 +87,18 @@ class StackClient:
             moments[name] = datetime.fromisoformat(response.json()["now"])
         return moments
 
-    async def set_clocks(self, moment: datetime) -> None:
-        """Move every service's clock to `moment` (forward only; all services at once)."""
+    async def set_clocks(self, moment: datetime, *, skip: tuple[str, ...] = ()) -> None:
+        """Move every service's clock (but those in `skip`) to `moment`, all at once; clocks only move forward."""
+        names = [name for name in self.address.urls if name not in skip]
         answers = await asyncio.gather(
             *(
-                self._request("POST", f"{url}/v1/clock", json={"now": moment.isoformat()}, headers=self._admin)
-                for url in self.address.urls.values()
+                self._request(
+                    "POST", f"{self.address.urls[name]}/v1/clock", json={"now": moment.isoformat()}, headers=self._admin
+                )
+                for name in names
             )
         )
-        for name, response in zip(self.address.urls, answers, strict=True):
+        for name, response in zip(names, answers, strict=True):
             if response.status_code != 200:
                 raise StackUnavailable(f"{name} refused the clock move to {moment}: {response.text[:500]}")
 
