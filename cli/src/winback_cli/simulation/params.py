@@ -46,13 +46,13 @@ RETURN_EVER_PROBABILITY: dict[str, float] = {
 
 # Lift of one contact on the return hazard, by channel, while the contact works.
 CHANNEL_LIFT: dict[str, float] = {
-    "email": 1.6,
-    "sms": 1.8,
-    "messenger": 1.8,
-    "phone": 3.0,
-    "fax": 1.3,
-    "automated_call": 1.3,
-    "post": 2.0,
+    "email": 2.5,
+    "sms": 2.5,
+    "messenger": 2.5,
+    "phone": 5.0,
+    "fax": 1.5,
+    "automated_call": 1.5,
+    "post": 3.0,
 }
 
 # Offers (and, without an offer, templates) that answer a churn reason.
@@ -157,6 +157,7 @@ class SimParams:
     hazard_factors: dict[str, float] = field(default_factory=lambda: dict(HAZARD_FACTORS))
     driver_rates: dict[str, float] = field(default_factory=lambda: dict(DRIVER_RATES))
     driver_reason_weights: dict[str, dict[str, float]] = field(default_factory=lambda: dict(DRIVER_REASON_WEIGHTS))
+    at_risk_factor_threshold: float = 2.0  # truly at risk: alive with drivers multiplying the hazard by this
     noise_ticket_rate: float = 1 / 200  # technical/billing tickets that carry no hazard
     survey_rate: float = 1 / 120  # NPS or CSAT answers of customers without a driver
 
@@ -164,6 +165,7 @@ class SimParams:
     reason_shares: dict[str, float] = field(default_factory=lambda: dict(VOLUNTARY_REASON_SHARES))
     wish_probability: float = 0.25  # a customer wants a feature tag
     feature_gap_weight_with_wish: float = 4.0
+    feature_tags: tuple[str, ...] = FEATURE_TAGS
     feature_releases: tuple[tuple[int, str, tuple[str, ...]], ...] = FEATURE_RELEASES
 
     # Returns after churn: base hazard b(reason) * exp(-t / D), t = days since churn
@@ -175,7 +177,7 @@ class SimParams:
     answer_lift: float = 1.5
     window_lift: float = 1.4
     effect_scale: float = 1.0  # lift used = 1 + effect_scale * (lift - 1); 0 makes contacts useless
-    contact_effect_days: float = 30.0  # a contact works for this many days from the day after it
+    contact_effect_days: float = 45.0  # a contact works for this many days from the day after it
     answers: dict[str, tuple[str, ...]] = field(default_factory=lambda: dict(ANSWERS))
     timing_windows: dict[str, tuple[tuple[float, float], ...]] = field(default_factory=lambda: dict(TIMING_WINDOWS))
 

@@ -1,0 +1,317 @@
+"""What really happened, and the true effect of every playbook on the customers it enrolled.
+
+Potential outcomes with common random numbers: an enrolled customer's next order or return is the
+first time its cumulative hazard reaches a target E drawn once (`hazard.py`). Both outcomes use the
+same E, the same life (when the customer left, why) and the same contacts of other enrolments; they
+differ only by this enrolment's contacts:
+- not held out: treated = what happened; untreated = the same clock without this enrolment's contacts;
+- held out: untreated = what happened; treated = the same clock plus the contacts the playbook would
+  have made (`playbooks.py`: steps, `when`, frequency cap, quiet hours, the simulator's consent record,
+  the tool's answers drawn from the same keyed streams as real contacts).
+"Won back" is the metrics service's: a return (order, renewal, new contract) after the churn and
+before the run's end (a return ends the episode, so it always comes before a re-churn). Realised
+contacts after the realised return belong to the next life and are left out of both worlds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from winback_cli.simulation.hazard import Interval
+from winback_cli.simulation.playbooks import counts_for_uplift, exits_on, planned_steps
+from winback_cli.simulation.responses import respond, response_stream
+
+if TYPE_CHECKING:
+    from winback_cli.simulation.business import Business, Contact, State
+
+# metrics' default cost per channel (spec/metrics.md), for the true cost of what was sent.
+CHANNEL_COST = {"email": 0.05, "sms": 0.10, "post": 1.20, "phone": 8.00}
+
+
+@dataclass
+class Enrollment:
+    """An enrolment campaign reported, with what the counterfactual needs from the moment it began."""
+
+    enrollment_id: str
+    playbook_id: str
+    ordinal: int  # the customer's n-th enrolment seen (keys the tool's answers)
+    at: float
+    life_index: int
+    holdout: bool = False
+    variant: str | None = None
+    anchor: tuple[float, float] | None = None
+    tier: str | None = None
+    reason_seen: str | None = None
+    exited_at: float | None = None
+    exit_reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Both potential outcomes of one enrolment."""
+
+    enrollment: Enrollment
+    customer_id: str
+    counted: bool
+    treated_at: float | None  # next order/return when treated (None = not within the run)
+    untreated_at: float | None
+    contacts_if_treated: int
+
+    @property
+    def y1(self) -> int:
+        return int(self.treated_at is not None)
+
+    @property
+    def y0(self) -> int:
+        return int(self.untreated_at is not None)
+
+
+def _lifts(contacts: list[Contact]) -> list[Interval]:
+    return [c.lift for c in contacts if c.lift is not None]
+
+
+def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: list[Contact]) -> list[Contact]:
+    """The contacts the playbook would have made for a held-out enrolment (see playbooks.py)."""
+    from winback_campaign.domain.timing import FrequencyCap, allowed_at
+    from winback_cli.simulation.business import Contact
+
+    playbook = b.playbooks.get(e.playbook_id)
+    if playbook is None:
+        return []
+    c, life = state.customer, state.lives[e.life_index]
+    # Risk names a cancellation's reason code; a silent drop-out's reason is unknown to it.
+    reason = e.reason_seen or (life.reason if c.contract else "unknown")
+    tier = e.tier or estimate_tier(b, state)
+    steps = planned_steps(playbook, e.variant, value_tier=tier, kind=c.kind, reason=reason)
+    exits = exits_on(playbook)
+    out: list[Contact] = []
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    cap = FrequencyCap()
+    for step in steps:
+        prior = [b.at(x.at) for x in (*realised, *out)]
+        due, _ = allowed_at(b.at(e.at + step.after_days), step.channel, prior, cap, None)
+        t = b.t_of(due)
+        if t >= b.horizon:
+            continue
+        if state.erased_at is not None and t >= state.erased_at:
+            break
+        if state.consent.basis(step.channel, t, step.offer_category) is None:
+            if state.consent.objected(step.channel, t):
+                break  # an objection ends the enrolment
+            continue  # suppressed, the sequence goes on
+        k = seen[(step.template, step.channel)]
+        seen[(step.template, step.channel)] += 1
+        answer = respond(
+            response_stream(b.seed, c.customer_id, e.ordinal, step.template, step.channel, k), step.channel, b.params
+        )
+        lift = None
+        if answer.got_through:
+            start = math.floor(t) + 1.0
+            value = b.lift_value(state, life, t, step.channel, step.offer, step.template)
+            lift = Interval(start, start + b.params.contact_effect_days, value)
+        out.append(Contact(t, step.channel, step.template, step.offer, e.playbook_id, None, lift))
+        if answer.objected or (answer.replied and "reply" in exits):
+            break
+    return out
+
+
+def estimate_tier(b: Business, state: State) -> str:
+    """Value tier by the simulator's own yearly value, at risk's default quantiles (A top 20 %, B next 30 %)."""
+    thresholds = b.tier_thresholds()
+    value = yearly_value(b, state)
+    return "A" if value >= thresholds[0] else "B" if value >= thresholds[1] else "C"
+
+
+def yearly_value(b: Business, state: State) -> float:
+    c = state.customer
+    if c.contract:
+        return c.monthly_value * 12
+    return c.purchase_rate * 365 * b.params.order_amount_mean
+
+
+def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
+    """Both potential outcomes of one enrolment from the same clock targets."""
+    life = state.lives[e.life_index]
+    realised_at = life.returned_at if life.returned_at is not None else None
+    if not state.customer.contract and e.at < life.end_at:
+        # Still buying when enrolled: the next order is the "return" metrics would count.
+        later = [o for o in life.orders if o[0] > e.at]
+        realised_at = later[0][0] if later else None
+    limit = realised_at if realised_at is not None else math.inf
+    realised = [x for x in state.contacts if x.at < limit]
+    own = [x for x in realised if x.enrollment_id == e.enrollment_id]
+
+    def when(contacts: list[Contact]) -> float | None:
+        at = b.next_event(state, e.life_index, e.anchor, _lifts(contacts), as_of=e.at)
+        return at if at is not None and at < b.horizon else None
+
+    if e.holdout:
+        extra = counterfactual_contacts(b, state, e, realised)
+        treated, untreated, contacts = when([*realised, *extra]), when(realised), len(extra)
+    else:
+        others = [x for x in realised if x.enrollment_id != e.enrollment_id]
+        treated, untreated, contacts = when(realised), when(others), len(own)
+    playbook = b.playbooks.get(e.playbook_id)
+    return Outcome(e, state.customer.customer_id, counts_for_uplift(playbook), treated, untreated, contacts)
+
+
+def _effect(outcomes: list[Outcome]) -> dict[str, Any]:
+    n = len(outcomes)
+    if n == 0:
+        return {"true": None, "enrolled": 0}
+    diff = sum(o.y1 - o.y0 for o in outcomes)
+    contacted = sum(1 for o in outcomes if o.contacts_if_treated > 0)
+    holdout = [o for o in outcomes if o.enrollment.holdout]
+    treated = [o for o in outcomes if not o.enrollment.holdout]
+    return {
+        "true": diff / n,
+        "enrolled": n,
+        "held_out": len(holdout),
+        "rate_if_treated": sum(o.y1 for o in outcomes) / n,
+        "rate_if_held_out": sum(o.y0 for o in outcomes) / n,
+        "contact_rate_if_treated": contacted / n,
+        "true_if_contacted": diff / contacted if contacted else None,
+        # What this very sample would show (the estimand's realisation, not an estimate):
+        "observed_treated_rate": sum(o.y1 for o in treated) / len(treated) if treated else None,
+        "observed_holdout_rate": sum(o.y0 for o in holdout) / len(holdout) if holdout else None,
+    }
+
+
+def truth_of(b: Business) -> dict[str, Any]:
+    """truth.json (module docstring): churns, returns, detection truth, consents, costs and the true uplift."""
+    iso = b.iso
+    churned: dict[str, dict[str, Any]] = {}
+    returned: dict[str, str] = {}
+    churns: list[dict[str, Any]] = []
+    dropouts: dict[str, str] = {}
+    at_risk: dict[str, dict[str, Any]] = {}
+    consents: dict[str, list[dict[str, Any]]] = {}
+    contacts: list[dict[str, Any]] = []
+    outcomes: list[Outcome] = []
+    recovered = {"revenue": 0.0, "margin": 0.0}
+    for state in b.states:
+        c = state.customer
+        if not state.lives:
+            continue
+        for life in state.lives:
+            if life.end_at >= b.horizon:
+                continue
+            record = {
+                "customer_id": c.customer_id,
+                "at": iso(life.end_at),
+                "reason": life.reason,
+                "kind": "contract" if c.contract else "shop",
+                "winback_eligible": life.reason not in ("company_initiated", "insolvency", "fraud")
+                and not life.no_contact,
+                "no_contact_requested": life.no_contact,
+                "returned_at": iso(life.returned_at) if life.returned_at is not None else None,
+            }
+            churns.append(record)
+            churned.setdefault(c.customer_id, {"at": iso(life.end_at), "reason": life.reason})
+            if not c.contract:
+                dropouts.setdefault(c.customer_id, iso(life.end_at))
+            if life.returned_at is not None:
+                returned.setdefault(c.customer_id, iso(life.returned_at))
+        for life in state.lives[1:]:
+            stop = min(life.end_at, b.horizon)
+            for t, amount in life.revenue:
+                if t < stop:
+                    recovered["revenue"] += amount
+                    recovered["margin"] += amount * b.params.margin_share
+        last = state.life
+        alive = last.end_at >= b.horizon and state.erased_at is None
+        factor = last.factor_at(b.horizon, b.params.hazard_factors)
+        at_risk[c.customer_id] = {
+            "at_risk": alive and factor >= b.params.at_risk_factor_threshold,
+            "alive": alive,
+            "hazard_factor": factor,
+            "drivers": {k: iso(v) for k, v in sorted(last.drivers.items(), key=lambda d: d[1])},
+        }
+        consents[c.customer_id] = [
+            {
+                k: v
+                for k, v in {
+                    "at": iso(e.at),
+                    "what": e.what,
+                    "channel": e.channel,
+                    "kind": e.kind,
+                    "method": e.method,
+                    "confirmed": e.confirmed or None,
+                    "note": e.note,
+                }.items()
+                if v is not None
+            }
+            for e in sorted(state.consent.entries, key=lambda e: e.at)
+        ]
+        for x in state.contacts:
+            contacts.append(
+                {
+                    "customer_id": c.customer_id,
+                    "at": iso(x.at),
+                    "channel": x.channel,
+                    "template": x.template,
+                    "playbook_id": x.playbook_id,
+                    "enrollment_id": x.enrollment_id,
+                    "got_through": x.lift is not None,
+                    "basis": state.consent.basis(x.channel, x.at, category_unknown=True),
+                }
+            )
+        for e in state.enrollments.values():
+            outcomes.append(outcome_of(b, state, e))
+    counted = [o for o in outcomes if o.counted]
+    first_per_episode: dict[tuple[str, int], Outcome] = {}
+    for o in sorted(counted, key=lambda o: o.enrollment.at):
+        first_per_episode.setdefault((o.customer_id, o.enrollment.life_index), o)
+    by_playbook: dict[str, list[Outcome]] = defaultdict(list)
+    for o in counted:
+        by_playbook[o.enrollment.playbook_id].append(o)
+    cost_by_channel: dict[str, dict[str, float]] = defaultdict(lambda: {"contacts": 0, "cost": 0.0})
+    for sent in contacts:
+        cost_by_channel[sent["channel"]]["contacts"] += 1
+        cost_by_channel[sent["channel"]]["cost"] += CHANNEL_COST.get(sent["channel"], 0.0)
+    return {
+        "customers": b.customers,
+        "seed": b.seed,
+        "start": iso(b.start_t),
+        "end": iso(b.horizon),
+        "events_sent": b.sent,
+        "uplift": {
+            "overall": _effect(list(first_per_episode.values())),
+            "by_playbook": {pid: _effect(items) for pid, items in sorted(by_playbook.items())},
+            "not_counted": {
+                "enrolments": len(outcomes) - len(counted),
+                "why": "enrolments of playbooks not triggered by churn lie outside every churn episode",
+            },
+        },
+        "churned": churned,
+        "returned": returned,
+        "churns": churns,
+        "dropouts": dropouts,
+        "at_risk": at_risk,
+        "hazard_factors": dict(b.params.hazard_factors),
+        "consents": consents,
+        "contacts": contacts,
+        "contacts_without_basis": sum(1 for x in contacts if x["basis"] is None),
+        "costs": {"by_channel": dict(cost_by_channel), "total": sum(v["cost"] for v in cost_by_channel.values())},
+        "recovered": recovered,
+        "erasures": {s.customer.customer_id: iso(s.erased_at) for s in b.states if s.erased_at is not None},
+        "releases": {tag: iso(t) for tag, t in sorted(b.releases.items())},
+        "enrollments": [
+            {
+                "customer_id": o.customer_id,
+                "enrollment_id": o.enrollment.enrollment_id,
+                "playbook_id": o.enrollment.playbook_id,
+                "holdout": o.enrollment.holdout,
+                "at": iso(o.enrollment.at),
+                "counted": o.counted,
+                "won_back_if_treated": iso(o.treated_at) if o.treated_at is not None else None,
+                "won_back_if_held_out": iso(o.untreated_at) if o.untreated_at is not None else None,
+                "contacts_if_treated": o.contacts_if_treated,
+            }
+            for o in outcomes
+        ],
+        "params": b.params.as_dict(),
+    }

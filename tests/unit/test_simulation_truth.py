@@ -1,0 +1,211 @@
+"""The simulated business's ground truth: potential outcomes from common random numbers."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.simulated_campaign import FakeCampaign
+from winback_cli.simulation.business import Business
+from winback_cli.simulation.hazard import INF, Base, Interval, crossing
+from winback_cli.simulation.params import SimParams
+
+START = datetime(2025, 1, 1, tzinfo=UTC)
+RETURN_TYPES = {"order.placed", "contract.started", "contract.renewed"}
+# Many contract customers who leave, so a few hundred enrolments in a short run.
+BUSY = SimParams(contract_share_consumer=0.9, contract_share_business=0.9, cancel_hazard_per_month=0.08)
+
+
+def simulate(params: SimParams, customers: int = 1200, months: int = 9, seed: int = 4) -> tuple[Business, FakeCampaign]:
+    end = START + timedelta(days=round(months * 30.4375))
+    business = Business(customers=customers, seed=seed, start=START, end=end, params=params)
+    campaign = FakeCampaign(business)
+    campaign.run(START.date(), end.date())
+    return business, campaign
+
+
+@pytest.fixture(scope="module")
+def default_run() -> tuple[Business, FakeCampaign, dict[str, Any]]:
+    business, campaign = simulate(BUSY)
+    return business, campaign, business.truth()
+
+
+def test_without_any_effect_of_contacts_the_true_uplift_is_exactly_zero() -> None:
+    business, campaign = simulate(replace(BUSY, effect_scale=0.0))
+    truth = business.truth()
+    assert campaign.actions > 100
+    assert truth["uplift"]["overall"]["enrolled"] > 200
+    assert truth["uplift"]["overall"]["true"] == 0.0
+    assert all(p["true"] == 0.0 for p in truth["uplift"]["by_playbook"].values())
+    # Not merely on average: each customer's two outcomes are the same day.
+    assert all(e["won_back_if_treated"] == e["won_back_if_held_out"] for e in truth["enrollments"])
+
+
+def test_with_strong_contacts_the_true_uplift_is_positive_and_no_outcome_gets_worse() -> None:
+    strong = replace(BUSY, channel_lift={"email": 30.0, "post": 30.0, "phone": 30.0})
+    business, _ = simulate(strong)
+    truth = business.truth()
+    assert truth["uplift"]["overall"]["true"] > 0.1
+    for e in truth["enrollments"]:
+        if e["won_back_if_held_out"] is not None:
+            assert e["won_back_if_treated"] is not None
+            assert e["won_back_if_treated"] <= e["won_back_if_held_out"]
+
+
+def test_the_treated_outcome_of_a_contacted_customer_is_what_happened(default_run: Any) -> None:
+    _, campaign, truth = default_run
+    returns: dict[str, list[str]] = {}
+    for e in campaign.events:
+        if e["type"] in RETURN_TYPES:
+            returns.setdefault(e["data"]["customer_id"], []).append(e["time"])
+    checked = 0
+    for e in truth["enrollments"]:
+        if e["holdout"]:
+            continue
+        later = sorted(t for t in returns.get(e["customer_id"], []) if t > e["at"])
+        happened = later[0] if later else None
+        assert e["won_back_if_treated"] == happened, e
+        checked += 1
+    assert checked > 100
+
+
+def test_the_held_out_outcome_of_a_held_out_customer_is_what_happened(default_run: Any) -> None:
+    _, campaign, truth = default_run
+    returns: dict[str, list[str]] = {}
+    for e in campaign.events:
+        if e["type"] in RETURN_TYPES:
+            returns.setdefault(e["data"]["customer_id"], []).append(e["time"])
+    held = [e for e in truth["enrollments"] if e["holdout"]]
+    assert len(held) > 100
+    for e in held:
+        later = sorted(t for t in returns.get(e["customer_id"], []) if t > e["at"])
+        assert e["won_back_if_held_out"] == (later[0] if later else None), e
+    # The counterfactual of a held-out customer is contacted as the playbook contacts the others.
+    treated = [e for e in truth["enrollments"] if not e["holdout"]]
+    held_share = sum(e["contacts_if_treated"] > 0 for e in held) / len(held)
+    treated_share = sum(e["contacts_if_treated"] > 0 for e in treated) / len(treated)
+    assert held_share == pytest.approx(treated_share, abs=0.08)
+    assert held_share > 0.5
+
+
+def test_default_lifts_give_a_positive_effect_and_the_sample_agrees(default_run: Any) -> None:
+    _, _, truth = default_run
+    overall = truth["uplift"]["overall"]
+    assert 0.0 < overall["true"] < 0.5
+    assert overall["rate_if_treated"] - overall["rate_if_held_out"] == pytest.approx(overall["true"])
+    assert 0.0 < overall["contact_rate_if_treated"] <= 1.0
+
+
+def test_returns_never_come_before_the_churn(default_run: Any) -> None:
+    _, _, truth = default_run
+    assert truth["returned"]
+    for churn in truth["churns"]:
+        if churn["returned_at"] is not None:
+            assert churn["returned_at"] > churn["at"]
+    for customer_id, at in truth["returned"].items():
+        assert at > truth["churned"][customer_id]["at"]
+
+
+def test_no_contact_of_the_campaign_lacks_a_basis_in_the_record(default_run: Any) -> None:
+    _, campaign, truth = default_run
+    assert campaign.actions == len(truth["contacts"])
+    assert truth["contacts_without_basis"] == 0
+    assert truth["params"]["hazard_factors"] == SimParams().hazard_factors
+
+
+def test_an_objection_closes_the_channel_until_a_new_express_consent() -> None:
+    business = Business(customers=1, seed=1, start=START, end=START + timedelta(days=60))
+    for offset in range(60):
+        business.events_for_day(START.date() + timedelta(days=offset))
+    record = business.states[0].consent
+    from winback_cli.simulation.consents import Entry
+
+    record.add(Entry(10.0, "grant", "email", kind="express", method="double_opt_in", confirmed=True))
+    assert record.basis("email", 11.0) == "express_consent"
+    record.add(Entry(12.0, "objection", "all"))
+    assert record.basis("email", 13.0) is None
+    assert record.basis("post", 13.0) is None
+    record.add(Entry(14.0, "grant", "email", kind="express", method="written", confirmed=True))
+    assert record.basis("email", 15.0) == "express_consent"
+    assert record.basis("post", 15.0) is None
+
+
+def test_the_clock_crossing_matches_the_closed_forms() -> None:
+    at, _ = crossing(Base(0.5), 2.0, INF, 1.0)
+    assert at == pytest.approx(4.0)
+    # A lift of 2 on [3, 10): half the hazard is gathered on [2, 3), the other half in a quarter day.
+    at, _ = crossing(Base(0.5), 2.0, INF, 1.0, (), [Interval(3.0, 10.0, 2.0)])
+    assert at == pytest.approx(3.5)
+    decaying = Base(0.01, origin=0.0, decay=100.0)
+    at, _ = crossing(decaying, 0.0, INF, 0.5)
+    assert at == pytest.approx(-100.0 * __import__("math").log(1 - 0.5 / (0.01 * 100.0)))
+    assert crossing(decaying, 0.0, INF, 1.5) == (None, pytest.approx(1.0))
+
+
+def _business_run_for(days: int) -> Business:
+    """Forty customers over a 60-day run, generated for the first `days` days."""
+    business = Business(customers=40, seed=2, start=START, end=START + timedelta(days=60))
+    for offset in range(days):
+        business.events_for_day(START.date() + timedelta(days=offset))
+    return business
+
+
+def test_a_tool_answer_dated_after_the_generated_day_comes_with_that_days_events() -> None:
+    business = _business_run_for(20)
+    state = next(s for s in business.states if s.lives)
+    at = business.at(19.99)  # late on the last generated day: an open comes the next day or later
+    answers: list[dict[str, Any]] = []
+    for n in range(40):
+        answers += business.on_action({
+            "type": "action.triggered", "time": at.isoformat(),
+            "data": {"action_id": f"a{n}", "customer_id": state.customer.customer_id, "channel": "email",
+                     "template": "we_miss_you", "playbook_id": "winback-basic", "enrollment_id": "e1"},
+        })  # fmt: skip
+    assert answers
+    assert all(datetime.fromisoformat(a["time"]) < START + timedelta(days=20) for a in answers)
+    assert all(a["time"] >= at.isoformat() for a in answers)
+    later = business.events_for_day((START + timedelta(days=20)).date())
+    assert any(e["type"] == "campaign.response" and e["data"]["outcome"] == "opened" for e in later)
+
+
+def test_a_doi_confirmation_message_is_confirmed_by_some_customers() -> None:
+    business = _business_run_for(5)
+    confirmations = []
+    for index, state in enumerate(business.states):
+        if not state.lives:
+            continue
+        at = business.at(4.2)
+        out = business.on_action({
+            "type": "action.triggered", "time": at.isoformat(),
+            "data": {"action_id": f"doi-{index}", "customer_id": state.customer.customer_id, "channel": "email",
+                     "template": "doi_confirmation", "playbook_id": "consent.double_opt_in",
+                     "enrollment_id": f"doi-{index}", "content": {"text_version": "v7"}},
+        })  # fmt: skip
+        confirmations += [e for e in out if e["type"] == "consent.granted"]
+        confirmed = bool([e for e in out if e["type"] == "consent.granted"])
+        when = at + timedelta(hours=13)
+        assert (
+            business.consent_basis_at(state.customer.customer_id, "email", when) == "express_consent"
+        ) or not confirmed
+    assert 0 < len(confirmations) < len(business.states)
+    assert all(e["data"]["method"] == "double_opt_in" and e["data"]["evidence"]["text_version"] == "v7"
+               for e in confirmations)  # fmt: skip
+
+
+def test_an_erased_customer_sends_nothing_more_and_has_no_basis() -> None:
+    params = SimParams(erasure_rate=1 / 30)
+    business = Business(customers=50, seed=9, start=START, end=START + timedelta(days=120), params=params)
+    events: list[dict[str, Any]] = []
+    erasures: list[tuple[str, datetime]] = []
+    for offset in range(120):
+        day = START.date() + timedelta(days=offset)
+        events += business.events_for_day(day)
+        erasures += business.erasures_for_day(day)
+    assert erasures
+    for customer_id, at in erasures:
+        assert not [e for e in events if e["data"].get("customer_id") == customer_id and e["time"] > at.isoformat()]
+        assert business.consent_basis_at(customer_id, "post", at + timedelta(seconds=1)) is None
+    assert set(business.truth()["erasures"]) == {c for c, _ in erasures}
