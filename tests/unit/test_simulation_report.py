@@ -81,7 +81,7 @@ def test_law_counts_a_contact_without_basis_and_one_after_an_objection_and_passe
             return None if at >= objected_at else "express"
         return None
 
-    truth = {"consent_record": {"objections": {"objector": [{"at": objected_at.isoformat()}]}}}
+    truth = {"consents": {"objector": [{"at": objected_at.isoformat(), "what": "objection", "channel": "all"}]}}
     result = law(observed, basis, truth)
     assert (result["checked"], result["without_basis"], result["after_objection"]) == (4, 1, 1)
     assert {(v["customer_id"], v["kind"]) for v in result["violations"]} == {

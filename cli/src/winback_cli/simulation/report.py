@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +20,8 @@ AT_RISK_HORIZON = timedelta(days=90)
 FACTOR_ALIASES = {
     "complaint": "complaints",
     "complaints": "complaints",
-    "ticket": "complaints",
-    "tickets": "complaints",
+    "ticket_unresolved": "tickets_open_long",
+    "csat_low": "low_csat",
     "nps": "nps_detractor",
     "nps_detractor": "nps_detractor",
     "detractor": "nps_detractor",
@@ -105,7 +105,9 @@ def _quantiles(values: list[float]) -> dict[str, float | int | None]:
     }
 
 
-def detection(truth: Mapping[str, Any], observed: Observed, end: datetime) -> dict[str, Any]:
+def detection(
+    truth: Mapping[str, Any], observed: Observed, end: datetime, customers: Iterable[Mapping[str, Any]] = ()
+) -> dict[str, Any]:
     """Days from the true drop-out to risk's flag; precision and recall of `lapsed` and `at_risk`."""
     dropouts = {c: _at(v["at"] if isinstance(v, Mapping) else v) for c, v in _dropouts(truth).items()}
     first_lapsed = observed.first_flag("lapsed")
@@ -123,7 +125,22 @@ def detection(truth: Mapping[str, Any], observed: Observed, end: datetime) -> di
         "days_to_flag": _quantiles(delays),
         "never_flagged": undetected,
         "lapsed": _precision_recall(first_lapsed, dropouts, end, lead=timedelta(0)),
-        "at_risk": _precision_recall(observed.first_flag("at_risk"), dropouts, end, lead=AT_RISK_HORIZON),
+        "at_risk": _at_risk_at_end(customers, truth.get("at_risk") or {}),
+    }
+
+
+def _at_risk_at_end(customers: Iterable[Mapping[str, Any]], truth: Mapping[str, Any]) -> dict[str, Any]:
+    """Risk's `at_risk` at the end of the run against the customers truly at risk then (alive, with
+    drivers multiplying their hazard past the simulator's threshold)."""
+    flagged = {str(c["customer_id"]) for c in customers if c.get("status") == "at_risk"}
+    really = {c for c, t in truth.items() if isinstance(t, Mapping) and t.get("at_risk")}
+    right = len(flagged & really)
+    return {
+        "flagged": len(flagged),
+        "true_positive": right,
+        "precision": right / len(flagged) if flagged else None,
+        "recall": right / len(really) if really else None,
+        "recall_base": len(really),
     }
 
 
@@ -196,25 +213,27 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
 
 
 def money(kpis: Mapping[str, Any], truth: Mapping[str, Any]) -> dict[str, Any]:
-    """Win-back rate, cost per win-back, recovered revenue and ROI: metrics' answer and the truth's."""
-    true_money = truth.get("money") or {}
-    churned = truth.get("churned") or {}
-    returned = truth.get("returned") or {}
-    true_rate = true_money.get("winback_rate")
-    if true_rate is None and churned:
-        true_rate = sum(1 for c in churned if c in returned) / len(churned)
-    rows = {}
-    for key, true_value in (
-        ("churned", true_money.get("churned", len(churned) or None)),
-        ("won_back", true_money.get("won_back", sum(1 for c in churned if c in returned) if churned else None)),
-        ("winback_rate", true_rate),
-        ("cost_per_winback", true_money.get("cost_per_winback")),
-        ("recovered_revenue", true_money.get("recovered_revenue")),
-        ("roi", true_money.get("roi")),
-    ):
-        rows[key] = {"metrics": _num(kpis.get(key)), "true": _num(true_value)}
-    rows["cost_total"] = {"metrics": _num(kpis.get("cost_total")), "true": _num(true_money.get("cost_total"))}
-    return rows
+    """Win-back rate, cost per win-back, recovered revenue and ROI: metrics' answer and the truth's.
+
+    The truth counts every relationship that ended before the run's end (a churn) and those of them
+    that came back, the contacts' cost at metrics' default channel prices and the revenue of the
+    lives after a return.
+    """
+    churns = truth.get("churns") or []
+    won_back = sum(1 for c in churns if c.get("returned_at"))
+    cost = _num((truth.get("costs") or {}).get("total"))
+    recovered = truth.get("recovered") or {}
+    margin = _num(recovered.get("margin"))
+    true = {
+        "churned": len(churns),
+        "won_back": won_back,
+        "winback_rate": won_back / len(churns) if churns else None,
+        "cost_total": cost,
+        "cost_per_winback": cost / won_back if cost is not None and won_back else None,
+        "recovered_revenue": _num(recovered.get("revenue")),
+        "roi": (margin - cost) / cost if margin is not None and cost else None,
+    }
+    return {key: {"metrics": _num(kpis.get(key)), "true": _num(value)} for key, value in true.items()}
 
 
 # --- law ---------------------------------------------------------------------------------------
@@ -251,11 +270,12 @@ def law(observed: Observed, consent_basis_at: ConsentLookup, truth: Mapping[str,
 
 
 def _objections(truth: Mapping[str, Any]) -> dict[str, list[datetime]]:
-    record = truth.get("consent_record") or {}
+    """Per customer, when they objected or forbade contact (the simulator's consent record)."""
     found: dict[str, list[datetime]] = defaultdict(list)
-    for customer, entries in (record.get("objections") or {}).items():
-        for entry in entries if isinstance(entries, list) else [entries]:
-            found[customer].append(_at(entry["at"] if isinstance(entry, Mapping) else entry))
+    for customer, entries in (truth.get("consents") or {}).items():
+        for entry in entries:
+            if entry.get("what") in ("objection", "no_contact"):
+                found[customer].append(_at(entry["at"]))
     return found
 
 
@@ -289,7 +309,7 @@ def build_report(
     *,
     truth: Mapping[str, Any],
     kpis: Mapping[str, Any],
-    customers: Iterable[Mapping[str, Any]],
+    customers: Sequence[Mapping[str, Any]],
     observed: Observed,
     consent_basis_at: ConsentLookup,
     end: datetime,
@@ -300,7 +320,7 @@ def build_report(
         "run": dict(run),
         "uplift": uplift_comparison(kpis.get("uplift"), truth.get("uplift") or {}),
         "detection": {
-            **detection(truth, observed, end),
+            **detection(truth, observed, end, customers),
             "drivers": drivers_ranking(customers, truth.get("hazard_factors") or {}),
         },
         "money": money(kpis, truth),
