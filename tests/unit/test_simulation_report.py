@@ -94,27 +94,37 @@ def _flag(customer: str, to: str, at: datetime) -> dict:
     return {"type": "customer.status_changed", "data": {"customer_id": customer, "to": to, "at": at.isoformat()}}
 
 
-def test_detection_measures_days_to_flag_and_precision_and_recall_of_lapsed():
+def test_detection_measures_days_to_flag_and_lapsed_precision_and_recall_at_the_end():
     truth = {
-        "churned": {
-            "a": {"at": T0.isoformat(), "reason": "silent"},
-            "b": {"at": T0.isoformat(), "reason": "silent"},
-            "c": {"at": (T0 + timedelta(days=10)).isoformat(), "reason": "silent"},
+        "dropouts": {
+            "a": T0.isoformat(),
+            "b": T0.isoformat(),
+            "c": (T0 + timedelta(days=10)).isoformat(),
+            "d": (T0 + timedelta(days=10)).isoformat(),
         }
     }
     observed = _observed(
         _flag("a", "lapsed", T0 + timedelta(days=30)),
         _flag("b", "churned", T0 + timedelta(days=50)),
         _flag("z", "lapsed", T0 + timedelta(days=40)),  # never dropped out: a false alarm
-        _flag("c", "lapsed", T0 + timedelta(days=5)),  # before the drop-out: not a detection
+        _flag("c", "lapsed", T0 + timedelta(days=5)),  # already lapsed when it truly left: found at once
+        _flag("d", "lapsed", T0 + timedelta(days=5)),
+        _flag("d", "active", T0 + timedelta(days=8)),  # bought again, then left: never flagged since
     )
-    found = detection(truth, observed, end=T0 + timedelta(days=200))
-    assert found["days_to_flag"]["n"] == 2
-    assert found["days_to_flag"]["median"] == 40.0
+    final = [
+        {"customer_id": "a", "status": "lapsed"},
+        {"customer_id": "b", "status": "churned"},
+        {"customer_id": "z", "status": "lapsed"},
+        {"customer_id": "c", "status": "lapsed"},
+        {"customer_id": "d", "status": "active"},
+    ]
+    found = detection(truth, observed, end=T0 + timedelta(days=200), customers=final)
+    assert found["days_to_flag"]["n"] == 3
+    assert found["days_to_flag"]["median"] == 30.0
     assert found["never_flagged"] == 1
     lapsed = found["lapsed"]
-    assert (lapsed["flagged"], lapsed["true_positive"]) == (3, 1)
-    assert lapsed["recall"] == 1 / 3
+    assert (lapsed["flagged"], lapsed["true_positive"]) == (3, 2)
+    assert lapsed["recall"] == 3 / 4
 
 
 def test_add_months_keeps_the_day_or_takes_the_months_last():

@@ -8,12 +8,14 @@ Waiting only where a decision depends on it:
 - consent, before the next clock move, when the day's events could change a decision (a
   consent, a revocation, an objection, an unsubscribe, a new profile): campaign asks consent at
   the moment of sending, so yesterday's objection must be known by then;
-- risk, every `assess_every_days` (default 7): its clock moves only then, after it has applied
-  everything sent, because each move of risk's clock re-scores the whole population (the
-  assessor, which lapses customers as time passes, runs only when caught up) and may refit the
-  model. Daily moves would cost a full re-scoring per simulated day; weekly ones put lapse flags
-  on a 7-day grid (at most 7 days late). Event-caused changes (a cancellation's churn) are not
-  delayed by this: risk applies events as they come, dated by the event;
+- risk, only when it falls more than two simulated days of events behind: campaign enrols on its
+  status changes only within a replay window (7 days before campaign's clock), so a churn must
+  reach campaign within days. Risk's clock moves every `assess_every_days` (default 7), not
+  daily, because each move re-scores the whole population (the assessor, which lapses customers
+  as time passes) and may refit the model: daily moves would cost a full re-scoring per
+  simulated day, weekly ones put lapse flags on a 7-day grid (at most 7 days late). The
+  assessor itself runs only once risk has caught up and reads facts up to its clock, so it need
+  not be waited for. Event-caused changes (a cancellation's churn) are dated by the event;
 - campaign and metrics not at all until the end: an action read a little late only reaches the
   business later (its effects are dated from the action), and metrics answers after the run.
 
@@ -54,8 +56,10 @@ class Pacing:
 
     # Consent must have applied every event that could change a decision before the clock passes it.
     sync_consent: bool = True
-    # Risk's clock moves (and risk is waited for) every this many days, and on the last day.
+    # Risk's clock moves every this many days, and on the last day.
     assess_every_days: int = 7
+    # Risk is waited for when it is more records behind than this many days of events.
+    risk_max_days_behind: int = 2
     poll_s: float = 0.05
     timeout_s: float = 120.0
     # At the end: every service caught up and no action arriving for this long.
@@ -157,6 +161,7 @@ class Driver:
         self._lags = LagMonitor(stack.address.bootstrap)
         self._responses: list[dict[str, Any]] = []
         self._consent_stale = False
+        self._recent_sizes: list[int] = []  # events sent on each of the last days
 
     async def run(self) -> RunResult:
         """Every day from start to end, then until the services have settled; returns what was seen."""
@@ -181,17 +186,14 @@ class Driver:
         )  # fmt: skip
 
     async def _live(self, day: date) -> None:
-        if self._risk_day(day):
-            await self._wait_for(("risk",))
-            await self.stack.set_clocks(midnight(day))
-        else:
-            await self.stack.set_clocks(midnight(day), skip=("risk",))
+        await self.stack.set_clocks(midnight(day), skip=() if self._risk_day(day) else ("risk",))
         await self._read_feed()
         began = time.monotonic()
         events = self._responses + self.business.events_for_day(day)
         self.progress.business_s += time.monotonic() - began
         self.progress.responses_sent += len(self._responses)
         self._responses = []
+        self._recent_sizes = [*self._recent_sizes, len(events)][-max(1, self.pacing.risk_max_days_behind) :]
         if events:
             await self._send(events)
             self._consent_stale = self._consent_stale or any(_may_change_consent(e) for e in events)
@@ -227,9 +229,13 @@ class Driver:
     async def _catch_up(self, day: date) -> None:
         """Wait for consent when the day's events could change its decisions (see the module's docstring)."""
         lags = await self._measure(("risk", "consent", "campaign", "metrics"))
+        waiting: tuple[str, ...] = ()
         if self.pacing.sync_consent and self._consent_stale:
-            await self._wait_for(("consent",), lags)
-            self._consent_stale = False
+            waiting += ("consent",)
+        if lags["risk"] > max(100, sum(self._recent_sizes)):
+            waiting += ("risk",)
+        await self._wait_for(waiting, lags)
+        self._consent_stale = False
 
     async def _measure(self, services: tuple[str, ...]) -> dict[str, int]:
         lags = await self._lags.lags(services)

@@ -13,9 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from winback_cli.simulation.observed import Observed
+from winback_cli.simulation.truth import CHANNEL_COST
 
-# A flag counts for a drop-out this long before it (noise in when exactly "the last purchase" was).
-AT_RISK_HORIZON = timedelta(days=90)
 # Risk's driver factors under the names the simulator may give the hazards it draws from.
 FACTOR_ALIASES = {
     "complaint": "complaints",
@@ -108,31 +107,74 @@ def _quantiles(values: list[float]) -> dict[str, float | int | None]:
 def detection(
     truth: Mapping[str, Any], observed: Observed, end: datetime, customers: Iterable[Mapping[str, Any]] = ()
 ) -> dict[str, Any]:
-    """Days from the true drop-out to risk's flag; precision and recall of `lapsed` and `at_risk`."""
+    """Days from the true drop-out to risk's flag; precision and recall of `lapsed` and `at_risk` at the end."""
     dropouts = {c: _at(v["at"] if isinstance(v, Mapping) else v) for c, v in _dropouts(truth).items()}
-    first_lapsed = observed.first_flag("lapsed")
-    first_churned = observed.first_flag("churned")
+    history = _status_history(observed)
     delays = []
     undetected = 0
     for customer, at in dropouts.items():
-        flags = [f for f in (first_lapsed.get(customer), first_churned.get(customer)) if f is not None and f >= at]
-        if flags:
-            delays.append((min(flags) - at).total_seconds() / 86_400)
-        else:
+        delay = _days_to_flag(history.get(customer, []), at)
+        if delay is None:
             undetected += 1
+        else:
+            delays.append(delay)
+    final = {str(c["customer_id"]): str(c.get("status")) for c in customers}
     return {
         "true_dropouts": len(dropouts),
         "days_to_flag": _quantiles(delays),
         "never_flagged": undetected,
-        "lapsed": _precision_recall(first_lapsed, dropouts, end, lead=timedelta(0)),
-        "at_risk": _at_risk_at_end(customers, truth.get("at_risk") or {}),
+        "lapsed": _lapsed_at_end(final, dropouts, end),
+        "at_risk": _at_risk_at_end(final, truth.get("at_risk") or {}),
     }
 
 
-def _at_risk_at_end(customers: Iterable[Mapping[str, Any]], truth: Mapping[str, Any]) -> dict[str, Any]:
+GONE = ("lapsed", "churned")
+
+
+def _status_history(observed: Observed) -> dict[str, list[tuple[datetime, str]]]:
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for flag in observed.flags:
+        history[flag.customer_id].append((flag.at, flag.to))
+    for moves in history.values():
+        moves.sort()
+    return history
+
+
+def _days_to_flag(moves: list[tuple[datetime, str]], dropout: datetime) -> float | None:
+    """0 when risk already had the customer lapsed or churned at the drop-out, else days to the first such flag."""
+    before = [to for at, to in moves if at <= dropout]
+    if before and before[-1] in GONE:
+        return 0.0
+    after = [at for at, to in moves if at > dropout and to in GONE]
+    return (after[0] - dropout).total_seconds() / 86_400 if after else None
+
+
+def _dropouts(truth: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The truth's drop-outs (shop buyers who stopped buying), else its churns."""
+    found = truth.get("dropouts") or truth.get("churned") or {}
+    return found if isinstance(found, Mapping) else {}
+
+
+def _lapsed_at_end(final: Mapping[str, str], dropouts: Mapping[str, datetime], end: datetime) -> dict[str, Any]:
+    """Risk's `lapsed` at the end against the true drop-outs by then. Recall counts the drop-outs at
+    least 60 days old (the lapse rules' shortest reach) that risk has lapsed or churned."""
+    flagged = {c for c, status in final.items() if status == "lapsed"}
+    right = len(flagged & dropouts.keys())
+    eligible = [c for c, at in dropouts.items() if at <= end - timedelta(days=60)]
+    found = sum(1 for c in eligible if final.get(c) in GONE)
+    return {
+        "flagged": len(flagged),
+        "true_positive": right,
+        "precision": right / len(flagged) if flagged else None,
+        "recall": found / len(eligible) if eligible else None,
+        "recall_base": len(eligible),
+    }
+
+
+def _at_risk_at_end(final: Mapping[str, str], truth: Mapping[str, Any]) -> dict[str, Any]:
     """Risk's `at_risk` at the end of the run against the customers truly at risk then (alive, with
     drivers multiplying their hazard past the simulator's threshold)."""
-    flagged = {str(c["customer_id"]) for c in customers if c.get("status") == "at_risk"}
+    flagged = {c for c, status in final.items() if status == "at_risk"}
     really = {c for c, t in truth.items() if isinstance(t, Mapping) and t.get("at_risk")}
     right = len(flagged & really)
     return {
@@ -141,33 +183,6 @@ def _at_risk_at_end(customers: Iterable[Mapping[str, Any]], truth: Mapping[str, 
         "precision": right / len(flagged) if flagged else None,
         "recall": right / len(really) if really else None,
         "recall_base": len(really),
-    }
-
-
-def _dropouts(truth: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The truth's drop-outs (every true end of a relationship), else its churns."""
-    found = truth.get("dropouts") or truth.get("dropped_out") or truth.get("churned") or {}
-    return found if isinstance(found, Mapping) else {}
-
-
-def _precision_recall(
-    flagged: Mapping[str, datetime], dropouts: Mapping[str, datetime], end: datetime, *, lead: timedelta
-) -> dict[str, Any]:
-    """A flag is right when the customer had dropped out by then (or does within `lead` after it).
-
-    Recall counts the drop-outs old enough to have been flagged (at least `lead` before the end, and
-    a minimum of 60 days, the lapse rules' shortest reach).
-    """
-    right = sum(1 for c, at in flagged.items() if c in dropouts and dropouts[c] <= at + lead)
-    reach = max(lead, timedelta(days=60))
-    eligible = [c for c, at in dropouts.items() if at <= end - reach]
-    found = sum(1 for c in eligible if c in flagged and flagged[c] >= dropouts[c] - lead)
-    return {
-        "flagged": len(flagged),
-        "true_positive": right,
-        "precision": right / len(flagged) if flagged else None,
-        "recall": found / len(eligible) if eligible else None,
-        "recall_base": len(eligible),
     }
 
 
@@ -212,16 +227,25 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
 # --- money -------------------------------------------------------------------------------------
 
 
-def money(kpis: Mapping[str, Any], truth: Mapping[str, Any]) -> dict[str, Any]:
+def money(kpis: Mapping[str, Any], truth: Mapping[str, Any], churned_by_risk: Iterable[str] = ()) -> dict[str, Any]:
     """Win-back rate, cost per win-back, recovered revenue and ROI: metrics' answer and the truth's.
 
-    The truth counts every relationship that ended before the run's end (a churn) and those of them
-    that came back, the contacts' cost at metrics' default channel prices and the revenue of the
-    lives after a return.
+    The truth's cohort is the one metrics counts: relationships that ended and that risk calls
+    churned (every cancelled contract, and a shop buyer only once risk marked them churned; a shop
+    drop-out risk calls lapsed is no churn to metrics). Cost: the contacts of the churn-triggered
+    playbooks (those the true uplift counts) at metrics' default channel prices. Recovered revenue
+    and ROI: the truth's over every life after a return (metrics counts orders only, so a returned
+    subscriber's fees are not in its figure).
     """
-    churns = truth.get("churns") or []
+    flagged = set(churned_by_risk)
+    churns = [c for c in truth.get("churns") or [] if c.get("kind") == "contract" or c.get("customer_id") in flagged]
     won_back = sum(1 for c in churns if c.get("returned_at"))
-    cost = _num((truth.get("costs") or {}).get("total"))
+    counted = set((truth.get("uplift") or {}).get("by_playbook") or {})
+    cost = sum(
+        CHANNEL_COST.get(str(x.get("channel")), 0.0)
+        for x in truth.get("contacts") or []
+        if x.get("playbook_id") in counted
+    )
     recovered = truth.get("recovered") or {}
     margin = _num(recovered.get("margin"))
     true = {
@@ -229,7 +253,7 @@ def money(kpis: Mapping[str, Any], truth: Mapping[str, Any]) -> dict[str, Any]:
         "won_back": won_back,
         "winback_rate": won_back / len(churns) if churns else None,
         "cost_total": cost,
-        "cost_per_winback": cost / won_back if cost is not None and won_back else None,
+        "cost_per_winback": cost / won_back if won_back else None,
         "recovered_revenue": _num(recovered.get("revenue")),
         "roi": (margin - cost) / cost if margin is not None and cost else None,
     }
@@ -323,7 +347,7 @@ def build_report(
             **detection(truth, observed, end, customers),
             "drivers": drivers_ranking(customers, truth.get("hazard_factors") or {}),
         },
-        "money": money(kpis, truth),
+        "money": money(kpis, truth, observed.first_flag("churned")),
         "law": law(observed, consent_basis_at, truth),
         "activity": activity(observed),
     }
