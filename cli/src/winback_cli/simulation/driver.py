@@ -6,8 +6,11 @@ business (its responses go out with the day), and the day's events go to ingest 
 
 Waiting only where a decision depends on it:
 - consent, before the next clock move, when the day's events could change a decision (a
-  consent, a revocation, an objection, an unsubscribe, a new profile): campaign asks consent at
-  the moment of sending, so yesterday's objection must be known by then;
+  consent, a revocation, an objection, an unsubscribe, a profile) of a customer campaign could
+  contact at that move (an active enrolment not held out, as read from `winback.campaign`):
+  campaign asks consent at the moment of sending, so yesterday's objection must be known by then.
+  A new enrolment's first step needs no wait: campaign itself holds a step until consent has
+  applied the event that caused it, and a customer's earlier events precede it on the partition;
 - risk, only when it falls more than two simulated days of events behind: campaign enrols on its
   status changes only within a replay window (7 days before campaign's clock), so a churn must
   reach campaign within days. Risk's clock moves every `assess_every_days` (default 7), not
@@ -160,7 +163,10 @@ class Driver:
         self._feed = Feed(stack.address.bootstrap)
         self._lags = LagMonitor(stack.address.bootstrap)
         self._responses: list[dict[str, Any]] = []
-        self._consent_stale = False
+        # Customers whose consent-relevant events consent may not have applied yet, and the customers
+        # campaign could contact at the next clock move (an active enrolment that is not held out).
+        self._consent_pending: set[str] = set()
+        self._contactable: dict[str, set[str]] = {}
         self._recent_sizes: list[int] = []  # events sent on each of the last days
 
     async def run(self) -> RunResult:
@@ -196,7 +202,9 @@ class Driver:
         self._recent_sizes = [*self._recent_sizes, len(events)][-max(1, self.pacing.risk_max_days_behind) :]
         if events:
             await self._send(events)
-            self._consent_stale = self._consent_stale or any(_may_change_consent(e) for e in events)
+            self._consent_pending |= {
+                str((e.get("data") or {}).get("customer_id")) for e in events if _may_change_consent(e)
+            }
         for customer_id, _ in self.business.erasures_for_day(day):
             await self.stack.erase(customer_id)
             self.progress.erasures += 1
@@ -219,6 +227,7 @@ class Driver:
             if item.topic == Topic.ACTIONS.value:
                 self._responses += self.business.on_action(item.event)
             elif item.topic == Topic.CAMPAIGN.value:
+                self._track_enrollment(item.event)
                 self.business.on_campaign_event(item.event)
         return len(published)
 
@@ -226,16 +235,27 @@ class Driver:
         every = max(1, self.pacing.assess_every_days)
         return (day - self.start).days % every == 0
 
+    def _track_enrollment(self, event: dict[str, Any]) -> None:
+        data = event.get("data") or {}
+        customer, enrollment = str(data.get("customer_id")), str(data.get("enrollment_id"))
+        if event.get("type") == "campaign.enrolled" and not data.get("holdout"):
+            self._contactable.setdefault(customer, set()).add(enrollment)
+        elif event.get("type") == "campaign.exited" and customer in self._contactable:
+            self._contactable[customer].discard(enrollment)
+            if not self._contactable[customer]:
+                del self._contactable[customer]
+
     async def _catch_up(self, day: date) -> None:
         """Wait for consent when the day's events could change its decisions (see the module's docstring)."""
         lags = await self._measure(("risk", "consent", "campaign", "metrics"))
         waiting: tuple[str, ...] = ()
-        if self.pacing.sync_consent and self._consent_stale:
+        if self.pacing.sync_consent and any(c in self._contactable for c in self._consent_pending):
             waiting += ("consent",)
         if lags["risk"] > max(100, sum(self._recent_sizes)):
             waiting += ("risk",)
         await self._wait_for(waiting, lags)
-        self._consent_stale = False
+        if "consent" in waiting or lags["consent"] == 0:
+            self._consent_pending.clear()
 
     async def _measure(self, services: tuple[str, ...]) -> dict[str, int]:
         lags = await self._lags.lags(services)
