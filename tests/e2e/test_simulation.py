@@ -1,8 +1,8 @@
 """A simulated business through the five real services: what they say against what is known to be true.
 
 A few hundred customers over six months (`winback simulate`'s driver, the shipped playbooks):
-the intent-to-treat uplift must compare the enrolled arms (not the contacted customers) and land
-on what this sample's arms show under the truth, with an interval covering the true effect (a
+the intent-to-treat uplift must compare the enrolled arms (not the contacted customers), count who
+came back in each as the simulator knows it, and give an interval covering the true effect (a
 biased contacted-vs-holdout figure is rejected by the same check in
 tests/unit/test_simulation_report.py: a few hundred customers leave too few held out for a run
 this short to separate the two reliably); drop-outs must be flagged soon after they happen; the
@@ -28,10 +28,9 @@ from winback_cli.simulation.http_client import StackAddress
 pytestmark = pytest.mark.e2e
 
 ALL = ["consent", "risk", "campaign", "metrics", "ingest"]
-CUSTOMERS, MONTHS, SEED = 300, 6, 14
-# How far the estimate may lie from this sample's realised effect (arm membership differs by a few
-# customers between metrics' episodes and the simulator's enrolments).
-SAMPLE_MAX_ERROR = 0.03
+CUSTOMERS, MONTHS, SEED = 400, 8, 14
+# Arm membership may differ by a customer or a few per cent between metrics' episodes and the
+# simulator's enrolments (an enrolment at the run's edge, an erased customer).
 ARM_TOLERANCE = 0.05
 WINBACK_RATE_MAX_ERROR = 0.02
 
@@ -73,31 +72,39 @@ def test_no_contact_without_a_basis_and_none_after_an_objection(run: Path):
     assert law["violations"] == []
 
 
-def test_the_uplift_compares_the_enrolled_arms_and_lands_on_this_samples_effect(run: Path):
+def test_the_uplift_compares_the_enrolled_arms_as_the_truth_counts_them(run: Path):
     report = _load(run, "report.json")
     overall = report["uplift"]["overall"]
+    answer = report["kpis"]["uplift"]["overall"]
     true = _load(run, "truth.json")["uplift"]["overall"]
-    # The arms are the enrolled customers, not held out against held out: an estimator comparing the
+    treated, held_out = true["enrolled"] - true["held_out"], true["held_out"]
+    # The arms are the enrolled customers not held out, and the held out: an estimator comparing the
     # contacted with the holdout (consent suppresses some, and not at random) has a smaller first arm.
-    assert abs(overall["treated"] - (true["enrolled"] - true["held_out"])) <= ARM_TOLERANCE * true["enrolled"], true
-    assert abs(overall["holdout"] - true["held_out"]) <= max(2, ARM_TOLERANCE * true["held_out"]), true
-    assert report["kpis"]["uplift"]["overall"]["contacted"] < overall["treated"]
-    # The interval covers the true effect (both potential outcomes of every enrolled customer), and the
-    # estimate is what this very sample's arms show under the truth.
+    assert abs(answer["treated"] - treated) <= max(1, ARM_TOLERANCE * treated), (answer, true)
+    assert abs(answer["holdout"] - held_out) <= max(1, ARM_TOLERANCE * held_out), (answer, true)
+    assert answer["contacted"] < answer["treated"]
+    # Who came back in each arm, as the simulator knows it (within a customer or a few per cent).
+    won = {"treated": answer["treated_rate"] * answer["treated"], "holdout": answer["holdout_rate"] * answer["holdout"]}
+    really = {"treated": true["observed_treated_rate"] * treated, "holdout": true["observed_holdout_rate"] * held_out}
+    for arm in ("treated", "holdout"):
+        assert abs(won[arm] - really[arm]) <= max(1.01, ARM_TOLERANCE * really[arm]), (arm, answer, true)
+    # The interval covers the true effect (both potential outcomes of every enrolled customer).
     assert overall["covered"] is True, overall
-    assert abs(overall["estimate"] - overall["sample_effect"]) <= SAMPLE_MAX_ERROR, overall
 
 
-def test_lapses_are_flagged_soon_after_the_true_drop_out_and_mostly_right(run: Path):
+def test_drop_outs_are_flagged_soon_after_they_happen_and_lapsed_is_mostly_right(run: Path):
     detection = _load(run, "report.json")["detection"]
-    assert detection["days_to_flag"]["n"] > 0
-    assert detection["days_to_flag"]["median"] <= 120
-    assert detection["lapsed"]["precision"] >= 0.6
-    assert detection["lapsed"]["recall"] >= 0.5
+    days = detection["days_to_flag"]
+    assert days["n"] >= 0.65 * detection["true_dropouts"], detection
+    assert days["median"] <= 30, detection
+    assert detection["lapsed"]["precision"] >= 0.35, detection
+    assert detection["lapsed"]["recall"] >= 0.6, detection
 
 
-def test_the_winback_rate_is_the_true_one(run: Path):
+def test_churns_win_backs_and_cost_are_the_true_ones(run: Path):
     money = _load(run, "report.json")["money"]
-    rate = money["winback_rate"]
-    assert rate["true"] is not None and rate["metrics"] is not None
-    assert abs(rate["metrics"] - rate["true"]) <= WINBACK_RATE_MAX_ERROR, money
+    # Erased customers' churns stay counted by metrics under a pseudonym; the truth keeps them too.
+    assert money["churned"]["true"] > 0
+    assert abs(money["churned"]["metrics"] - money["churned"]["true"]) <= max(1, 0.02 * money["churned"]["true"]), money
+    assert abs(money["winback_rate"]["metrics"] - money["winback_rate"]["true"]) <= WINBACK_RATE_MAX_ERROR, money
+    assert money["cost_total"]["metrics"] == pytest.approx(money["cost_total"]["true"], rel=0.01), money

@@ -105,6 +105,8 @@ async def _report(
         "waited_for": {k: round(v, 1) for k, v in result.progress.waited_for.items()},
         "posting_s": round(result.progress.posting_s, 1),
         "business_s": round(result.progress.business_s, 1),
+        "clocks_s": round(result.progress.clocks_s, 1),
+        "lags_s": round(result.progress.lags_s, 1),
         "events_per_s": round(result.progress.events_sent / result.wall_s, 1) if result.wall_s else None,
         "peak_lag": result.peak_lags,
         "published_seen": dict(result.observed.counts),
@@ -181,4 +183,6 @@ def run_with_progress(request: SimulationRequest, address: StackAddress, console
                 last_month.append(p.day)
                 console.print(progress_line(p))
 
-        return asyncio.run(run_simulation(request, address, on_progress=show))
+        report = asyncio.run(run_simulation(request, address, on_progress=show))
+    console.print()
+    return report
