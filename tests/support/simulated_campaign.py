@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from importlib import resources
 from typing import Any
 
 import yaml
 
+from winback_campaign.domain.regions import state_of_postal_code
 from winback_campaign.domain.timing import FrequencyCap, allowed_at
 from winback_cli.simulation.business import Business
 from winback_cli.simulation.playbooks import planned_steps
 
 INELIGIBLE = {"company_initiated", "insolvency", "fraud"}
 TIER = "B"
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def shipped_playbooks() -> list[dict[str, Any]]:
@@ -53,6 +55,11 @@ class FakeCampaign:
     enrolled: int = 0
     actions: int = 0
     events: list[dict[str, Any]] = field(default_factory=list)
+    shop_churn_after_days: float | None = None
+    last_order: dict[str, datetime] = field(default_factory=dict)
+    now: datetime = EPOCH
+    enrollment_of: dict[str, str] = field(default_factory=dict)
+    exits: dict[str, datetime] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.business.playbooks_seen(self.playbooks)
@@ -61,13 +68,16 @@ class FakeCampaign:
         day = start
         while day < end:
             todays = self.business.events_for_day(day)
+            end_of_day = datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC)
+            self.now = end_of_day - timedelta(hours=1)
             self.events.extend(todays)
+            self._answers(todays)
             for event in todays:
                 if event["type"] == "contract.cancelled":
                     self._churned(event)
-            self._send_due(
-                datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=self.business.origin.tzinfo)
-            )
+            if self.shop_churn_after_days is not None:
+                self._shop_churns(todays, end_of_day)
+            self._send_due(end_of_day)
             day += timedelta(days=1)
 
     def _playbook_for(self, reason: str) -> dict[str, Any] | None:
@@ -84,17 +94,38 @@ class FakeCampaign:
         reason = data.get("reason_code") or "unknown"
         if reason in INELIGIBLE or data.get("no_contact_requested"):
             return
+        self._enrol(data["customer_id"], reason, datetime.fromisoformat(event["time"]))
+
+    def _shop_churns(self, todays: list[dict[str, Any]], end_of_day: datetime) -> None:
+        """A shop buyer without an order for `shop_churn_after_days` counts as churned (risk uses p_alive)."""
+        for e in todays:
+            if e["type"] == "order.placed":
+                self.last_order[e["data"]["customer_id"]] = datetime.fromisoformat(e["time"])
+        assert self.shop_churn_after_days is not None
+        quiet = timedelta(days=self.shop_churn_after_days)
+        for cid, last in list(self.last_order.items()):
+            if end_of_day - last >= quiet:
+                del self.last_order[cid]  # one churn per episode; the next order starts a new one
+                self._enrol(cid, "unknown", last + quiet)
+
+    def _enrol(self, cid: str, reason: str, churned_at: datetime) -> None:
         playbook = self._playbook_for(reason)
         if playbook is None:
             return
-        cid = data["customer_id"]
         self.business.on_status_change(
             {
                 "type": "customer.status_changed",
-                "data": {"customer_id": cid, "to": "churned", "value_tier": TIER, "churn_reason": reason},
+                "time": churned_at.isoformat(),
+                "data": {
+                    "customer_id": cid,
+                    "to": "churned",
+                    "at": churned_at.isoformat(),
+                    "value_tier": TIER,
+                    "churn_reason": reason,
+                },
             }
         )
-        at = datetime.fromisoformat(event["time"]) + timedelta(minutes=1)
+        at = max(churned_at, self.now) + timedelta(minutes=1)
         digest = hashlib.sha256(f"{cid}:{playbook['playbook_id']}".encode()).digest()
         holdout = digest[0] / 256 < self.holdout_share
         self.enrolled += 1
@@ -124,7 +155,7 @@ class FakeCampaign:
                     cid,
                     enrollment_id,
                     playbook["playbook_id"],
-                    at + timedelta(days=step.after_days),
+                    max(churned_at + timedelta(days=step.after_days), at),
                     step.channel,
                     step.template,
                     step.offer,
@@ -136,13 +167,18 @@ class FakeCampaign:
         due = sorted((p for p in self.pending if p.due < until), key=lambda p: p.due)
         self.pending = [p for p in self.pending if p.due >= until]
         for p in due:
-            at, _ = allowed_at(p.due, p.channel, self.sent.get(p.customer_id, []), FrequencyCap(), None)
+            region = state_of_postal_code(self.business.states[int(p.customer_id[4:])].customer.city[1])
+            at, _ = allowed_at(p.due, p.channel, self.sent.get(p.customer_id, []), FrequencyCap(), None, region)
             if at >= until:
                 p.due = at
                 self.pending.append(p)
                 continue
             record = self.business.states[int(p.customer_id[4:])].consent
+            if p.enrollment_id in self.exits and at >= self.exits[p.enrollment_id]:
+                continue
             if record.basis(p.channel, self.business.t_of(at), p.offer_category) is None:
+                if record.objected(p.channel, self.business.t_of(at)):
+                    self.exits[p.enrollment_id] = at  # a denial for an objection ends the enrolment
                 continue
             self.actions += 1
             self.sent.setdefault(p.customer_id, []).append(at)
@@ -161,4 +197,15 @@ class FakeCampaign:
                     },
                 }
             )
+            self.enrollment_of[f"act-{self.actions}"] = p.enrollment_id
             self.events.extend(feedback)
+            self._answers(feedback)
+
+    def _answers(self, events: list[dict[str, Any]]) -> None:
+        """The shipped churn playbooks exit on unsubscribe, complaint (objections) and reply, when it arrives."""
+        for e in events:
+            if e["type"] == "campaign.response" and e["data"]["outcome"] in ("unsubscribed", "complained", "replied"):
+                enrollment_id = self.enrollment_of.get(e["data"]["action_id"])
+                if enrollment_id is not None:
+                    at = datetime.fromisoformat(e["time"])
+                    self.exits[enrollment_id] = min(self.exits.get(enrollment_id, at), at)

@@ -209,3 +209,87 @@ def test_an_erased_customer_sends_nothing_more_and_has_no_basis() -> None:
         assert not [e for e in events if e["data"].get("customer_id") == customer_id and e["time"] > at.isoformat()]
         assert business.consent_basis_at(customer_id, "post", at + timedelta(seconds=1)) is None
     assert set(business.truth()["erasures"]) == {c for c, _ in erasures}
+
+
+def test_a_held_out_customer_is_counterfactually_contacted_exactly_as_the_campaign_contacts_them() -> None:
+    # Same customers twice, contacts without effect (so both runs live the same lives): once nobody is
+    # held out, once everybody. The derived contacts of the second run are the real ones of the first.
+    from winback_cli.simulation.truth import counterfactual_contacts
+
+    params = replace(BUSY, effect_scale=0.0)
+    end = START + timedelta(days=200)
+    runs = []
+    for share in (0.0, 1.0):
+        business = Business(customers=500, seed=12, start=START, end=end, params=params)
+        FakeCampaign(business, holdout_share=share).run(START.date(), end.date())
+        runs.append(business)
+    contacted, held = runs
+    compared = 0
+    for real_state, held_state in zip(contacted.states, held.states, strict=True):
+        if not real_state.enrollments:
+            continue
+        first = min(real_state.enrollments.values(), key=lambda e: e.at)
+        real = [(x.at, x.channel, x.template) for x in real_state.contacts if x.enrollment_id == first.enrollment_id]
+        enrollment = held_state.enrollments[first.enrollment_id]
+        assert enrollment.holdout
+        derived = [(x.at, x.channel, x.template) for x in counterfactual_contacts(held, held_state, enrollment, [])]
+        assert [(round(t, 6), c, tpl) for t, c, tpl in derived] == [(round(t, 6), c, tpl) for t, c, tpl in real]
+        compared += 1
+    assert compared > 100
+
+
+def test_risks_own_lifecycle_rules_see_the_true_churns_and_returns_of_contract_customers(default_run: Any) -> None:
+    from winback_risk.domain.lifecycle import apply_batch
+    from winback_shared.events.registry import parse_event
+
+    _, campaign, truth = default_run
+    changes = apply_batch({}, [parse_event(e) for e in campaign.events])
+    churned = sorted((c.customer_id, c.at.isoformat()) for c in changes if c.to_status == "churned")
+    won_back = sorted((c.customer_id, c.at.isoformat()) for c in changes if c.to_status == "won_back")
+    contract = [c for c in truth["churns"] if c["kind"] == "contract"]
+    assert churned == sorted((c["customer_id"], c["at"]) for c in contract)
+    assert won_back == sorted((c["customer_id"], c["returned_at"]) for c in contract if c["returned_at"])
+    assert won_back
+
+
+def test_shop_buyers_enrolled_when_quiet_have_both_outcomes_as_they_happen() -> None:
+    # Shop buyers only, "churned" after 60 quiet days: some have truly dropped out (the return clock
+    # decides), some are only slow (their next order decides); either way what happened is the outcome
+    # of their own arm, and the other arm differs only by the contacts.
+    params = SimParams(contract_share_consumer=0.0, contract_share_business=0.0)
+    end = START + timedelta(days=300)
+    business = Business(customers=800, seed=6, start=START, end=end, params=params)
+    campaign = FakeCampaign(business, shop_churn_after_days=60)
+    campaign.run(START.date(), end.date())
+    truth = business.truth()
+    orders: dict[str, list[str]] = {}
+    for e in campaign.events:
+        if e["type"] == "order.placed":
+            orders.setdefault(e["data"]["customer_id"], []).append(e["time"])
+    enrollments = truth["enrollments"]
+    assert len(enrollments) > 200
+    for e in enrollments:
+        later = sorted(t for t in orders.get(e["customer_id"], []) if t > e["at"])
+        happened = later[0] if later else None
+        assert e["won_back_if_held_out" if e["holdout"] else "won_back_if_treated"] == happened, e
+        if e["won_back_if_held_out"] is not None:
+            assert e["won_back_if_treated"] is not None
+            assert e["won_back_if_treated"] <= e["won_back_if_held_out"]
+    still_buying = [e for e in enrollments if e["customer_id"] not in truth["dropouts"]]
+    assert still_buying  # slow buyers taken for churned are part of the test
+    assert truth["uplift"]["overall"]["true"] > 0.0
+
+
+def test_tool_answers_validate_and_the_truth_is_json(default_run: Any) -> None:
+    import json
+
+    from winback_ingest.domain.validation import validate_batch
+
+    _, campaign, truth = default_run
+    answers = [e for e in campaign.events if e["type"] == "campaign.response"]
+    assert {e["data"]["outcome"] for e in answers} >= {"delivered", "opened", "bounced"}
+    _, errors = validate_batch(campaign.events)
+    assert errors == []
+    assert len({(e["source"], e["id"]) for e in campaign.events}) == len(campaign.events)
+    decoded = json.loads(json.dumps(truth, allow_nan=False))
+    assert decoded["uplift"]["overall"]["true"] == truth["uplift"]["overall"]["true"]

@@ -23,7 +23,7 @@ from winback_cli.simulation.lifecycle import Life, draw_life, exp_target, return
 from winback_cli.simulation.params import SimParams
 from winback_cli.simulation.population import Customer, draw_customer
 from winback_cli.simulation.responses import respond, response_stream
-from winback_cli.simulation.truth import Enrollment, truth_of
+from winback_cli.simulation.truth import Enrollment, truth_of, yearly_value
 
 SOURCE = "/simulation"
 TOOL_SOURCE = "/simulation/campaign-tool"
@@ -61,6 +61,7 @@ class State:
     tickets: int = 0
     seen_tier: str | None = None
     seen_reason: str | None = None
+    seen_at: float | None = None
 
     @property
     def life(self) -> Life:
@@ -147,6 +148,7 @@ class Business:
             enrollment.anchor = self._order_anchor(state, enrollment.life_index, at)
             enrollment.tier = state.seen_tier
             enrollment.reason_seen = state.seen_reason
+            enrollment.trigger_at = state.seen_at
         elif event.get("type") == "campaign.exited":
             enrollment.exited_at = at
             enrollment.exit_reason = data.get("reason")
@@ -159,6 +161,8 @@ class Business:
         if state is not None and data.get("to") == "churned":
             state.seen_tier = data.get("value_tier")
             state.seen_reason = data.get("churn_reason")
+            at = data.get("at") or event.get("time")
+            state.seen_at = self._t(at) if at else None
 
     def on_action(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """A CloudEvent read from `winback.actions` (action.triggered / action.suppressed, and consent's
@@ -241,8 +245,6 @@ class Business:
     def tier_thresholds(self) -> tuple[float, float]:
         """Yearly values at which the simulator's own tiers A and B begin (risk's default quantiles 0.8, 0.5)."""
         if self._tiers is None:
-            from winback_cli.simulation.truth import yearly_value
-
             values = sorted(yearly_value(self, s) for s in self.states) or [0.0]
             self._tiers = (values[int(0.8 * (len(values) - 1))], values[int(0.5 * (len(values) - 1))])
         return self._tiers
@@ -347,7 +349,7 @@ class Business:
                 self._push(when, "erase", c.index, None)
             else:
                 self._later_consent(state, kind, when)
-        self._start_life(state, t + 2 / 1440, returning=False)
+        self._start_life(state, t + 2 / 1440)
 
     def _consents_at_join(self, state: State, t: float) -> None:
         c, p = state.customer, self.params
@@ -438,7 +440,8 @@ class Business:
         state.clock_version += 1
         self._erasures.setdefault(math.floor(t), []).append((state.customer.customer_id, self.at(t)))
 
-    def _start_life(self, state: State, t: float, *, returning: bool) -> None:
+    def _start_life(self, state: State, t: float) -> None:
+        """A new life from joining or returning: its first order or contract, drivers, routine and end."""
         c, p = state.customer, self.params
         previous = state.life if state.lives else None
         life = draw_life(c, len(state.lives) + 1, t, self.horizon, p)
@@ -482,7 +485,6 @@ class Business:
         self._tick(state, t)
         if life.end_at < INF:
             self._push(life.end_at, "churn", c.index, life.number)
-        del returning
 
     def _drivers(self, state: State, life: Life) -> None:
         """The early-warning signals of this life, as tickets, survey answers (and falling usage, monthly)."""
@@ -631,7 +633,7 @@ class Business:
             self._order(state, t)
             return
         state.life.returned_at = t
-        self._start_life(state, t, returning=True)
+        self._start_life(state, t)
 
     def _reschedule(self, state: State) -> None:
         """(Re)compute the next order or return from the exponential clock, with the contacts known now."""

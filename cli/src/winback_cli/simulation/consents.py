@@ -39,6 +39,7 @@ class Relationship:
     categories: set[str] = field(default_factory=set)
 
     def active(self, at: float) -> bool:
+        """Whether the relationship runs at `at` (a contract in force, or a purchase within the window)."""
         if self.contract:
             return any(s <= at and (e is None or at < e) for s, e in self.contract_spells)
         return any(at - RELATIONSHIP_WINDOW_DAYS <= t <= at for t in self.order_times)
@@ -54,9 +55,11 @@ class ConsentRecord:
     uses: dict[str, list[float]] = field(default_factory=dict)
 
     def add(self, entry: Entry) -> None:
+        """Append a fact (never changed later)."""
         self.entries.append(entry)
 
     def use(self, channel: str, at: float) -> None:
+        """Record a contact made on the channel (a use keeps an express consent fresh)."""
         self.uses.setdefault(channel, []).append(at)
 
     def objected(self, channel: str, at: float) -> bool:
@@ -67,6 +70,7 @@ class ConsentRecord:
         )
 
     def erased_at(self) -> float | None:
+        """When the customer was erased, if so."""
         return next((e.at for e in self.entries if e.what == "erasure"), None)
 
     def basis(

@@ -5,9 +5,10 @@ playbook would have made. They are derived the way campaign makes them (spec/cam
 step at `after` from the enrolment, with its variant's overrides, if its `when` matches the
 customer; moved by the frequency cap (1 in 7 days, 3 in 30, counting every contact the customer
 really got) and, for phone and SMS, to the next quiet-hours slot (campaign's own functions); sent
-only if the simulator's consent record gives a basis at that moment; an objection-like answer
-(unsubscribe, complaint) closes that channel and ends the enrolment, as does a reply where the
-playbook exits on replies.
+only if the simulator's consent record gives a basis at that moment (a denial for an objection ends
+the enrolment); an unsubscribe, complaint, or a reply where the playbook exits on replies, ends it
+when the answer arrives; and nothing is sent after the held-out enrolment really ended (superseded
+by a higher-priority playbook, a return), which happens in the treated world as well.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ def _matches(when: dict[str, Any], *, value_tier: str | None, kind: str, reason:
 
 
 def exits_on(playbook: dict[str, Any]) -> tuple[str, ...]:
+    """What ends an enrolment of this playbook (campaign's default when the playbook names nothing)."""
     return tuple(playbook.get("exit_on") or DEFAULT_EXIT_ON)
 
 

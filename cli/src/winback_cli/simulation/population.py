@@ -36,6 +36,7 @@ class Customer:
 
 
 def customer_id_of(index: int) -> str:
+    """The simulated customer id of the n-th customer (`sim-000042`)."""
     return f"sim-{index:06d}"
 
 

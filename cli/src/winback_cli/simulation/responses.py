@@ -43,6 +43,7 @@ class Response:
 
 
 def response_stream(seed: int, customer_id: str, ordinal: int, template: str, channel: str, k: int) -> random.Random:
+    """The stream of the k-th contact with this template and channel in the customer's n-th enrolment."""
     return random.Random(f"{seed}:response:{customer_id}:{ordinal}:{template}:{channel}:{k}")
 
 

@@ -18,7 +18,7 @@ REASON_TEXTS: dict[str, dict[str, tuple[str, ...]]] = {
         "en": ("Switching to another provider", "A competitor made us a better offer"),
     },
     "feature_gap": {
-        "de": ("Uns fehlt {feature}", "Ohne {feature} können wir nicht arbeiten"),
+        "de": ("Es fehlt {feature}", "Ohne {feature} können wir nicht arbeiten"),
         "en": ("We need {feature}", "Missing {feature}, which we asked for twice"),
     },
     "quality": {
@@ -73,14 +73,17 @@ def reason_text(rng: random.Random, reason: str, language: str, feature: str | N
     texts = REASON_TEXTS.get(reason, REASON_TEXTS["other"])
     text = rng.choice(texts.get(language, texts["en"]))
     name = FEATURE_NAMES.get(feature or "", feature or "a feature") if language == "de" else (feature or "a feature")
-    return text.replace("{feature}", name)
+    # The tag itself in the text too: campaign matches a release's tags against the reason's words.
+    return text.replace("{feature}", f"{name} ({feature})" if feature and feature != name else name)
 
 
 def person_name(rng: random.Random) -> str:
+    """A German first and last name."""
     return f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
 
 
 def company_name(rng: random.Random) -> str:
+    """A made-up German company name."""
     return f"{rng.choice(COMPANY_WORDS)}{rng.choice(COMPANY_WORDS).lower()} GmbH"
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from winback_cli.simulation.hazard import Interval
@@ -45,6 +46,7 @@ class Enrollment:
     anchor: tuple[float, float] | None = None
     tier: str | None = None
     reason_seen: str | None = None
+    trigger_at: float | None = None  # the churn as risk reported it (on_status_change)
     exited_at: float | None = None
     exit_reason: str | None = None
 
@@ -75,6 +77,7 @@ def _lifts(contacts: list[Contact]) -> list[Interval]:
 
 def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: list[Contact]) -> list[Contact]:
     """The contacts the playbook would have made for a held-out enrolment (see playbooks.py)."""
+    from winback_campaign.domain.regions import state_of_postal_code
     from winback_campaign.domain.timing import FrequencyCap, allowed_at
     from winback_cli.simulation.business import Contact
 
@@ -90,11 +93,19 @@ def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: 
     out: list[Contact] = []
     seen: dict[tuple[str, str], int] = defaultdict(int)
     cap = FrequencyCap()
+    region = state_of_postal_code(c.city[1])
+    # Campaign counts `after` from the trigger (the status change, or the release), never before enrolling.
+    trigger = trigger_time(b, state, e, playbook)
+    exit_at = math.inf  # an unsubscribe, complaint or reply ends the enrolment when it arrives
     for step in steps:
         prior = [b.at(x.at) for x in (*realised, *out)]
-        due, _ = allowed_at(b.at(e.at + step.after_days), step.channel, prior, cap, None)
+        due, _ = allowed_at(b.at(max(trigger + step.after_days, e.at)), step.channel, prior, cap, None, region)
         t = b.t_of(due)
-        if t >= b.horizon:
+        if t >= b.horizon or t >= exit_at:
+            continue
+        if e.exited_at is not None and t >= e.exited_at:
+            # The held-out enrolment really ended (superseded by a release playbook, a return, an
+            # objection): that happens in the treated world too, and ends the sequence there.
             continue
         if state.erased_at is not None and t >= state.erased_at:
             break
@@ -113,9 +124,22 @@ def counterfactual_contacts(b: Business, state: State, e: Enrollment, realised: 
             value = b.lift_value(state, life, t, step.channel, step.offer, step.template)
             lift = Interval(start, start + b.params.contact_effect_days, value)
         out.append(Contact(t, step.channel, step.template, step.offer, e.playbook_id, None, lift))
-        if answer.objected or (answer.replied and "reply" in exits):
-            break
+        for outcome, minutes in answer.outcomes:
+            if outcome in ("unsubscribed", "complained") or (outcome == "replied" and "reply" in exits):
+                exit_at = min(exit_at, t + minutes / 1440)
     return out
+
+
+def trigger_time(b: Business, state: State, e: Enrollment, playbook: dict[str, Any]) -> float:
+    """When the enrolment's trigger happened: the churn risk reported, or the wished feature's release."""
+    trigger = playbook.get("trigger") or {}
+    if trigger.get("event"):
+        wish = state.lives[e.life_index].feature
+        shipped = b.releases.get(wish or "")
+        return shipped if shipped is not None and shipped <= e.at else e.at
+    if e.trigger_at is not None and e.trigger_at <= e.at:
+        return e.trigger_at
+    return e.at
 
 
 def estimate_tier(b: Business, state: State) -> str:
@@ -146,7 +170,9 @@ def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
 
     def when(contacts: list[Contact]) -> float | None:
         at = b.next_event(state, e.life_index, e.anchor, _lifts(contacts), as_of=e.at)
-        return at if at is not None and at < b.horizon else None
+        # Nothing of an erased customer comes after the erasure, in either world.
+        gone = min(b.horizon, state.erased_at if state.erased_at is not None else math.inf)
+        return at if at is not None and at < gone else None
 
     if e.holdout:
         extra = counterfactual_contacts(b, state, e, realised)
@@ -156,6 +182,18 @@ def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
         treated, untreated, contacts = when(realised), when(others), len(own)
     playbook = b.playbooks.get(e.playbook_id)
     return Outcome(e, state.customer.customer_id, counts_for_uplift(playbook), treated, untreated, contacts)
+
+
+def _index(customer_id: str) -> int:
+    return int(customer_id.split("-", 1)[1])
+
+
+def _last_return_before(state: State, o: Outcome) -> float:
+    """The latest return-type event (a life's start, an order) at or before the enrolment."""
+    at = o.enrollment.at
+    starts = [life.start for life in state.lives if life.start <= at]
+    orders = [t for life in state.lives for t, _ in life.orders if t <= at]
+    return max([*starts, *orders], default=-math.inf)
 
 
 def _effect(outcomes: list[Outcome]) -> dict[str, Any]:
@@ -180,6 +218,35 @@ def _effect(outcomes: list[Outcome]) -> dict[str, Any]:
     }
 
 
+def _money(
+    churns: list[dict[str, Any]], recovered: dict[str, float], costs: dict[str, dict[str, float]], b: Business
+) -> dict[str, Any]:
+    """The true win-back rate, days to win back, cost per win-back and ROI over every churn of the run."""
+    eligible = [c for c in churns if c["winback_eligible"]]
+    won = [c for c in eligible if c["returned_at"] is not None]
+    days = sorted(
+        (datetime.fromisoformat(c["returned_at"]) - datetime.fromisoformat(c["at"])).total_seconds() / 86400
+        for c in won
+    )
+    cost = sum(v["cost"] for v in costs.values())
+    return {
+        "churned": len(churns),
+        "churned_eligible": len(eligible),
+        "won_back": len(won),
+        "winback_rate": len(won) / len(eligible) if eligible else None,
+        "days_to_winback": {
+            "mean": sum(days) / len(days) if days else None,
+            "median": days[len(days) // 2] if days else None,
+        },
+        "cost_total": cost,
+        "cost_per_winback": cost / len(won) if won else None,
+        "recovered_revenue": recovered["revenue"],
+        "recovered_margin": recovered["margin"],
+        "roi": (recovered["margin"] - cost) / cost if cost else None,
+        "margin_share": b.params.margin_share,
+    }
+
+
 def truth_of(b: Business) -> dict[str, Any]:
     """truth.json (module docstring): churns, returns, detection truth, consents, costs and the true uplift."""
     iso = b.iso
@@ -196,9 +263,10 @@ def truth_of(b: Business) -> dict[str, Any]:
         c = state.customer
         if not state.lives:
             continue
+        gone = min(b.horizon, state.erased_at if state.erased_at is not None else math.inf)
         for life in state.lives:
-            if life.end_at >= b.horizon:
-                continue
+            if life.end_at >= gone:
+                continue  # stays beyond the run, or was erased first (nothing of them is sent after erasure)
             record = {
                 "customer_id": c.customer_id,
                 "at": iso(life.end_at),
@@ -229,6 +297,12 @@ def truth_of(b: Business) -> dict[str, Any]:
             "alive": alive,
             "hazard_factor": factor,
             "drivers": {k: iso(v) for k, v in sorted(last.drivers.items(), key=lambda d: d[1])},
+            # Gone at the end: a shop buyer who silently dropped out (risk should call them lapsed or
+            # churned) or a contract customer who gave notice, and did not come back.
+            "left": last.end_at < gone,
+            "left_at": iso(last.end_at) if last.end_at < gone else None,
+            "erased": state.erased_at is not None,
+            "kind": "contract" if c.contract else "shop",
         }
         consents[c.customer_id] = [
             {
@@ -262,9 +336,11 @@ def truth_of(b: Business) -> dict[str, Any]:
         for e in state.enrollments.values():
             outcomes.append(outcome_of(b, state, e))
     counted = [o for o in outcomes if o.counted]
-    first_per_episode: dict[tuple[str, int], Outcome] = {}
+    # One churn episode of metrics runs from a churn to the next return: enrolments with no return
+    # (order, renewal, new contract) between them share it, and the first one stands for it.
+    first_per_episode: dict[tuple[str, float], Outcome] = {}
     for o in sorted(counted, key=lambda o: o.enrollment.at):
-        first_per_episode.setdefault((o.customer_id, o.enrollment.life_index), o)
+        first_per_episode.setdefault((o.customer_id, _last_return_before(b.states[_index(o.customer_id)], o)), o)
     by_playbook: dict[str, list[Outcome]] = defaultdict(list)
     for o in counted:
         by_playbook[o.enrollment.playbook_id].append(o)
@@ -297,6 +373,7 @@ def truth_of(b: Business) -> dict[str, Any]:
         "contacts_without_basis": sum(1 for x in contacts if x["basis"] is None),
         "costs": {"by_channel": dict(cost_by_channel), "total": sum(v["cost"] for v in cost_by_channel.values())},
         "recovered": recovered,
+        "money": _money(churns, recovered, cost_by_channel, b),
         "erasures": {s.customer.customer_id: iso(s.erased_at) for s in b.states if s.erased_at is not None},
         "releases": {tag: iso(t) for tag, t in sorted(b.releases.items())},
         "enrollments": [
