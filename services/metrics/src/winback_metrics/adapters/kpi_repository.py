@@ -234,37 +234,27 @@ def _playbook_contacts_sql(cohort: CohortFilter) -> str:
 
 
 def _playbooks_sql(cohort: CohortFilter) -> str:
-    enrollment_match = " AND ".join(
-        [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
-    )
+    enrollment_match = [f"n.{name} = :{name}" for name in ("playbook_id", "variant") if getattr(cohort, name)]
     # A channel is not randomised and held-out customers have none: with `channel` only the contacted
     # episodes count (no holdout arm, so no estimate), as in the cohort itself.
-    enrolled = (
-        ""
-        if cohort.channel is not None
-        else f"""
-        SELECT n.playbook_id, n.episode_id, n.ep_won AS won, false AS contacted, n.holdout,
-               COALESCE(n.enrolled_at, n.exited_at) AS at, n.enrollment_id
-        FROM metrics.enrollments n
-        WHERE {stamped(cohort, "n")} AND {enrollment_match or "TRUE"}
-        UNION ALL"""
-    )
+    if cohort.channel is not None:
+        enrollment_match.append("FALSE")
+    # Per playbook and episode, the first enrolment decides the arm (they agree anyway: holdout is a hash of
+    # customer and playbook). DISTINCT ON and a hash join, not an ordered aggregate over the union (0.03 s
+    # against 0.18 s on the quick benchmark data). An action whose enrolment was not stored counts as treated.
     return f"""
-SELECT playbook_id, holdout, count(*) AS n, count(*) FILTER (WHERE won) AS won,
-       count(*) FILTER (WHERE contacted) AS contacted, count(*) FILTER (WHERE contacted AND won) AS contacted_won
-FROM (
-    -- One row per playbook and episode. The first enrolment in the playbook decides the arm (they agree anyway:
-    -- holdout is a hash of customer and playbook); an action whose enrolment was not stored counts as treated.
-    SELECT playbook_id, episode_id, bool_or(won) AS won, bool_or(contacted) AS contacted,
-           COALESCE((array_agg(holdout ORDER BY at, enrollment_id) FILTER (WHERE holdout IS NOT NULL))[1], false)
-               AS holdout
-    FROM ({enrolled}
-        SELECT c.playbook_id, c.episode_id, c.won, true AS contacted, NULL::boolean AS holdout,
-               NULL::timestamptz AS at, NULL::varchar AS enrollment_id
-        FROM ({_playbook_contacts_sql(cohort)}
-        ) c
-    ) x GROUP BY playbook_id, episode_id
-) g GROUP BY playbook_id, holdout"""
+WITH first AS (
+    SELECT DISTINCT ON (n.playbook_id, n.episode_id) n.playbook_id, n.episode_id, n.holdout, n.ep_won AS won
+    FROM metrics.enrollments n
+    WHERE {" AND ".join([stamped(cohort, "n"), *enrollment_match])}
+    ORDER BY n.playbook_id, n.episode_id, COALESCE(n.enrolled_at, n.exited_at), n.enrollment_id
+), contacts AS ({_playbook_contacts_sql(cohort)}
+)
+SELECT playbook_id, COALESCE(f.holdout, false) AS holdout, count(*) AS n,
+       count(*) FILTER (WHERE COALESCE(f.won, c.won)) AS won,
+       count(c.episode_id) AS contacted, count(c.episode_id) FILTER (WHERE c.won) AS contacted_won
+FROM first f FULL JOIN contacts c USING (playbook_id, episode_id)
+GROUP BY 1, 2"""
 
 
 def _decimal(value: Any) -> Decimal | None:
