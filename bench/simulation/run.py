@@ -53,7 +53,8 @@ def main() -> None:
         consent = stack.start("consent", KEYS)
         urls = {"consent": consent.url}
         for name in ("risk", "campaign", "metrics", "ingest"):
-            urls[name] = stack.start(name, {**KEYS, "WINBACK_CONSENT_URL": consent.url}).url
+            extra = {**KEYS, "WINBACK_CONSENT_URL": consent.url, "WINBACK_CONSENT_API_KEY": "bench-ops"}
+            urls[name] = stack.start(name, extra).url
         address = StackAddress(urls=urls, ingest_key="bench-ingest", admin_key="bench-admin", bootstrap=stack.bootstrap)
         out = args.out or Path(stack.logs) / "simulation"
         months_seen: list[int] = []
@@ -80,11 +81,16 @@ def main() -> None:
                 "events": run["events_sent"],
                 "peak_lag": run["peak_lag"],
                 "waited_for_services_s": run["waited_for_services_s"],
+                "waited_for": run["waited_for"],
                 "posting_s": run["posting_s"],
+                "clocks_s": run["clocks_s"],
+                "lags_s": run["lags_s"],
                 "business_s": run["business_s"],
+                "actions": {k: v for k, v in run["published_seen"].items() if k.startswith("action.")},
                 "baseline": "the same events over the time spent in ingest's POSTs only",
                 "target": "3,000 customers x 12 months within 300 s",
                 "uplift_covered": report["uplift"]["overall"]["covered"],
+                "law_checked": report["law"]["checked"],
                 "law_violations": len(report["law"]["violations"]),
             },
         )

@@ -250,13 +250,23 @@ class Driver:
                 del self._contactable[customer]
 
     async def _catch_up(self, day: date) -> None:
-        """Wait for consent when the day's events could change its decisions (see the module's docstring)."""
-        # Campaign's and metrics' lags only weekly, for the progress line and the peaks: each read costs
-        # broker round trips, and nothing waits for those two before the end.
-        weekly = (day - self.start).days % 7 == 0
-        lags = await self._measure(("risk", "consent", "campaign", "metrics") if weekly else ("risk", "consent"))
+        """Wait for consent and risk where decisions depend on them (see the module's docstring).
+
+        Each lag read costs broker round trips (a coordinator lookup and an offset fetch per group),
+        so lags are read only when a wait may be needed: consent's when a contactable customer's
+        consent may have changed, risk's every other day (its allowance is two days of events), all
+        four weekly for the progress line and the peaks.
+        """
+        n = (day - self.start).days
+        consent_needed = self.pacing.sync_consent and any(c in self._contactable for c in self._consent_pending)
+        services: tuple[str, ...] = ("risk", "consent", "campaign", "metrics") if n % 7 == 0 else ()
+        if not services and (consent_needed or n % 2 == 0):
+            services = ("risk", "consent")
+        if not services:
+            return
+        lags = await self._measure(services)
         waiting: tuple[str, ...] = ()
-        if self.pacing.sync_consent and any(c in self._contactable for c in self._consent_pending):
+        if consent_needed:
             waiting += ("consent",)
         if lags["risk"] > max(100, sum(self._recent_sizes)):
             waiting += ("risk",)
