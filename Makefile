@@ -16,8 +16,8 @@ $(STAMP): constraints.txt requirements-dev.txt $(foreach p,$(PACKAGES),$(p)/pypr
 		$(foreach p,$(PACKAGES),-e $(p))
 	touch $(STAMP)
 
-run: install  ## start broker, database and the five services in the foreground, replay the demo
-	$(VENV)/bin/winback run
+run: install  ## start broker, database and the five services in the foreground, simulate a business (ARGS=--fresh: anew)
+	$(VENV)/bin/winback run $(ARGS)
 
 up: install  ## start everything in the background and return when all services are ready
 	$(VENV)/bin/winback up

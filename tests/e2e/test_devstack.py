@@ -1,4 +1,4 @@
-"""The README's tooling on real servers: `winback run` shows the demo working on the shipped
+"""The README's tooling on real servers: `winback run --demo` shows the demo working on the shipped
 playbooks (months passing on the clock endpoints), Ctrl-C stops it all, and `winback up` / `down`
 keep the database's state, and the demo's clock, between starts."""
 
@@ -69,7 +69,7 @@ def _winback(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str
 
 def test_run_replays_the_demo_and_up_down_keep_state(stack_env: dict[str, str]):
     run = subprocess.Popen(
-        [sys.executable, "-m", "winback_cli.main", "run"],
+        [sys.executable, "-m", "winback_cli.main", "run", "--demo"],
         env=stack_env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

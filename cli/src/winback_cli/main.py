@@ -5,8 +5,10 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -15,15 +17,20 @@ from rich.table import Table
 
 from winback_cli import demo
 from winback_cli.backtest import backtest_command
+from winback_cli.clock import advance_all
 from winback_cli.devstack import DevStack
 from winback_cli.importer import import_command
-from winback_cli.stack import SERVICES
+from winback_cli.simulation import state as sim_state
+from winback_cli.simulation.command import SimulationRequest, default_address, run_with_progress, simulate_command
+from winback_cli.simulation.summary import print_summary
+from winback_cli.stack import SERVICE_URLS, SERVICES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="winback: win back customers, lawfully.")
 # Wide enough for the tables even when stdout is not a terminal (make run piped to a log).
 console = Console(width=None if Console().is_terminal else 120)
 app.command("import")(import_command)
 app.command("backtest")(backtest_command)
+app.command("simulate")(simulate_command)
 
 
 def _print_urls() -> None:
@@ -49,6 +56,10 @@ def up() -> None:
         with httpx.Client(timeout=30) as client:
             demo.resume(client, run)
         console.print(f"clocks moved to {run.end:%Y-%m-%d %H:%M}, where the demo left them")
+    if finished := sim_state.load(stack.paths):
+        with httpx.Client(timeout=30) as client:
+            advance_all(client, SERVICE_URLS, finished.end)
+        console.print(f"clocks moved to {finished.end:%Y-%m-%d}, where the simulation left them")
     _print_urls()
 
 
@@ -137,24 +148,30 @@ def _print_kpis(kpis: dict[str, Any]) -> None:
 
 
 @app.command()
-def run() -> None:
-    """Start everything in the foreground, replay the demo on first start, stop all on Ctrl-C."""
+def run(
+    customers: Annotated[int, typer.Option(min=1, help="simulated customers")] = 2_000,
+    months: Annotated[int, typer.Option(min=1, max=120, help="months the simulated business lives")] = 18,
+    seed: Annotated[int, typer.Option(help="seed of the simulated business")] = 1,
+    demo: Annotated[bool, typer.Option("--demo", help="the eight scripted demo customers instead")] = False,
+    fresh: Annotated[bool, typer.Option("--fresh", help="wipe the database and simulate again")] = False,
+) -> None:
+    """Start everything in the foreground, simulate a business on first start (or continue), stop all on Ctrl-C."""
     stack = DevStack(detach=False)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     try:
+        if not demo and (fresh or sim_state.interrupted(stack.paths)):
+            why = "as asked (--fresh)" if fresh else "the last simulation was interrupted before it finished"
+            console.print(f"[yellow]Wiping the database and the simulation's files: {why}.[/]")
+            stack.down()
+            sim_state.wipe(stack.paths)
+            stack.paths.demo_marker.unlink(missing_ok=True)
         endpoints = stack.up()
         console.print(f"broker {endpoints.bootstrap}, database {endpoints.database_url}")
-        with httpx.Client(timeout=30) as client:
-            replayed = None
-            run = demo.DemoRun.load(stack.paths.demo_marker)
-            if run is not None:
-                demo.resume(client, run)
-            elif not stack.paths.demo_marker.exists():
-                console.print(f"replaying the demo and letting {demo.HORIZON.days} days pass ...")
-                run, replayed = demo.run_demo(client)
-                run.save(stack.paths.demo_marker)
-            _summarise(client, run, replayed)
+        if demo:
+            _run_demo(stack)
+        else:
+            _run_simulation(stack, endpoints.bootstrap, SimulationRequest(customers, months, seed, Path()))
         _print_urls()
         console.print("Press Ctrl-C to stop everything.")
         while not stopping.is_set():
@@ -164,6 +181,49 @@ def run() -> None:
     finally:
         console.print("stopping ...")
         stack.down()
+
+
+def _run_demo(stack: DevStack) -> None:
+    with httpx.Client(timeout=30) as client:
+        replayed = None
+        run = demo.DemoRun.load(stack.paths.demo_marker)
+        if run is not None:
+            demo.resume(client, run)
+        elif not stack.paths.demo_marker.exists():
+            console.print(f"replaying the demo and letting {demo.HORIZON.days} days pass ...")
+            run, replayed = demo.run_demo(client)
+            run.save(stack.paths.demo_marker)
+        _summarise(client, run, replayed)
+
+
+def _run_simulation(stack: DevStack, bootstrap: str, request: SimulationRequest) -> None:
+    """A fresh simulation on a fresh state, or the finished one of this checkout continued."""
+    finished = sim_state.load(stack.paths)
+    if finished is not None:
+        with httpx.Client(timeout=30) as client:
+            advance_all(client, SERVICE_URLS, finished.end)
+        console.print(
+            f"[bold]Continuing[/] the simulation started {finished.started_at:%Y-%m-%d %H:%M} "
+            f"(state in {stack.paths.root}): clocks moved to {finished.end:%Y-%m-%d}, where it left them. "
+            "To start fresh: make run ARGS=--fresh"
+        )
+    else:
+        out = sim_state.folder(stack.paths)
+        request = SimulationRequest(request.customers, request.months, request.seed, out)
+        console.print(
+            f"[bold]Starting fresh:[/] {request.customers:,} simulated customers, {request.months} months, "
+            f"seed {request.seed} (report in {out})"
+        )
+        sim_state.mark_started(stack.paths)
+        address = replace(default_address(), bootstrap=bootstrap)
+        report = run_with_progress(request, address, console)
+        finished = sim_state.save(stack.paths, report)
+    print_summary(console, finished.report)
+    console.print(f"Full report: {sim_state.folder(stack.paths) / 'report.md'}")
+    console.print(
+        f"Dashboard: open {SERVICE_URLS['metrics']}/dashboard#key=dev-admin-key in a browser "
+        "(the key stays in the URL fragment, the browser never sends it)"
+    )
 
 
 if __name__ == "__main__":
