@@ -3,7 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-PACKAGES := shared cli services/ingest services/risk services/consent services/campaign services/metrics
+PACKAGES := shared cli services/ingest services/risk services/consent services/campaign services/metrics services/console
 STAMP := $(VENV)/.installed
 
 .PHONY: install run up down status test lint typecheck browser unit integration e2e schemas bench clean

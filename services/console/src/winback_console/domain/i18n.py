@@ -1,0 +1,94 @@
+"""German and English words of the console; which language a user gets; dates and money by locale."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal, format_percent
+
+from winback_console.domain.words import WORDS
+
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
+# Babel locales used for formats: German dates and euros for `de`, British English for `en` (day first, €).
+_LOCALES = {"de": "de_DE", "en": "en_GB"}
+# What a missing value shows: an en dash.
+NONE = "\u2013"
+
+
+def negotiate(accept_language: str | None) -> str:
+    """The first of our languages the browser asks for (Accept-Language, by q-value), else German."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        q = 1.0
+        if params.strip().startswith("q="):
+            try:
+                q = float(params.strip()[2:])
+            except ValueError:
+                q = 0.0
+        try:
+            language = Locale.parse(tag.strip().replace("-", "_")).language if tag.strip() != "*" else ""
+        except (ValueError, UnknownLocaleError):
+            continue
+        if language in LANGUAGES and q > 0:
+            ranked.append((-q, position, language))
+    return sorted(ranked)[0][2] if ranked else DEFAULT_LANGUAGE
+
+
+class Translator:
+    """The words and formats of one language, handed to the templates as `t`, `money`, `when`, ..."""
+
+    def __init__(self, language: str) -> None:
+        self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
+        self._locale = _LOCALES[self.language]
+
+    def __call__(self, key: str, **values: object) -> str:
+        entry = WORDS.get(key)
+        text = key if entry is None else entry[0 if self.language == "en" else 1]
+        return text.format(**values) if values else text
+
+    def money(self, amount: object) -> str:
+        """A decimal string of the APIs as euros; a dash when absent."""
+        if amount is None or amount == "":
+            return NONE
+        try:
+            return format_currency(Decimal(str(amount)), "EUR", locale=self._locale)
+        except (InvalidOperation, ValueError):
+            return str(amount)
+
+    def number(self, value: object, digits: int = 2) -> str:
+        if value is None:
+            return NONE
+        try:
+            return format_decimal(round(float(str(value)), digits), locale=self._locale)
+        except ValueError:
+            return str(value)
+
+    def percent(self, value: object) -> str:
+        if value is None:
+            return NONE
+        try:
+            return format_percent(float(str(value)), format="#,##0.#%", locale=self._locale)
+        except ValueError:
+            return str(value)
+
+    def when(self, value: object, *, with_time: bool = True) -> str:
+        """An RFC 3339 timestamp as the user's locale writes it (in UTC, said so)."""
+        if not value:
+            return NONE
+        try:
+            moment = datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+        if not with_time:
+            return format_date(moment, "medium", locale=self._locale)
+        return format_datetime(moment, "medium", tzinfo=moment.tzinfo, locale=self._locale)
+
+    def day(self, value: object) -> str:
+        return self.when(value, with_time=False)
