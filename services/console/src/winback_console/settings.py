@@ -19,6 +19,8 @@ class ConsoleSettings(ServiceSettings):
     campaign_url: str = "http://127.0.0.1:8003"
     consent_url: str = "http://127.0.0.1:8004"
     metrics_url: str = "http://127.0.0.1:8005"
+    # Where the browser finds the metrics dashboard (/results links to it); unset: metrics_url.
+    metrics_public_url: str | None = None
     # WINBACK_CONSOLE_SECRET signs the session cookie (which holds the user's API key): whoever
     # knows it can forge a session, so production refuses the public default.
     console_secret: str = DEV_CONSOLE_SECRET

@@ -23,6 +23,7 @@ def router(web: Web) -> APIRouter:
     async def results(request: Request, user: Annotated[User, Depends(signed_in)]) -> Response:
         """Metrics' dashboard numbers inside the console, with a link to the full dashboard."""
         data = await overview.results(web.gateway, user.key)
-        return web.render(request, "results.html", {**data, "dashboard_url": web.gateway.url("metrics") + "/dashboard"})
+        public = web.settings.metrics_public_url or web.settings.metrics_url
+        return web.render(request, "results.html", {**data, "dashboard_url": public.rstrip("/") + "/dashboard"})
 
     return r
