@@ -112,7 +112,7 @@ def test_a_working_day_in_the_console(page: Page, stack: ConsoleWorld) -> None:
     timeline = page.locator("ol.timeline")
     for kind in ("order_placed", "contract_cancelled", "status_changed", "enrolled", "action_triggered"):
         expect(timeline.locator(f"li[data-type='{kind}']").first).to_be_visible()
-    expect(page.locator("tr[data-channel='phone']")).to_contain_text("express_consent")
+    expect(page.locator("tr[data-channel='phone'] td[data-basis='express_consent']")).to_contain_text("express consent")
     page.click("#verify-ledger")
     expect(page.locator("[data-ledger='valid']")).to_be_visible()
     shot(page, "04-customer")

@@ -62,13 +62,43 @@ class Translator:
         except (InvalidOperation, ValueError):
             return str(amount)
 
+    def code(self, kind: str, value: object) -> str:
+        """A code of the APIs (`reason`, `status`, `channel`, `basis`) in words; unknown codes as they are."""
+        if value is None or value == "":
+            return NONE
+        entry = WORDS.get(f"{kind}.{value}")
+        return str(value) if entry is None else entry[0 if self.language == "en" else 1]
+
+    def count(self, key: str, n: int) -> str:
+        """`key.one` for exactly one, `key` otherwise (both languages plural the same way here)."""
+        return self(f"{key}.one" if n == 1 and f"{key}.one" in WORDS else key, n=n)
+
     def number(self, value: object, digits: int = 2) -> str:
+        """A number with exactly `digits` decimals, grouped as the language does."""
         if value is None:
             return NONE
         try:
-            return format_decimal(round(float(str(value)), digits), locale=self._locale)
+            pattern = "#,##0" + ("." + "0" * digits if digits else "")
+            return format_decimal(float(str(value)), format=pattern, locale=self._locale)
         except ValueError:
             return str(value)
+
+    def sender(self, value: object) -> str:
+        """A message's sender identity (`{name, address, email}` or text) as one line."""
+        if not isinstance(value, dict):
+            return NONE if not value else str(value)
+        parts = [self.address(v) if isinstance(v, dict) else str(v) for v in value.values() if v]
+        return ", ".join(parts) or NONE
+
+    def address(self, value: object) -> str:
+        """A postal address object as one line: street, postal code and city, country."""
+        if not isinstance(value, dict):
+            return NONE if not value else str(value)
+        city = " ".join(str(value[k]) for k in ("postal_code", "city") if value.get(k))
+        parts = [str(value[k]) for k in ("name", "street") if value.get(k)] + ([city] if city else [])
+        if value.get("country"):
+            parts.append(str(value["country"]))
+        return ", ".join(parts) or NONE
 
     def percent(self, value: object) -> str:
         if value is None:

@@ -17,8 +17,11 @@ ASSIGNEES = ("", "account_manager", "call_centre")
 _PROBLEM = re.compile(r"(?:^|; )([A-Za-z_][\w.\-]*): ")
 
 
-def _yaml(value: Any) -> str:
-    return "" if value in (None, {}, []) else yaml.safe_dump(value, sort_keys=False, allow_unicode=True).strip()
+def _yaml(value: Any, *, one_line: bool = False) -> str:
+    if value in (None, {}, []):
+        return ""
+    text: str = yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=one_line, width=10_000)
+    return text.strip()
 
 
 def form_of(playbook: Mapping[str, Any]) -> dict[str, Any]:
@@ -26,7 +29,9 @@ def form_of(playbook: Mapping[str, Any]) -> dict[str, Any]:
     steps = []
     for step in playbook.get("steps", []):
         fields = {name: "" if step.get(name) is None else str(step.get(name)) for name in STEP_FIELDS}
-        fields["when"] = _yaml(step.get("when"))
+        fields["when"] = _yaml(
+            {k: v for k, v in (step.get("when") or {}).items() if v not in (None, [], {})}, one_line=True
+        )
         steps.append(fields)
     advanced = {k: playbook[k] for k in ADVANCED_KEYS if playbook.get(k) not in (None, [], {})}
     return {

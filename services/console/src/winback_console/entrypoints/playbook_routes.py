@@ -46,7 +46,7 @@ def router(web: Web) -> APIRouter:
     ) -> Response:
         """The playbook, who would enrol now, and each step's message for a chosen customer (de and en)."""
         document = await playbooks.playbook(web.gateway, user.key, playbook_id)
-        chosen_tags = [t.strip() for t in (tags or []) if t.strip()]
+        chosen_tags = [tag.strip() for raw in (tags or []) for tag in raw.split(",") if tag.strip()]
         preview = await playbooks.preview(web.gateway, user.key, playbook_id, chosen_tags)
         chosen = customer.strip() or next((s["customer_id"] for s in preview.get("sample", [])), "")
         rendered = await playbooks.render_steps(web.gateway, user.key, document, chosen) if chosen else []

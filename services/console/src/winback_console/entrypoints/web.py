@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import ChainableUndefined, Environment, FileSystemLoader, select_autoescape
 from starlette.datastructures import FormData
 
 from winback_console.adapters.services import ServiceGateway
@@ -110,7 +110,8 @@ class Web:
         self.env = Environment(
             loader=FileSystemLoader(TEMPLATES_DIR),
             autoescape=select_autoescape(enabled_extensions=("html",), default=True),
-            undefined=StrictUndefined,
+            # A field a service leaves out shows as empty, never as an error page.
+            undefined=ChainableUndefined,
             trim_blocks=True,
             lstrip_blocks=True,
         )
