@@ -18,7 +18,9 @@ from winback_campaign.domain.timing import FrequencyCap
 from winback_campaign.domain.waiting import Backoff
 from winback_campaign.domain.webhooks import RetryPolicy
 from winback_campaign.entrypoints.http import build_router, build_webhook_router
+from winback_campaign.entrypoints.http_console import build_console_router
 from winback_campaign.service_layer.enrollment import EnrollmentHandler
+from winback_campaign.service_layer.outcomes import OutcomeRecorder
 from winback_campaign.service_layer.playbooks import PlaybookService
 from winback_campaign.service_layer.scheduler import Scheduler, SchedulerConfig
 from winback_campaign.service_layer.unsubscribe import Unsubscriber
@@ -103,6 +105,21 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
     runtime.add_worker("webhooks", deliverer.run)
     runtime.add_worker("gc-freeze", freeze_startup_objects)
     runtime.on_clock_moved(scheduler.wake)
+    playbook_service = PlaybookService(runtime.sessions, runtime.clock, shipped)
+    console_router = build_console_router(
+        runtime.sessions,
+        playbook_service,
+        OutcomeRecorder(runtime.sessions, runtime.clock, on_committed=(relay.wake,)),
+        SenderIdentity(
+            name=settings.sender_name,
+            address=settings.sender_address,
+            email=settings.sender_email,
+            opt_out_base_url=settings.opt_out_base_url,
+            opt_out_secret=settings.opt_out_secret,
+        ),
+        clock=runtime.clock,
+        replay_window=timedelta(days=settings.replay_window_days),
+    )
     return create_app(
         runtime,
         [
@@ -114,6 +131,7 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
                 replay_window=timedelta(days=settings.replay_window_days),
             ),
             build_webhook_router(runtime.sessions, runtime.clock),
+            console_router,
         ],
         title="winback campaign",
         description="Win-back sequences: enrolment by playbook, consent asked before every contact.",

@@ -13,6 +13,7 @@ from winback_consent.adapters.tables import outbox
 from winback_consent.contract import CONTRACT
 from winback_consent.domain.model import Policy
 from winback_consent.entrypoints.http import build_router
+from winback_consent.entrypoints.http_console import build_console_router
 from winback_consent.entrypoints.privacy_http import build_privacy_router
 from winback_consent.service_layer.consume import apply_events
 from winback_consent.settings import ConsentSettings
@@ -72,6 +73,7 @@ def build_app(settings: ServiceSettings, runtime: ServiceRuntime | None = None) 
         [
             build_router(runtime, policy_of(settings), relay, decision_reads(settings, runtime)),
             build_privacy_router(runtime, settings, relay),
+            build_console_router(runtime),
         ],
         title="winback consent",
         description="Decides whether advertising contact is lawful (UWG §7, §7a; GDPR) and keeps the proof.",

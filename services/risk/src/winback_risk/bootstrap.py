@@ -12,6 +12,7 @@ from winback_risk.adapters.tables import outbox
 from winback_risk.contract import CONTRACT
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.entrypoints.http import build_router
+from winback_risk.entrypoints.http_console import build_console_router
 from winback_risk.service_layer.assessor import Assessor, assess_all
 from winback_risk.service_layer.handlers import Scoring, apply_events
 from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_now
@@ -125,7 +126,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     tune_gc()
     return create_app(
         runtime,
-        [build_router(runtime, settings, lag, scoring, fit)],
+        [build_router(runtime, settings, lag, scoring, fit), build_console_router(runtime)],
         title="winback risk",
         description="Who is leaving or has left, why, and whether they are worth winning back.",
     )

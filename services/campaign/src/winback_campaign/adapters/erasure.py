@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_campaign.adapters.tables import (
+    action_outcomes,
     actions,
     customers,
     deferred_status_changes,
@@ -32,6 +33,6 @@ async def delete_customers(session: AsyncSession, customer_ids: Sequence[str]) -
     # Steps first: a scheduler round holding them commits its actions before this sees the actions.
     await session.execute(delete(enrollment_steps).where(enrollment_steps.c.enrollment_id.in_(their_enrollments)))
     await session.execute(delete(webhook_deliveries).where(webhook_deliveries.c.action_id.in_(their_actions)))
-    for table in (actions, enrollments, deferred_status_changes, customers):
+    for table in (action_outcomes, actions, enrollments, deferred_status_changes, customers):
         await session.execute(delete(table).where(table.c.customer_id.in_(ids)))
     await session.execute(delete(outbox).where(outbox.c.key.in_(ids)))

@@ -182,3 +182,24 @@ webhook_deliveries = Table(
     Index("ix_webhook_deliveries_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
     Index("ix_webhook_deliveries_status", "status", "delivery_id"),
 )
+
+# Migration 0007: the outcome a person recorded for a call task or letter (one per action; the
+# idempotency record of POST /v1/actions/{id}/outcome). Deleted with the customer on erasure.
+action_outcomes = Table(
+    "action_outcomes",
+    metadata,
+    Column("action_id", String(64), primary_key=True),
+    Column("customer_id", String(128), nullable=False),
+    Column("outcome", String(16), nullable=False),  # reached | not_reached | declined | objected | won_back
+    Column("note", Text),
+    Column("enrollment_exit", String(64)),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Index("ix_action_outcomes_customer", "customer_id", "recorded_at"),
+)
+# Migration 0007: today's call tasks and letters, triggered, by due time.
+Index(
+    "ix_actions_tasks_due",
+    actions.c.due_at,
+    actions.c.action_id,
+    postgresql_where=text("status = 'triggered' AND channel IN ('phone', 'post')"),
+)

@@ -22,7 +22,7 @@ class UnknownCustomer(LookupError):
     """No customer event and no ledger entry for this id (or it was erased)."""
 
 
-def _entry_view(e: LedgerEntry) -> dict[str, Any]:
+def entry_view(e: LedgerEntry) -> dict[str, Any]:
     return {
         "id": e.id,
         "seq": e.seq,
@@ -47,14 +47,14 @@ async def consents(
         entries, _ = await repository.ledger_of(session, customer_id)
     if not snapshot.known:
         raise UnknownCustomer(customer_id)
-    objections = [_entry_view(e) for e in entries if e.entry_type in ("objection", "no_contact")]
+    objections = [entry_view(e) for e in entries if e.entry_type in ("objection", "no_contact")]
     return {
         "customer_id": customer_id,
         "kind": snapshot.kind,
         "as_of": now.isoformat(),
         "channels": channel_overview(snapshot, policy, now),
         "objections": objections,
-        "ledger": [_entry_view(e) for e in entries],
+        "ledger": [entry_view(e) for e in entries],
     }
 
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from winback_risk.adapters.tables import customers, orders, signals
+from winback_risk.adapters.tables import customers, orders, signals, status_changes
 
 
 async def delete_customers(session: AsyncSession, customer_ids: Sequence[str]) -> None:
@@ -18,5 +18,5 @@ async def delete_customers(session: AsyncSession, customer_ids: Sequence[str]) -
     ids = sorted(set(customer_ids))
     if not ids:
         return
-    for table in (signals, orders, customers):
+    for table in (signals, orders, status_changes, customers):
         await session.execute(delete(table).where(table.c.customer_id.in_(ids)))

@@ -125,3 +125,15 @@ outbox = outbox_table(metadata)
 processed_events = processed_events_table(metadata)
 # Migration 0007: erased customers by keyed hash of the id; their events up to the erasure stay ignored.
 erasures = erasures_table(metadata)
+
+# Migration 0009: every customer.status_changed risk published, written by a trigger on the outbox
+# (so every publishing path keeps it); the timeline reads it. Deleted with the customer on erasure.
+status_changes = Table(
+    "status_changes",
+    metadata,
+    Column("customer_id", String(128), primary_key=True),
+    Column("event_id", String(256), primary_key=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("data", JSONB, nullable=False),
+    Index("ix_status_changes_customer_at", "customer_id", "at"),
+)
