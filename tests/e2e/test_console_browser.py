@@ -55,7 +55,9 @@ def stack(kafka_bootstrap: str, database_url: str, tmp_path_factory: pytest.Temp
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def browser(stack: ConsoleWorld) -> Iterator[Browser]:
+    # After the stack: Playwright's sync API runs an event loop in this thread, and the stack's
+    # set-up (broker topics) needs asyncio.run.
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=_chromium(), args=ARGS)
         yield launched

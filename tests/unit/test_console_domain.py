@@ -36,6 +36,9 @@ def test_money_and_dates_are_written_as_each_language_writes_them() -> None:
     assert de.day("2026-03-01T10:00:00+00:00") == "01.03.2026"
     assert en.day("2026-03-01T10:00:00+00:00") == "1 Mar 2026"
     assert de.money(None) == "\u2013"
+    # Times in the display zone (Europe/Berlin), with its name: never a UTC time taken for local.
+    assert de.when("2026-12-05T08:00:00+00:00") == "05.12.2026, 09:00 MEZ"
+    assert en.when("2026-07-05T08:00:00+00:00") == "5 Jul 2026, 10:00 CEST"
 
 
 def test_every_word_exists_in_both_languages() -> None:

@@ -29,6 +29,8 @@ class ConsoleSettings(ServiceSettings):
     # Browsers send the cookie over HTTPS only (WINBACK_SECURE_COOKIES); unset: on in production,
     # off for the plain-HTTP development stack.
     secure_cookies: bool | None = None
+    # The zone dates and times are shown in (named on the page).
+    display_time_zone: str = "Europe/Berlin"
     # How long the console waits for a service before telling the user it is unavailable.
     service_timeout_s: float = Field(10.0, gt=0)
 

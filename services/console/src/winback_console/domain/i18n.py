@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
 
 from babel import Locale, UnknownLocaleError
 from babel.dates import format_date, format_datetime
@@ -15,6 +16,9 @@ LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 # Babel locales used for formats: German dates and euros for `de`, British English for `en` (day first, €).
 _LOCALES = {"de": "de_DE", "en": "en_GB"}
+# Dates and times are shown in this zone (WINBACK_DISPLAY_TIME_ZONE), with its name.
+DEFAULT_TIME_ZONE = "Europe/Berlin"
+_MINUTES = {"de": "dd.MM.yyyy, HH:mm zzz", "en": "d MMM yyyy, HH:mm zzz"}
 # What a missing value shows: an en dash.
 NONE = "\u2013"
 
@@ -44,9 +48,10 @@ def negotiate(accept_language: str | None) -> str:
 class Translator:
     """The words and formats of one language, handed to the templates as `t`, `money`, `when`, ..."""
 
-    def __init__(self, language: str) -> None:
+    def __init__(self, language: str, time_zone: str = DEFAULT_TIME_ZONE) -> None:
         self.language = language if language in LANGUAGES else DEFAULT_LANGUAGE
         self._locale = _LOCALES[self.language]
+        self.zone = ZoneInfo(time_zone)
 
     def __call__(self, key: str, **values: object) -> str:
         entry = WORDS.get(key)
@@ -116,9 +121,13 @@ class Translator:
             moment = datetime.fromisoformat(str(value))
         except ValueError:
             return str(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        local = moment.astimezone(self.zone)
         if not with_time:
-            return format_date(moment, "medium", locale=self._locale)
-        return format_datetime(moment, "medium", tzinfo=moment.tzinfo, locale=self._locale)
+            return format_date(local, "medium", locale=self._locale)
+        # Minutes are enough for people; the zone is named, so a UTC timestamp is never taken for local.
+        return format_datetime(local, _MINUTES[self.language], tzinfo=self.zone, locale=self._locale)
 
     def day(self, value: object) -> str:
         return self.when(value, with_time=False)

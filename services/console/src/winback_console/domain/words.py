@@ -281,4 +281,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "type.objection": ("objection", "Widerspruch"),
     "type.no_contact": ("no contact wanted", "kein Kontakt gewünscht"),
     "type.erasure": ("erasure", "Löschung"),
+    "stage.enrolled": ("enrolled", "aufgenommen"),
+    "stage.contacted": ("contacted", "kontaktiert"),
+    "stage.responded": ("responded", "reagiert"),
+    "stage.won_back": ("won back", "zurückgewonnen"),
 }

@@ -132,7 +132,7 @@ class Web:
         except NotSignedIn:
             pass
         page = self.env.get_template(template).render(
-            t=Translator(language),
+            t=Translator(language, self.settings.display_time_zone),
             lang=language,
             user=user,
             Permission=Permission,
