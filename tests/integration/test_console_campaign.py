@@ -513,3 +513,24 @@ async def test_consent_ledger_pages_newest_first_with_the_hash_chain(world: dict
     assert (await consent.get(f"/v1/customers/{CALL}/ledger", params={"before": "x"})).status_code == 422
     assert (await consent.get(f"/v1/customers/{CALL}/ledger", params={"entry_type": "gift"})).status_code == 422
     assert (await consent.get(f"/v1/customers/{CALL}/ledger", headers=INGEST)).status_code == 403
+
+
+async def test_a_declined_letter_ends_the_sequence_with_a_reply(world: dict[str, Any], kafka_bootstrap: str) -> None:
+    campaign: httpx.AsyncClient = world["campaign"]
+    [letter] = (await campaign.get("/v1/tasks", params={"due_before": world["due_before"], "channel": "post"})).json()[
+        "items"
+    ]
+    action_id = letter["action_id"]
+    r = await campaign.post(f"/v1/actions/{action_id}/outcome", json={"outcome": "declined"})
+    assert r.status_code == 201, r.text
+    assert (r.json()["enrollment_exit"], r.json()["note"]) == ("reply", None)
+    assert r.json()["events"] == [{"type": "campaign.response", "id": f"outcome:{action_id}:response"}]
+    [enrollment] = (await campaign.get(f"/v1/customers/{LETTER}/enrollments")).json()["items"]
+    assert (enrollment["status"], enrollment["exit_reason"]) == ("exited", "reply")
+    assert [(s["step_id"], s["status"], s["reason"]) for s in enrollment["steps"]] == [
+        ("letter", "triggered", None),
+        ("mail", "skipped", "reply"),
+    ]
+    inbound = await read_topic(kafka_bootstrap, Topic.INBOUND.value)
+    mine = [(e["type"], e["data"]["outcome"]) for e in inbound if e["id"] == f"outcome:{action_id}:response"]
+    assert mine == [("campaign.response", "replied")]

@@ -202,3 +202,19 @@ async def test_segments_match_the_stored_scores(api: httpx.AsyncClient) -> None:
     assert lapsed["overdue_ratio"] == pytest.approx(lapsed["days_since_last_order"] / 30.0, abs=0.001)
     assert (await api.get("/v1/segments", params={"limit": 0})).status_code == 422
     assert (await api.get("/v1/segments", headers=INGEST)).status_code == 403
+
+
+async def test_many_customers_in_one_call_are_the_single_reads(api: httpx.AsyncClient) -> None:
+    as_of = (NOW + timedelta(hours=1)).isoformat()
+    r = await api.get(
+        "/v1/customers:batch", params={"customer_id": [MONTHLY, "nobody", STORY, MONTHLY], "as_of": as_of}
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    singles = [(await api.get(f"/v1/customers/{c}", params={"as_of": as_of})).json() for c in (MONTHLY, STORY)]
+    assert body == {"items": singles, "unknown": ["nobody"]}
+    assert (await api.get("/v1/customers:batch")).status_code == 422
+    many = {"customer_id": [f"c{i}" for i in range(101)]}
+    assert (await api.get("/v1/customers:batch", params=many)).status_code == 422
+    assert (await api.get("/v1/customers:batch", params={"customer_id": "x", "as_of": "soon"})).status_code == 422
+    assert (await api.get("/v1/customers:batch", params={"customer_id": "x"}, headers=INGEST)).status_code == 403

@@ -124,9 +124,10 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     runtime.on_clock_moved(assessor.wake)
     runtime.on_clock_moved(refitter.wake)
     tune_gc()
+    console = build_console_router(runtime, scoring, default_horizon_days=settings.default_horizon_days)
     return create_app(
         runtime,
-        [build_router(runtime, settings, lag, scoring, fit), build_console_router(runtime)],
+        [build_router(runtime, settings, lag, scoring, fit), console],
         title="winback risk",
         description="Who is leaving or has left, why, and whether they are worth winning back.",
     )

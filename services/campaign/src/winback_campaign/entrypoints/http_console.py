@@ -88,13 +88,15 @@ def build_console_router(
     async def tasks(
         _: Reader,
         due_before: Annotated[AwareDatetime | None, Query(description="RFC 3339 with offset; default now")] = None,
-        channel: Literal["phone", "post"] | None = None,
+        channel: Annotated[
+            Literal["phone", "post", "letter"] | None, Query(description="letter is the post channel")
+        ] = None,
         status: Literal["open", "done", "all"] = "open",
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
         cursor: Annotated[str | None, Query(max_length=1024)] = None,
     ) -> Any:
         """Call tasks and letters due before `due_before` (consent allowed them), oldest due first."""
-        channels = (channel,) if channel is not None else ("phone", "post")
+        channels = ("phone", "post") if channel is None else ("post",) if channel == "letter" else (channel,)
         try:
             page = await console.tasks(
                 sessions,

@@ -77,7 +77,9 @@ class RecordedOutcome:
         }
 
 
-def _events(action_id: str, customer_id: str, outcome: str, note: str | None, now: datetime) -> list[OutboxMessage]:
+def outcome_events(
+    action_id: str, customer_id: str, outcome: str, note: str | None, now: datetime
+) -> list[OutboxMessage]:
     data = {"customer_id": customer_id, "action_id": action_id, "outcome": RESPONSE_OF[outcome]}
     response = CampaignResponse.new(source=SOURCE, time=now, data=data, id=f"outcome:{action_id}:response")
     messages = [CONTRACT.message(response)]
@@ -144,7 +146,7 @@ class OutcomeRecorder:
                     .where(action_outcomes.c.action_id == action_id)
                     .values(enrollment_exit=exit_reason)
                 )
-            messages = _events(action_id, row.customer_id, outcome, note, now)
+            messages = outcome_events(action_id, row.customer_id, outcome, note, now)
             if exit_reason is not None:
                 enrollment = ActiveEnrollment(row.enrollment_id, row.customer_id, row.playbook_id, row.variant or "")
                 messages.append(events.exited(enrollment, exit_reason, now))

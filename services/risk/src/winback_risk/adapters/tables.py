@@ -11,6 +11,7 @@ from sqlalchemy import (
     Identity,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
     SmallInteger,
     String,
@@ -126,14 +127,14 @@ processed_events = processed_events_table(metadata)
 # Migration 0007: erased customers by keyed hash of the id; their events up to the erasure stay ignored.
 erasures = erasures_table(metadata)
 
-# Migration 0009: every customer.status_changed risk published, written by a trigger on the outbox
-# (so every publishing path keeps it); the timeline reads it. Deleted with the customer on erasure.
+# Migration 0009: every customer.status_changed risk published, as the bytes published, copied by a
+# trigger on the outbox (so every publishing path keeps it); the timeline reads and parses a
+# customer's rows. Deleted with the customer on erasure.
 status_changes = Table(
     "status_changes",
     metadata,
-    Column("customer_id", String(128), primary_key=True),
-    Column("event_id", String(256), primary_key=True),
-    Column("at", DateTime(timezone=True), nullable=False),
-    Column("data", JSONB, nullable=False),
-    Index("ix_status_changes_customer_at", "customer_id", "at"),
+    Column("outbox_id", BigInteger, primary_key=True),
+    Column("customer_id", String(255), nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Index("ix_status_changes_customer", "customer_id"),
 )
