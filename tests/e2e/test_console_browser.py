@@ -130,6 +130,10 @@ def test_a_working_day_in_the_console(page: Page, stack: ConsoleWorld) -> None:
     page.goto(f"/customers/{ACME}")
     reload_until(page, "li[data-type='objection']")
     expect(page.locator("li[data-type='exited']").first).to_contain_text("objection")
+    # The next step, the letter, will not go out.
+    expect(page.locator(".enrolment[data-playbook='console-call'] tr[data-step='letter']")).to_have_attribute(
+        "data-step-status", "skipped"
+    )
     reload_until(page, "tr[data-channel='post'] td.no")
     expect(page.locator("tr[data-channel='phone'] td.no")).to_contain_text("objection")
     shot(page, "05-customer-after-objection")

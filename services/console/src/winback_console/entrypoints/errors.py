@@ -55,6 +55,12 @@ def install(app: FastAPI, web: Web) -> None:
         t = Translator(language_of(request))
         return page(request, exc.status_code, t("error.not_found") if exc.status_code == 404 else str(exc.detail))
 
+    @app.exception_handler(Exception)
+    async def _bug(request: Request, exc: Exception) -> Response:
+        # Only a bug of the console lands here (outages are ServiceUnavailable): say so, as a page.
+        log.exception("unhandled_error", error=repr(exc)[:500], path=request.url.path)
+        return page(request, 500, "internal error of the console (a bug); reload the page to see what was saved")
+
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(
