@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import typer
 import uvicorn
 
@@ -23,6 +25,8 @@ def serve() -> None:
     """Serve the console's pages."""
     settings = ConsoleSettings()
     configure_logging(settings.service_name, settings.log_level)
+    # One line per call to a service would drown the log; failures are logged where they are handled.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     uvicorn.run(
         build_app(settings),
         host=settings.host,
