@@ -10,6 +10,7 @@ from winback_console.domain.roles import Permission, may
 from winback_console.domain.timeline import ledger_items, merge
 from winback_console.domain.today import group_tasks
 from winback_console.domain.words import WORDS
+from winback_console.entrypoints.auth_routes import safe_next
 from winback_console.settings import ConsoleSettings
 
 
@@ -187,3 +188,19 @@ def test_campaigns_problems_land_on_the_fields_they_name() -> None:
         "form": ["gone", "odd"],
     }
     assert problems_by_field("body must be a JSON object", 2) == {"form": ["body must be a JSON object"]}
+
+
+@pytest.mark.parametrize(
+    ("target", "goes_to"),
+    [
+        ("/customers?q=acme", "/customers?q=acme"),
+        ("//evil.example/x", "/today"),
+        ("/\t/evil.example", "/today"),
+        ("/\\evil.example", "/today"),
+        ("https://evil.example", "/today"),
+        ("", "/today"),
+        (None, "/today"),
+    ],
+)
+def test_after_sign_in_only_a_path_of_the_console_is_followed(target: str | None, goes_to: str) -> None:
+    assert safe_next(target) == goes_to

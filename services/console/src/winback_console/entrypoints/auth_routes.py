@@ -18,9 +18,11 @@ from winback_console.entrypoints.web import Web, checked_form, flash, language_o
 KEY_CHECK = ("consent", "/v1/policy")
 
 
-def _safe_next(target: str | None) -> str:
+def safe_next(target: str | None) -> str:
     """Only a path of the console itself: never an absolute or protocol-relative URL (open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    # Browsers drop tabs and newlines from URLs ("/\t/evil" is "//evil"), so no control or space either.
+    unsafe = any(c.isspace() or ord(c) < 32 or c == "\\" for c in target or "")
+    if not target or not target.startswith("/") or target.startswith("//") or unsafe:
         return "/today"
     return target
 
@@ -37,7 +39,7 @@ def router(web: Web) -> APIRouter:
     @r.get("/login")
     async def login_form(request: Request, next: str | None = None) -> Response:
         """The sign-in form."""
-        return web.render(request, "login.html", {"next": _safe_next(next), "problem": None})
+        return web.render(request, "login.html", {"next": safe_next(next), "problem": None})
 
     @r.post("/login")
     async def login(
@@ -45,7 +47,7 @@ def router(web: Web) -> APIRouter:
     ) -> Response:
         """Check the key with a service; keep it and its role in the signed session cookie."""
         t = Translator(language_of(request))
-        target = _safe_next(str(form.get("next") or ""))
+        target = safe_next(str(form.get("next") or ""))
         key = api_key.strip()
         role = roles.get(key)
         problem = None
@@ -84,6 +86,6 @@ def router(web: Web) -> APIRouter:
         chosen = str(form.get("lang") or "")
         if chosen in LANGUAGES:
             request.session["lang"] = chosen
-        return RedirectResponse(_safe_next(str(form.get("next") or "")), status_code=303)
+        return RedirectResponse(safe_next(str(form.get("next") or "")), status_code=303)
 
     return r
