@@ -14,6 +14,10 @@ COMPOSE_FILE = REPO / "docker-compose.yml"
 # spec/apis.md
 PORTS: dict[str, int] = {"ingest": 8001, "risk": 8002, "campaign": 8003, "consent": 8004, "metrics": 8005}
 SERVICES: tuple[str, ...] = tuple(PORTS)
+# The console (issue 18): an image and a Deployment like the services, without database, broker or migration.
+CONSOLE = "console"
+IMAGE_PORTS: dict[str, int] = {**PORTS, CONSOLE: 8006}
+IMAGES: tuple[str, ...] = tuple(IMAGE_PORTS)
 
 # Topics each consumer group reads; KEDA scales on exactly these (group winback-<service>).
 CONSUMED: dict[str, frozenset[str]] = {
@@ -32,6 +36,7 @@ SECRET_KEYS: dict[str, frozenset[str]] = {name: _PERSONAL_DATA_SECRETS for name 
     "ingest": _EVERY_SERVICE_SECRETS,
     "campaign": _PERSONAL_DATA_SECRETS | {"WINBACK_CONSENT_API_KEY", "WINBACK_OPT_OUT_SECRET"},
     "consent": _PERSONAL_DATA_SECRETS | {"WINBACK_CONSENT_HASH_KEY"},
+    CONSOLE: frozenset({"WINBACK_API_KEYS", "WINBACK_CONSOLE_SECRET"}),
 }
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.deploy.layout import COMPOSE_FILE, PORTS, REPO, SERVICES, load_yaml
+from tests.deploy.layout import COMPOSE_FILE, CONSOLE, IMAGE_PORTS, PORTS, REPO, SERVICES, load_yaml
 from winback_shared.events.topics import ALL_TOPICS
 
 INFRA = ("kafka", "kafka-init", "postgres")
@@ -146,3 +146,23 @@ def test_credentials_come_from_the_environment_with_local_only_defaults(services
         "dev-admin-key",
         "dev-ingest-key",
     }
+
+
+def test_the_console_builds_its_image_and_reaches_every_service_by_name(services: dict[str, Any]) -> None:
+    console = services[CONSOLE]
+    assert console["build"]["dockerfile"] == f"services/{CONSOLE}/Dockerfile"
+    assert (REPO / console["build"]["dockerfile"]).is_file()
+    assert console["command"] == ["serve"]
+    env = console["environment"]
+    assert env["WINBACK_PORT"] == str(IMAGE_PORTS[CONSOLE]) and env["WINBACK_HOST"] == "0.0.0.0"
+    assert [str(p).rsplit(":", 2)[-2:] for p in console["ports"]] == [[str(IMAGE_PORTS[CONSOLE])] * 2]
+    for name in SERVICES:
+        assert env[f"WINBACK_{name.upper()}_URL"] == f"http://{name}:{PORTS[name]}"
+        assert console["depends_on"][name]["condition"] == "service_healthy"
+    # No database and no broker: nothing of theirs reaches the console, and it has no migration job.
+    assert not {"WINBACK_DATABASE_URL", "WINBACK_KAFKA_BOOTSTRAP"} & set(env)
+    assert f"{CONSOLE}-migrate" not in services
+    assert default_of(env["WINBACK_CONSOLE_SECRET"]) == "winback-dev-console-secret"
+    assert default_of(env["WINBACK_ENV"]) == "development"
+    test = console["healthcheck"]["test"]
+    assert test[:2] == ["CMD", "python"] and "WINBACK_PORT" in test[-1]

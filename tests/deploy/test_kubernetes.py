@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 from tests.deploy.layout import (
+    CONSOLE,
     CONSUMED,
     CONSUMERS,
     DEPLOY,
-    PORTS,
+    IMAGE_PORTS,
+    IMAGES,
     REPO,
     SECRET_KEYS,
     SECRET_NAME,
@@ -71,7 +73,7 @@ def test_kustomization_sets_namespace_and_every_image() -> None:
     kustomization = load_yaml(DEPLOY / "kustomization.yaml")
     namespace = manifests("base")["Namespace"]["metadata"]["name"]
     assert kustomization["namespace"] == namespace
-    assert {image["name"] for image in kustomization["images"]} == {f"winback/{name}" for name in SERVICES}
+    assert {image["name"] for image in kustomization["images"]} == {f"winback/{name}" for name in IMAGES}
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl not installed")
@@ -81,11 +83,11 @@ def test_kustomize_renders() -> None:
     )
     assert result.returncode == 0, result.stderr
     kinds = re.findall(r"^kind: (\w+)$", result.stdout, re.MULTILINE)
-    assert kinds.count("Deployment") == len(SERVICES)
+    assert kinds.count("Deployment") == len(IMAGES)
     assert kinds.count("ScaledObject") == len(CONSUMERS)
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_each_service_folder_has_its_objects(name: str) -> None:
     kinds = set(manifests(name))
     autoscaler = "ScaledObject" if name in CONSUMERS else "HorizontalPodAutoscaler"
@@ -94,18 +96,18 @@ def test_each_service_folder_has_its_objects(name: str) -> None:
         assert manifest["metadata"]["name"] == f"winback-{name}"
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_deployment_probes_hit_healthz_and_readyz_on_the_service_port(name: str) -> None:
     container = app_container(name)
-    assert [p["containerPort"] for p in container["ports"]] == [PORTS[name]]
+    assert [p["containerPort"] for p in container["ports"]] == [IMAGE_PORTS[name]]
     liveness, readiness = container["livenessProbe"]["httpGet"], container["readinessProbe"]["httpGet"]
-    assert liveness["path"] == "/healthz" and probe_port(container, liveness["port"]) == PORTS[name]
-    assert readiness["path"] == "/readyz" and probe_port(container, readiness["port"]) == PORTS[name]
+    assert liveness["path"] == "/healthz" and probe_port(container, liveness["port"]) == IMAGE_PORTS[name]
+    assert readiness["path"] == "/readyz" and probe_port(container, readiness["port"]) == IMAGE_PORTS[name]
     if "startupProbe" in container:
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_deployment_runs_the_image_non_root_read_only_with_resources(name: str) -> None:
     spec = pod_spec(name)
     assert spec["terminationGracePeriodSeconds"] == 30
@@ -129,20 +131,32 @@ def test_deployment_migrates_in_an_init_container_then_serves(name: str) -> None
     assert app_container(name)["args"] == ["serve"]
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_configuration_comes_from_the_configmap_and_the_secret(name: str) -> None:
     configmap = manifests(name)["ConfigMap"]
-    for container in [*pod_spec(name)["initContainers"], app_container(name)]:
+    for container in [*pod_spec(name).get("initContainers", []), app_container(name)]:
         assert container["envFrom"] == [{"configMapRef": {"name": configmap["metadata"]["name"]}}]
         refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in container["env"]}
         assert set(refs) == SECRET_KEYS[name]
         assert all(ref["name"] == SECRET_NAME and ref["key"] == key for key, ref in refs.items())
     data = configmap["data"]
-    assert data["WINBACK_PORT"] == str(PORTS[name])
+    assert data["WINBACK_PORT"] == str(IMAGE_PORTS[name])
     assert data["WINBACK_ENV"] == "production"
     assert data["WINBACK_HOST"] == "0.0.0.0"
-    assert data["WINBACK_KAFKA_BOOTSTRAP"]
+    assert bool(data.get("WINBACK_KAFKA_BOOTSTRAP")) is (name in SERVICES)  # the console has no broker
     assert not set(data) & SECRET_KEYS[name], "secret values belong in the Secret"
+
+
+def test_the_console_runs_no_migration_and_reaches_every_service_through_its_service() -> None:
+    assert "initContainers" not in pod_spec(CONSOLE)
+    data = manifests(CONSOLE)["ConfigMap"]["data"]
+    assert data["WINBACK_SECURE_COOKIES"] == "true"
+    for name in SERVICES:
+        service = manifests(name)["Service"]
+        assert (
+            data[f"WINBACK_{name.upper()}_URL"]
+            == f"http://{service['metadata']['name']}:{service['spec']['ports'][0]['port']}"
+        )
 
 
 def test_campaign_reaches_consent_through_its_service() -> None:
@@ -151,7 +165,7 @@ def test_campaign_reaches_consent_through_its_service() -> None:
     assert url == f"http://{consent['metadata']['name']}:{consent['spec']['ports'][0]['port']}"
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_service_and_pdb_select_exactly_this_deployments_pods(name: str) -> None:
     objects = manifests(name)
     deployment = objects["Deployment"]
@@ -161,17 +175,17 @@ def test_service_and_pdb_select_exactly_this_deployments_pods(name: str) -> None
     assert selects(service["spec"]["selector"], labels)
     assert selects(pdb["spec"]["selector"]["matchLabels"], labels)
     assert "minAvailable" in pdb["spec"] or "maxUnavailable" in pdb["spec"]
-    for other in SERVICES:
+    for other in IMAGES:
         if other != name:
             other_labels = manifests(other)["Deployment"]["spec"]["template"]["metadata"]["labels"]
             assert not selects(pdb["spec"]["selector"]["matchLabels"], other_labels)
             assert not selects(service["spec"]["selector"], other_labels)
     [port] = service["spec"]["ports"]
-    assert port["port"] == PORTS[name]
-    assert probe_port(app_container(name), port["targetPort"]) == PORTS[name]
+    assert port["port"] == IMAGE_PORTS[name]
+    assert probe_port(app_container(name), port["targetPort"]) == IMAGE_PORTS[name]
 
 
-@pytest.mark.parametrize("name", SERVICES)
+@pytest.mark.parametrize("name", IMAGES)
 def test_autoscaler_targets_the_deployment_which_sets_no_replicas(name: str) -> None:
     objects = manifests(name)
     # A replica count in the Deployment would reset the autoscaler's choice on every apply.

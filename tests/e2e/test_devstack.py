@@ -37,7 +37,7 @@ EXPECTED_ACTIONS = {
 def _free_offset() -> int:
     while True:
         offset = random.randrange(20_000, 40_000, 10)
-        if not any(port_open(8000 + offset + i) for i in range(1, 6)):
+        if not any(port_open(8000 + offset + i) for i in range(1, 7)):
             return offset
 
 
@@ -91,9 +91,11 @@ def test_run_replays_the_demo_and_up_down_keep_state(stack_env: dict[str, str]):
     assert actions >= EXPECTED_ACTIONS, sorted(actions)
     assert not any(a[1] in ("demo-david", "demo-felix") for a in actions), "no enrolment without eligibility"
     assert "stopping" in rest
+    # The console is started with the services and its sign-in page is printed with them.
+    assert f"http://127.0.0.1:{8006 + int(stack_env['WINBACK_DEV_PORT_OFFSET'])}/login" in output
 
     offset = int(stack_env["WINBACK_DEV_PORT_OFFSET"])
-    assert not any(port_open(8000 + offset + i) for i in range(1, 6)), "Ctrl-C left services running"
+    assert not any(port_open(8000 + offset + i) for i in range(1, 7)), "Ctrl-C left services running"
 
     up = _winback(stack_env, "up")
     assert up.returncode == 0, up.stdout + up.stderr
@@ -104,6 +106,10 @@ def test_run_replays_the_demo_and_up_down_keep_state(stack_env: dict[str, str]):
     assert customer.status_code == 200
     assert (customer.json()["status"], customer.json()["churn_reason"]) == ("churned", "competitor")
 
+    console = httpx.get(f"http://127.0.0.1:{8006 + offset}/readyz", timeout=10)
+    assert console.status_code == 200 and console.json()["ready"] is True
+
     down = _winback(stack_env, "down")
+    assert "console" in down.stdout
     assert "postgres" in down.stdout and "tansu" in down.stdout
     assert not port_open(int(stack_env["WINBACK_DEV_PG_PORT"]))

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from winback_cli.servers import free_port
-from winback_cli.stack import SERVICES, ServiceProcess, migrate, service_env
+from winback_cli.stack import STARTED, ServiceProcess, migrate, service_env, service_url_env
 
 # Short group timeouts: Tansu holds a dead member's partitions for a whole session timeout.
 FAST_CONSUMERS = {
@@ -28,18 +28,18 @@ def running_services(
     extra: dict[str, str] | None = None,
     replicas: dict[str, int] | None = None,
 ) -> Iterator[dict[str, ServiceProcess]]:
-    """Migrate and start the named services on free ports; consent's URL is wired to campaign.
+    """Migrate and start the named services on free ports; each one's URL is wired to the others.
 
     `replicas`: more instances of a service ("risk": 2 adds "risk-2"), each on its own port with
     the same database and consumer group, as a second pod would run.
     """
-    specs = {s.name: s for s in SERVICES}
+    specs = {s.name: s for s in STARTED}
     ports = {name: free_port() for name in names}
     instances = [(name, name) for name in names]
     instances += [(f"{name}-{i}", name) for name, n in (replicas or {}).items() for i in range(2, n + 1)]
     env_extra = dict(FAST_CONSUMERS)
-    if "consent" in ports:
-        env_extra["WINBACK_CONSENT_URL"] = f"http://127.0.0.1:{ports['consent']}"
+    # Each started service's URL, for campaign (consent) and the console (all five).
+    env_extra.update(service_url_env({name: f"http://127.0.0.1:{port}" for name, port in ports.items()}))
     env_extra.update(extra or {})
     processes: dict[str, ServiceProcess] = {}
     try:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from winback_cli.servers import EmbeddedPostgres, TansuBroker, port_open, prepare_dir_for_system_user
-from winback_cli.stack import SERVICES, ServiceProcess, migrate, service_env
+from winback_cli.stack import STARTED, ServiceProcess, migrate, service_env
 from winback_shared.events.topics import ALL_TOPICS
 from winback_shared.kafka.admin import ensure_topics
 
@@ -113,7 +113,7 @@ class DevStack:
         # A restarted Tansu has lost every topic and offset, and clients still hammering it
         # from before can take it down during start-up: stop the services first, restart them
         # after the topics exist again.
-        for spec in SERVICES:
+        for spec in STARTED:
             if spec.name in pids:
                 _terminate(pids.pop(spec.name))
         self.broker = TansuBroker(DEV_BROKER_PORT, log_path=self.paths.logs / "tansu.log")
@@ -137,7 +137,7 @@ class DevStack:
         bootstrap = self._start_broker(pids)
         database_url = self._start_postgres()
         asyncio.run(ensure_topics(bootstrap, ALL_TOPICS, partitions=TOPIC_PARTITIONS))
-        for spec in SERVICES:
+        for spec in STARTED:
             env = service_env(bootstrap=bootstrap, database_url=database_url, port=spec.port)
             if spec.name in pids and _alive(pids[spec.name]):
                 continue
@@ -156,7 +156,7 @@ class DevStack:
         """Stop services, then broker, then database; returns what was stopped."""
         pids = _read_pids(self.paths)
         stopped = []
-        for spec in SERVICES:
+        for spec in STARTED:
             if spec.name in pids:
                 _terminate(pids.pop(spec.name))
                 stopped.append(spec.name)

@@ -23,7 +23,7 @@ from winback_cli.importer import import_command
 from winback_cli.simulation import state as sim_state
 from winback_cli.simulation.command import SimulationRequest, default_address, run_with_progress, simulate_command
 from winback_cli.simulation.summary import print_summary
-from winback_cli.stack import SERVICE_URLS, SERVICES
+from winback_cli.stack import CONSOLE, SERVICE_URLS, SERVICES
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="winback: win back customers, lawfully.")
 # Wide enough for the tables even when stdout is not a terminal (make run piped to a log).
@@ -41,13 +41,15 @@ def _print_urls() -> None:
     for spec in SERVICES:
         base = f"http://127.0.0.1:{spec.port}"
         table.add_row(spec.name, base, f"{base}/docs")
+    table.add_row(CONSOLE.name, f"http://127.0.0.1:{CONSOLE.port}", "pages, no API")
     console.print(table)
+    console.print(f"Console: [bold]http://127.0.0.1:{CONSOLE.port}/login[/] (sign in with an ops or admin key)")
     console.print("Dev API keys: [bold]dev-admin-key[/] (admin), [bold]dev-ingest-key[/] (ingest)")
 
 
 @app.command()
 def up() -> None:
-    """Start broker, database and the five services in the background; return when all are ready."""
+    """Start broker, database, the five services and the console in the background; return when all are ready."""
     stack = DevStack(detach=True)
     endpoints = stack.up()
     console.print(f"broker {endpoints.bootstrap}, database {endpoints.database_url}, state in {stack.paths.root}")

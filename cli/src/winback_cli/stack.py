@@ -31,6 +31,15 @@ SERVICES: tuple[ServiceSpec, ...] = tuple(
     for name, port in (("ingest", 8001), ("risk", 8002), ("campaign", 8003), ("consent", 8004), ("metrics", 8005))
 )
 SERVICE_URLS: dict[str, str] = {spec.name: f"http://127.0.0.1:{spec.port}" for spec in SERVICES}
+# The console (pages for people) owns no data and has no clock, so it is not one of SERVICES
+# (the demo moves every service's clock); the dev stack starts it after them.
+CONSOLE = ServiceSpec("console", 8006 + DEV_PORT_OFFSET)
+STARTED: tuple[ServiceSpec, ...] = (*SERVICES, CONSOLE)
+
+
+def service_url_env(urls: dict[str, str]) -> dict[str, str]:
+    """WINBACK_<NAME>_URL of each service, as the console (and campaign, for consent) find them."""
+    return {f"WINBACK_{name.upper()}_URL": url for name, url in urls.items()}
 
 
 def service_env(*, bootstrap: str, database_url: str, port: int, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -40,7 +49,7 @@ def service_env(*, bootstrap: str, database_url: str, port: int, extra: dict[str
             "WINBACK_KAFKA_BOOTSTRAP": bootstrap,
             "WINBACK_DATABASE_URL": database_url,
             "WINBACK_PORT": str(port),
-            "WINBACK_CONSENT_URL": env.get("WINBACK_CONSENT_URL", SERVICE_URLS["consent"]),
+            **{name: env.get(name, url) for name, url in service_url_env(SERVICE_URLS).items()},
             "PYTHONUNBUFFERED": "1",
         }
     )

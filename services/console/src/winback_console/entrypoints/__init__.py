@@ -1,0 +1,1 @@
+"""winback console."""
