@@ -261,3 +261,43 @@ async def test_consent_not_yet_keeps_the_step_pending_and_asks_again_with_backof
         [action] = (await session.execute(select(actions.c.status, actions.c.reason))).all()
     assert tuple(action) == ("triggered", None)
     assert len(consent.asked) == 3 and len(set(consent.asked)) == 1  # one action id, asked three times
+
+
+class OverlapCountingConsent(FakeConsent):
+    """Counts how many calls are in flight at once, and the customers of each call."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.calls: list[set[str]] = []
+
+    async def decide(self, requests: Sequence[ConsentRequest]) -> dict[str, ConsentDecision]:
+        self.in_flight += 1
+        self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        self.calls.append({r.customer_id for r in requests})
+        try:
+            return await super().decide(requests)
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.mark.parametrize("consent_calls", [1, 2])
+async def test_consent_calls_in_flight_are_at_most_the_setting_each_step_once(
+    sessions: async_sessionmaker[AsyncSession], consent_calls: int
+) -> None:
+    plans = await enrol(sessions, 200)
+    consent = OverlapCountingConsent()
+    consent.delay_s = 0.05  # long enough for the other round to reach consent meanwhile
+    worker = Scheduler(
+        sessions=sessions,
+        clock=FixedClock(T0),
+        consent=consent,  # type: ignore[arg-type]
+        sender=SenderIdentity("Acme", "Weg 1", "hi@acme.example", "https://acme.example/u"),
+        config=SchedulerConfig(batch_size=25, pipeline_depth=2, consent_calls=consent_calls),
+    )
+    assert await worker.drain() == len(plans)
+    assert consent.most_in_flight == consent_calls
+    assert await count(sessions, actions) == len(plans) == len(consent.asked) == len(set(consent.asked))
+    # Rounds in flight never ask about the same customer (the cap must see one contact before the next).
+    assert sum(len(c) for c in consent.calls) == len(set().union(*consent.calls)) == len(plans)
