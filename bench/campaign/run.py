@@ -204,10 +204,12 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
             **({"WINBACK_SCHEDULER_PIPELINE_DEPTH": str(args.pipeline_depth)} if args.pipeline_depth else {}),
             **({"WINBACK_SCHEDULER_CONSENT_CALLS": str(args.consent_calls)} if args.consent_calls else {}),
         }
+        wal_before = stack.postgres_settings()
         spawned = time.perf_counter()
         services = stack.start_all("campaign", instances, extra, profile=True)
         ready = time.perf_counter()
         settled, published = asyncio.run(wait_settled(stack.dsn))
+        wal_after = stack.postgres_settings()
         harness.progress(f"{instances} instance(s): settled after {settled - spawned:.1f} s")
         shares = [int(harness.counter(service, "winback_campaign_actions_total")) for service in services]
         for service in services:
@@ -234,6 +236,12 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
             "consent_load_s": round(consent_load_s),
             "consent_load_concurrency": args.load_concurrency,
             "campaign_load_s": round(campaign_load_s),
+            # WAL written while the steps were settled (both services, one cluster): what each step
+            # costs the disk, whatever the machine's load.
+            "measured_phase_wal": {
+                key: round((wal_after[key] - wal_before[key]) / n, 2) for key in ("wal_records", "wal_fpi", "wal_bytes")
+            }
+            | {"per": "step", "checkpoints": wal_after["checkpoints"] - wal_before["checkpoints"]},
             "effects": effects,
             "effects_exactly_once": once,
         }
