@@ -80,7 +80,6 @@ def build_app(settings: ServiceSettings, *, clock: Clock | None = None) -> FastA
             cap=FrequencyCap(per_week=settings.cap_per_week, per_month=settings.cap_per_month),
             webhooks=dict(settings.webhooks),
             pipeline_depth=settings.scheduler_pipeline_depth,
-            consent_calls=settings.scheduler_consent_calls,
             backoff=Backoff(
                 base=timedelta(seconds=settings.cause_wait_backoff_s),
                 ceiling=timedelta(seconds=settings.cause_wait_backoff_max_s),

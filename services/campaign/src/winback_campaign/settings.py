@@ -24,8 +24,6 @@ class CampaignSettings(PersonalDataSettings):
     scheduler_batch_size: int = 200
     # Rounds in flight at once: the next round's consent call overlaps this round's writes.
     scheduler_pipeline_depth: int = Field(2, ge=1, le=8)
-    # Consent calls in flight at once (at most the pipeline depth is useful).
-    scheduler_consent_calls: int = Field(1, ge=1, le=8)
     # Consent unreachable: retry with exponential backoff up to this pause.
     consent_retry_max_s: float = 15.0
     # How long an e-mail step waits for the customer's address before it is suppressed.

@@ -54,8 +54,6 @@ class SchedulerConfig:
     webhooks: Mapping[str, str] = field(default_factory=dict)
     # Rounds in flight at once in this process: round k+1 asks consent while round k writes.
     pipeline_depth: int = 2
-    # Consent calls in flight at once in this process (their customers are disjoint: see _in_flight).
-    consent_calls: int = 1
     # How soon a step is asked again after consent's "not yet" (it has not applied the step's cause).
     backoff: Backoff = field(default_factory=Backoff)
 
@@ -80,9 +78,9 @@ class Scheduler:
         self._config = config
         self._on_committed = on_committed
         self._wakeup = asyncio.Event()
-        # `consent_calls` (default one) at a time: the pipeline overlaps a consent call with another
-        # round's writes; more calls in flight let consent's Python overlap its own commits.
-        self._consent_turn = asyncio.Semaphore(max(1, config.consent_calls))
+        # One consent call at a time: the pipeline overlaps it with another round's writes, not
+        # with another consent call (consent serialises a customer's ledger appends anyway).
+        self._consent_turn = asyncio.Lock()
         # Customers of this process's rounds in flight: their other steps wait for the next round,
         # whose cap check then sees this contact (one contact per customer per round, across rounds).
         self._in_flight: set[str] = set()
