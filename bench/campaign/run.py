@@ -1,7 +1,7 @@
 """Campaign benchmark: N customers whose win-back step falls due at once, settled by the real services.
 
     python -m bench.campaign.run [--quick] [--non-durable] [--customers N] [--instances N] [--scale-out]
-                                 [--pipeline-depth N] [--consent-calls N] [--load-concurrency 3]
+                                 [--pipeline-depth N] [--load-concurrency 3]
 
 The consent and campaign services as `make up` starts them (bench/harness.py). Consent's customers
 are loaded through its own consumer handler (a profile and a confirmed e-mail DOI each, so every
@@ -202,7 +202,6 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
             "WINBACK_CONSENT_TIMEOUT_S": "60",
             "WINBACK_SCHEDULER_BATCH_SIZE": str(BATCH),
             **({"WINBACK_SCHEDULER_PIPELINE_DEPTH": str(args.pipeline_depth)} if args.pipeline_depth else {}),
-            **({"WINBACK_SCHEDULER_CONSENT_CALLS": str(args.consent_calls)} if args.consent_calls else {}),
         }
         wal_before = stack.postgres_settings()
         spawned = time.perf_counter()
@@ -225,7 +224,6 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
             "customers": n,
             "instances": instances,
             "pipeline_depth": args.pipeline_depth or "service default",
-            "consent_calls": args.consent_calls or "service default",
             "actions_settled_per_instance": shares,
             "minutes": round(seconds / 60, 2),
             "start_to_ready_s": round(ready - spawned, 1),
@@ -283,7 +281,6 @@ def main() -> None:
     parser.add_argument("--scale-out", action="store_true", help="one instance, then two: throughput and effects")
     parser.add_argument("--baseline-rounds", type=int, default=10)
     parser.add_argument("--pipeline-depth", type=int, help="WINBACK_SCHEDULER_PIPELINE_DEPTH (default: the service's)")
-    parser.add_argument("--consent-calls", type=int, help="WINBACK_SCHEDULER_CONSENT_CALLS (default: the service's)")
     parser.add_argument(
         "--load-concurrency", type=int, default=3, help="consent fixture: slices applied at once (setup only)"
     )
