@@ -1,9 +1,10 @@
 """Every benchmark in turn, each on fresh servers; the result lines on stdout (and appended to --out).
 
-    python -m bench [--quick] [--non-durable] [--only NAME ...] [--wait-quiet 1.5] [--out FILE.jsonl]
+    python -m bench [--quick] [--non-durable] [--only NAME ...] [--wait-quiet 1.5 [--wait-max 600]] [--out FILE.jsonl]
 
 --wait-quiet L waits before each benchmark until the machine's 1-minute load average is below L
-(figures taken on a busy shared machine are depressed by its load; each line records the load).
+(figures taken on a busy shared machine are depressed by its load; each line records the load);
+--wait-max S gives up waiting after S seconds and runs anyway (the line records the load it ran at).
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ BENCHMARKS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
 )
 
 
-def wait_quiet(limit: float) -> None:
+def wait_quiet(limit: float, max_s: float | None) -> None:
+    """Until the 1-minute load is below `limit`, or `max_s` seconds have passed (then run at whatever load)."""
+    deadline = None if max_s is None else time.monotonic() + max_s
     while (load := os.getloadavg()[0]) >= limit:
+        if deadline is not None and time.monotonic() >= deadline:
+            print(f"load {load:.2f} >= {limit} after {max_s:.0f} s: running anyway", file=sys.stderr, flush=True)
+            return
         print(f"load {load:.2f} >= {limit}: waiting", file=sys.stderr, flush=True)
         time.sleep(30)
 
@@ -41,6 +47,7 @@ def main() -> None:
     parser.add_argument("--non-durable", action="store_true")
     parser.add_argument("--only", nargs="+", choices=[b[0] for b in BENCHMARKS])
     parser.add_argument("--wait-quiet", type=float, help="wait until the 1-minute load is below this")
+    parser.add_argument("--wait-max", type=float, help="with --wait-quiet: run anyway after this many seconds")
     parser.add_argument("--out", type=Path, help="also append the result lines to this file")
     args = parser.parse_args()
     failed = []
@@ -48,7 +55,7 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         if args.wait_quiet is not None:
-            wait_quiet(args.wait_quiet)
+            wait_quiet(args.wait_quiet, args.wait_max)
         command = [sys.executable, "-m", module, *extra, *(["--quick"] if args.quick else full_only)]
         command += ["--non-durable"] * args.non_durable
         print(f"== {name}: {' '.join(command[1:])}", file=sys.stderr, flush=True)

@@ -1,6 +1,7 @@
 """Campaign benchmark: N customers whose win-back step falls due at once, settled by the real services.
 
     python -m bench.campaign.run [--quick] [--non-durable] [--customers N] [--instances N] [--scale-out]
+                                 [--pipeline-depth N] [--load-concurrency 3]
 
 The consent and campaign services as `make up` starts them (bench/harness.py). Consent's customers
 are loaded through its own consumer handler (a profile and a confirmed e-mail DOI each, so every
@@ -186,7 +187,9 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
     with harness.Stack(args, "campaign") as stack:
         stack.migrate("consent")
         stack.migrate("campaign")
-        consent_load_s = asyncio.run(load_events(stack.database_url, consent_events(n)))
+        consent_load_s = asyncio.run(
+            load_events(stack.database_url, consent_events(n), concurrency=args.load_concurrency)
+        )
         campaign_load_s = asyncio.run(load_campaign(stack.dsn, n))
         harness.progress(f"loaded consent in {consent_load_s:.0f} s, campaign in {campaign_load_s:.0f} s")
         consent = stack.start("consent")
@@ -198,11 +201,14 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
             "WINBACK_CONSENT_API_KEY": harness.API_KEY,
             "WINBACK_CONSENT_TIMEOUT_S": "60",
             "WINBACK_SCHEDULER_BATCH_SIZE": str(BATCH),
+            **({"WINBACK_SCHEDULER_PIPELINE_DEPTH": str(args.pipeline_depth)} if args.pipeline_depth else {}),
         }
+        wal_before = stack.postgres_settings()
         spawned = time.perf_counter()
         services = stack.start_all("campaign", instances, extra, profile=True)
         ready = time.perf_counter()
         settled, published = asyncio.run(wait_settled(stack.dsn))
+        wal_after = stack.postgres_settings()
         harness.progress(f"{instances} instance(s): settled after {settled - spawned:.1f} s")
         shares = [int(harness.counter(service, "winback_campaign_actions_total")) for service in services]
         for service in services:
@@ -217,6 +223,7 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
         conditions = {
             "customers": n,
             "instances": instances,
+            "pipeline_depth": args.pipeline_depth or "service default",
             "actions_settled_per_instance": shares,
             "minutes": round(seconds / 60, 2),
             "start_to_ready_s": round(ready - spawned, 1),
@@ -225,7 +232,14 @@ def run_once(args: argparse.Namespace, instances: int, one: dict[str, Any] | Non
             "extrapolated_1m_minutes": round(1_000_000 / (n / seconds) / 60, 1),
             "baseline_before_after": [round(before), round(after)],
             "consent_load_s": round(consent_load_s),
+            "consent_load_concurrency": args.load_concurrency,
             "campaign_load_s": round(campaign_load_s),
+            # WAL written while the steps were settled (both services, one cluster): what each step
+            # costs the disk, whatever the machine's load.
+            "measured_phase_wal": {
+                key: round((wal_after[key] - wal_before[key]) / n, 2) for key in ("wal_records", "wal_fpi", "wal_bytes")
+            }
+            | {"per": "step", "checkpoints": wal_after["checkpoints"] - wal_before["checkpoints"]},
             "effects": effects,
             "effects_exactly_once": once,
         }
@@ -266,6 +280,10 @@ def main() -> None:
     parser.add_argument("--instances", type=int, default=1, help="campaign instances (one consumer group)")
     parser.add_argument("--scale-out", action="store_true", help="one instance, then two: throughput and effects")
     parser.add_argument("--baseline-rounds", type=int, default=10)
+    parser.add_argument("--pipeline-depth", type=int, help="WINBACK_SCHEDULER_PIPELINE_DEPTH (default: the service's)")
+    parser.add_argument(
+        "--load-concurrency", type=int, default=3, help="consent fixture: slices applied at once (setup only)"
+    )
     args = parser.parse_args()
     args.customers = harness.sized(args, "customers", 1_000_000, 20_000)
     if args.scale_out:
