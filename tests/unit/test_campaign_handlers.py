@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -90,6 +91,18 @@ async def test_a_churn_whose_cause_is_applied_enrols_in_the_chosen_variant_and_a
     assert store.state.step_rows() == {(eid, "mail"): ("pending", None), (eid, "later"): ("pending", None)}
     assert store.state.published() == [("winback.campaign", "campaign.enrolled", f"enrolled:{eid}")]
     assert store.commits == 1
+
+
+async def test_an_enrolment_is_never_dated_before_the_churn_that_caused_it() -> None:
+    # Risk dated the churn 18 hours after campaign's clock (clock skew, or a simulator moving clocks
+    # once a day): metrics counts an enrolment into the churn's episode only at or after the churn.
+    store = campaign_store()
+    later = T0 + timedelta(hours=18)
+
+    await consume(store, [profile("c1"), cancelled("c1", later), churned("c1", later)])
+
+    (message,) = store.state.outbox
+    assert json.loads(message.payload)["time"] == later.isoformat().replace("+00:00", "Z")
 
 
 async def test_a_held_out_customer_is_enrolled_as_control_with_every_step_skipped() -> None:

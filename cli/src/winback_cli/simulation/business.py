@@ -305,13 +305,16 @@ class Business:
         }
 
     def _state(self, customer_id: object) -> State | None:
+        """This run's customer; None for anyone else, and for one who has not joined yet: on a stack an
+        earlier run used, campaign still acts on that run's customers, whose ids this run reuses."""
         if not isinstance(customer_id, str) or not customer_id.startswith("sim-"):
             return None
         try:
             index = int(customer_id[4:])
         except ValueError:
             return None
-        return self.states[index] if 0 <= index < len(self.states) else None
+        state = self.states[index] if 0 <= index < len(self.states) else None
+        return state if state is not None and state.lives else None
 
     # ---- a customer's life ------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -32,6 +32,9 @@ class SimulationRequest:
     months: int
     seed: int
     out: Path
+    # The first simulated day; None: the stack's next midnight. A fixed start makes a run repeatable
+    # to the day (weekdays, holidays and quiet hours depend on the date); it must lie after every clock.
+    start: date | None = None
 
 
 def default_address() -> StackAddress:
@@ -67,6 +70,12 @@ async def run_simulation(
         latest = max((await stack.clocks()).values())
         # The first simulated day is the stack's next midnight (clocks only move forward).
         start = (latest + timedelta(days=1)).date()
+        if request.start is not None:
+            if request.start < start:
+                raise ValueError(
+                    f"--start {request.start} is not after every service's clock (latest {latest:%Y-%m-%d})"
+                )
+            start = request.start
         end = add_months(start, request.months)
         business = business_factory(
             customers=request.customers, seed=request.seed, start=midnight(start), end=midnight(end)
@@ -133,6 +142,10 @@ def simulate_command(
     customers: Annotated[int, typer.Option(min=1, help="simulated customers")] = 3_000,
     months: Annotated[int, typer.Option(min=1, max=120, help="months the simulated business lives")] = 12,
     seed: Annotated[int, typer.Option(help="seed of every random draw (same seed, same business)")] = 1,
+    start: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="first simulated day (default: the stack's next midnight)"),
+    ] = None,
     out: Annotated[Path, typer.Option(file_okay=False, help="folder for events, truth and report")] = Path(
         "simulation"
     ),
@@ -161,10 +174,10 @@ def simulate_command(
         admin_key=admin_key,
         bootstrap=bootstrap,
     )
-    request = SimulationRequest(customers, months, seed, out)
+    request = SimulationRequest(customers, months, seed, out, start.date() if start else None)
     try:
         report = run_with_progress(request, address, console)
-    except (StackUnavailable, ServicesStuck) as exc:
+    except (StackUnavailable, ServicesStuck, ValueError) as exc:
         console.print(f"[red]simulation stopped:[/] {exc}")
         raise typer.Exit(2) from exc
     Console().print(to_markdown(report))

@@ -19,8 +19,11 @@ Waiting only where a decision depends on it:
   simulated day, weekly ones put lapse flags on a 7-day grid (at most 7 days late). The
   assessor itself runs only once risk has caught up and reads facts up to its clock, so it need
   not be waited for. Event-caused changes (a cancellation's churn) are dated by the event;
-- campaign and metrics not at all until the end: an action read a little late only reaches the
-  business later (its effects are dated from the action), and metrics answers after the run.
+- campaign, by the same rule as risk: it enrols on status changes only within its replay window,
+  and a churn read late lets the steps of an earlier (at-risk) enrolment go out after the customer
+  left. An action read a little late only reaches the business later (its effects are dated from
+  the action);
+- metrics not at all until the end: it answers after the run.
 
 Clocks only move forward (spec/apis.md), so the simulated months begin at the stack's clock and
 the run leaves every clock that many months later.
@@ -254,22 +257,25 @@ class Driver:
 
         Each lag read costs broker round trips (a coordinator lookup and an offset fetch per group),
         so lags are read only when a wait may be needed: consent's when a contactable customer's
-        consent may have changed, risk's every other day (its allowance is two days of events), all
-        four weekly for the progress line and the peaks.
+        consent may have changed, risk's and campaign's every other day (their allowance is two days
+        of events), all four weekly for the progress line and the peaks.
         """
         n = (day - self.start).days
         consent_needed = self.pacing.sync_consent and any(c in self._contactable for c in self._consent_pending)
         services: tuple[str, ...] = ("risk", "consent", "campaign", "metrics") if n % 7 == 0 else ()
         if not services and (consent_needed or n % 2 == 0):
-            services = ("risk", "consent")
+            services = ("risk", "consent", "campaign")
         if not services:
             return
         lags = await self._measure(services)
         waiting: tuple[str, ...] = ()
         if consent_needed:
             waiting += ("consent",)
-        if lags["risk"] > max(100, sum(self._recent_sizes)):
-            waiting += ("risk",)
+        allowance = max(100, sum(self._recent_sizes))
+        # Campaign too: it enrols on a status change only within its replay window (7 days before its
+        # clock), so a churn it reads a week late gets no win-back, and a check-in letter goes out after
+        # the customer has left (seen: a churn read 10 simulated days late, in a second of wall time).
+        waiting += tuple(s for s in ("risk", "campaign") if lags[s] > allowance)
         await self._wait_for(waiting, lags)
         if "consent" in waiting or lags["consent"] == 0:
             self._consent_pending.clear()

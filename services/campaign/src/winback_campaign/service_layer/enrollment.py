@@ -140,7 +140,10 @@ async def _apply(uow: CampaignUnitOfWork, signals: Sequence[Signal], now: dateti
 
 def _message(effect: Enrolled | Exited, now: datetime, attributed: dict[str, str]) -> OutboxMessage:
     if isinstance(effect, Enrolled):
-        return events.enrolled(effect.plan, now)
+        # Never dated before the status change that caused it: the service that dated the change may
+        # run ahead of this clock (clock skew; a simulator moving clocks once a day), and metrics puts
+        # an enrolment into the churn episode that begins at that change only if it comes at or after it.
+        return events.enrolled(effect.plan, max(now, effect.plan.trigger_at))
     return events.exited(
         effect.enrollment, effect.reason, now, attributed_action_id=attributed.get(effect.enrollment.enrollment_id)
     )
