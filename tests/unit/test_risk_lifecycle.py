@@ -10,7 +10,13 @@ from typing import Any
 import pytest
 
 from winback_risk.domain.customer import CustomerState, Status
-from winback_risk.domain.lifecycle import apply_batch, apply_event, churn_reason_of, is_winback_eligible
+from winback_risk.domain.lifecycle import (
+    apply_assessment,
+    apply_batch,
+    apply_event,
+    churn_reason_of,
+    is_winback_eligible,
+)
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.registry import parse_event
 
@@ -160,6 +166,19 @@ def test_late_cancellation_superseded_by_later_order_does_not_churn() -> None:
 def test_late_cancellation_older_than_win_back_does_not_churn_again() -> None:
     state, _ = fold(event("contract.cancelled", 2), event("order.placed", 8), event("contract.cancelled", 5))
     assert state.status == "won_back" and state.churn_count == 1
+
+
+def test_late_notice_churns_at_the_notice_even_after_a_later_assessment() -> None:
+    # The weekly assessment moved the customer to at_risk on day 7 before risk had read the notice of
+    # day 5: the notice still churns them, dated day 5, so win-back starts within its window.
+    state = CustomerState(customer_id="c1")
+    apply_event(state, event("order.placed", 0))
+    assert apply_assessment(state, "at_risk", ("risk_score_above_threshold",), at(7)) is not None
+
+    (change,) = apply_event(state, event("contract.cancelled", 5, reason_code="budget"))
+
+    assert (change.from_status, change.to_status, change.at) == ("at_risk", "churned", at(5))
+    assert state.status == "churned" and state.churned_at == at(5) and state.churn_reason == "budget"
 
 
 def test_facts_accumulate_order_independently() -> None:

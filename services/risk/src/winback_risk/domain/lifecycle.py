@@ -123,8 +123,10 @@ def apply_cancellation(state: CustomerState, event: ContractCancelled) -> Status
         return None
     if state.status not in CHURNABLE:
         return None
-    if state.status_since is not None and event.time < state.status_since:
-        return None
+    # A notice that arrives late (consumer lag, a billing system's nightly batch) still churns at the
+    # notice, even when a later assessment moved the customer to at_risk or lapsed meanwhile: those
+    # were scores made without it. Only a return after the notice (an order, renewal, new contract)
+    # makes it obsolete. Dropping it lost the churn for good (seen in the simulated business).
     if state.last_return_at is not None and event.time < state.last_return_at:
         return None
     state.churn_reason = churn_reason_of(reason_code)
