@@ -13,6 +13,9 @@ from scipy.special import gammaln
 
 from winback_risk.domain.model.fitting import FitResult, Floats, maximise
 
+# Fader, Hardie & Lee (2005) on CDNOW: p 6.25, q 3.74 (the same shapes limits.py's prior uses).
+CDNOW_SPEND_SHAPES = (6.25, 3.74)
+
 
 @dataclass(frozen=True, slots=True)
 class GammaGamma:
@@ -62,5 +65,14 @@ def fit(x: Floats, m_x: Floats) -> tuple[GammaGamma, FitResult]:
         with np.errstate(invalid="ignore", over="ignore"):
             return float(np.sum(log_likelihood(GammaGamma(*params), xs, ms)))
 
-    result = maximise(total, np.array([1.0, 2.0, float(np.mean(ms))]))
+    # Two starts, the better optimum kept: from (1, 2) alone the optimiser can stop at "customers do
+    # not differ" (q ~ 4e5) on a base whose customers each spend the same every time, where the
+    # likelihood rises towards large p instead; which one it found depended on the machine's
+    # floating point. The second start is the CDNOW shapes at this base's mean (limits.prior_spend).
+    mean = float(np.mean(ms))
+    p0, q0 = CDNOW_SPEND_SHAPES
+    starts = (np.array([1.0, 2.0, mean]), np.array([p0, q0, mean * (q0 - 1.0) / p0]))
+    results = [maximise(total, start) for start in starts]
+    finite = [r for r in results if np.isfinite(r.log_likelihood)] or results
+    result = max(finite, key=lambda r: (r.converged, r.log_likelihood))
     return GammaGamma(*result.params), result

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from winback_risk.domain.model.fitting import FitResult, Floats
-from winback_risk.domain.model.gamma_gamma import GammaGamma
+from winback_risk.domain.model.gamma_gamma import CDNOW_SPEND_SHAPES, GammaGamma
 from winback_risk.domain.model.pareto_nbd import MAX_MEAN_RATE, ParetoNBD
 
 # Pareto/NBD on the CDNOW 1/10 sample (Fader, Hardie & Lee 2005), weeks converted to days:
@@ -22,7 +22,7 @@ from winback_risk.domain.model.pareto_nbd import MAX_MEAN_RATE, ParetoNBD
 PRIOR_PURCHASES = ParetoNBD(r=0.553, alpha=10.578 * 7, s=0.606, beta=11.669 * 7)
 # Gamma-Gamma shapes on the same data (p=6.25, q=3.74, gamma=15.44 USD). The scale is money, so
 # gamma is rescaled to make the prior's population mean the base's own mean value per occasion.
-PRIOR_SPEND_SHAPES = (6.25, 3.74)
+PRIOR_SPEND_SHAPES = CDNOW_SPEND_SHAPES
 
 # Data reasons: more data may lift them, so a refit is worth trying again soon.
 TOO_FEW_CUSTOMERS = "too_few_customers"
