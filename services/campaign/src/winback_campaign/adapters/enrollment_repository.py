@@ -32,10 +32,18 @@ STATUS_FIELDS = ("status", "status_at", "churn_reason", "segment", "value_tier",
 
 
 def _union(column: str) -> Any:
+    # Strings only: a JSON `null` on either side (the value an absent set was once stored as) would
+    # otherwise be appended as an element, and `", ".join` in a template crashed the scheduler on it.
     return literal_column(
         f"(SELECT coalesce(jsonb_agg(DISTINCT v), '[]'::jsonb) FROM jsonb_array_elements("
-        f"coalesce(campaign.customers.{column}, '[]'::jsonb) || coalesce(excluded.{column}, '[]'::jsonb)) v)"
+        f"{_array(f'campaign.customers.{column}')} || {_array(f'excluded.{column}')}) v "
+        "WHERE jsonb_typeof(v) = 'string')"
     )
+
+
+def _array(value: str) -> str:
+    """The stored JSON as an array: SQL NULL, JSON null or any non-array is the empty one."""
+    return f"(CASE WHEN jsonb_typeof({value}) = 'array' THEN {value} ELSE '[]'::jsonb END)"
 
 
 async def upsert_profiles(session: AsyncSession, profiles: dict[str, dict[str, Any]], now: datetime) -> None:

@@ -169,7 +169,7 @@ async def claim_due_steps(
                 phone=r.phone,
                 postal_address=r.postal_address,
                 account_manager=r.account_manager,
-                categories=tuple(r.categories or ()),
+                categories=tuple(c for c in r.categories or () if isinstance(c, str)),
             ),
             assignee=r.assignee,
             churn_reason=r.churn_reason,

@@ -47,8 +47,9 @@ customers = Table(
     Column("time_zone", String(64)),
     # German state (ISO 3166-2 without `DE-`): explicit `attributes.state`, else from the postal code.
     Column("state", String(8)),
-    Column("categories", JSONB),
-    Column("wishes", JSONB),
+    # Arrays of strings; absent is SQL NULL, never JSON null (migration 0008 cleaned what was stored).
+    Column("categories", JSONB(none_as_null=True)),
+    Column("wishes", JSONB(none_as_null=True)),
     Column("status", String(16)),
     Column("status_at", DateTime(timezone=True)),
     Column("churn_reason", String(64)),

@@ -245,7 +245,7 @@ async def render_step(
         phone=row.phone,
         postal_address=row.postal_address,
         account_manager=row.account_manager,
-        categories=tuple(row.categories or ()),
+        categories=tuple(c for c in row.categories or () if isinstance(c, str)),
     )
     own = playbook.templates.get(step.template)
     # The link names no action: following it answers 404, so a preview can never unsubscribe anyone.
