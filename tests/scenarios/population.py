@@ -25,16 +25,17 @@ def background(size: int = 300, seed: int = 13) -> list[Customer]:
 def _customer(rng: random.Random, i: int) -> Customer:
     business = rng.random() < 0.15
     customer = Customer(f"bg-{i:04d}", kind="business" if business else "consumer").with_profile(name=f"Kunde {i}")
-    # Lognormal basket: most baskets 30-150 EUR, a long tail; businesses buy bigger.
+    # Lognormal basket: most baskets 30-150 EUR, a long tail; businesses buy bigger. Each order varies
+    # by up to 40 % around the customer's basket, so the spend model has something to fit.
     basket = round(rng.lognormvariate(4.2, 0.7) * (8 if business else 1), 2)
     if rng.random() < 0.3:
-        customer.ordered(basket, times=1, last=days(rng.uniform(14, 700)))
+        customer.ordered(basket, times=1, last=days(rng.uniform(14, 700)), spread=0.4)
     else:
         every = days(rng.choice((7, 14, 30, 45, 60, 90)))
         times = rng.randint(2, 24)
         # Most are still buying; about a third stopped some time ago (drop-outs the model can learn from).
         silent = rng.uniform(14, 40) if rng.random() < 0.65 else rng.uniform(120, 600)
-        customer.ordered(basket, every=every, times=times, last=days(silent))
+        customer.ordered(basket, every=every, times=times, last=days(silent), spread=0.4)
     if business and rng.random() < 0.7:
         started = days(rng.uniform(200, 900))
         customer.contract(round(rng.uniform(100, 3000), -1), started=started)

@@ -12,6 +12,7 @@ so the same story can be told at whatever time the services' clocks show.
 from __future__ import annotations
 
 import itertools
+import random
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -72,17 +73,30 @@ class Customer:
         return self
 
     def ordered(
-        self, amount: float, *, every: timedelta = MONTH, times: int = 1, last: timedelta = days(1), margin: float = 0.3
+        self,
+        amount: float,
+        *,
+        every: timedelta = MONTH,
+        times: int = 1,
+        last: timedelta = days(1),
+        margin: float = 0.3,
+        spread: float = 0.0,
     ) -> Customer:
-        """`times` orders of `amount` EUR, `every` apart, the latest `last` before the moment."""
+        """`times` orders of `amount` EUR, `every` apart, the latest `last` before the moment.
+
+        `spread`: each order's amount varies by up to this share around `amount` (the same for the same
+        customer id), as real baskets do; with none, every order is worth exactly the same, a limit the
+        spend model treats as degenerate (it then uses its prior)."""
+        rng = random.Random(self.customer_id)
         for i in range(times):
+            value = amount * (1.0 + spread * rng.uniform(-1.0, 1.0))
             self._add(
                 last + i * every,
                 "order.placed",
                 "/scenario/shop",
                 order_id=f"{self.customer_id}-o{next(_ids)}",
-                amount=f"{amount:.2f}",
-                margin=f"{amount * margin:.2f}",
+                amount=f"{value:.2f}",
+                margin=f"{value * margin:.2f}",
                 category="software",
             )
         return self
