@@ -240,19 +240,19 @@ def money(kpis: Mapping[str, Any], truth: Mapping[str, Any], churned_by_risk: It
 
     The truth's cohort is the one metrics counts: relationships that ended and that risk calls
     churned (every cancelled contract, and a shop buyer only once risk marked them churned; a shop
-    drop-out risk calls lapsed is no churn to metrics). Cost: the contacts of the churn-triggered
-    playbooks (those the true uplift counts) at metrics' default channel prices. Recovered revenue
+    drop-out risk calls lapsed is no churn to metrics). Cost: the contacts of the enrolments the
+    true uplift counts (those inside a churn episode) at metrics' default channel prices. Recovered revenue
     and ROI: the truth's over every life after a return (metrics counts orders only, so a returned
     subscriber's fees are not in its figure).
     """
     flagged = set(churned_by_risk)
     churns = [c for c in truth.get("churns") or [] if c.get("kind") == "contract" or c.get("customer_id") in flagged]
     won_back = sum(1 for c in churns if c.get("returned_at"))
-    counted = set((truth.get("uplift") or {}).get("by_playbook") or {})
+    counted = {e.get("enrollment_id") for e in truth.get("enrollments") or [] if e.get("counted")}
     cost = sum(
         CHANNEL_COST.get(str(x.get("channel")), 0.0)
         for x in truth.get("contacts") or []
-        if x.get("playbook_id") in counted
+        if x.get("enrollment_id") in counted
     )
     recovered = truth.get("recovered") or {}
     margin = _num(recovered.get("margin"))

@@ -181,7 +181,20 @@ def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
         others = [x for x in realised if x.enrollment_id != e.enrollment_id]
         treated, untreated, contacts = when(realised), when(others), len(own)
     playbook = b.playbooks.get(e.playbook_id)
-    return Outcome(e, state.customer.customer_id, counts_for_uplift(playbook), treated, untreated, contacts)
+    counted = counts_for_uplift(playbook) or _after_the_notice(state, e)
+    return Outcome(e, state.customer.customer_id, counted, treated, untreated, contacts)
+
+
+def _after_the_notice(state: State, e: Enrollment) -> bool:
+    """An at-risk or lapsed enrolment made after a notice campaign had not heard of yet.
+
+    Risk reads a notice late now and then and dates the churn by it (before an at-risk enrolment it
+    had caused meanwhile); metrics then counts that enrolment in the churn episode, as the first one.
+    """
+    life = state.lives[e.life_index]
+    if not state.customer.contract or not math.isfinite(life.end_at) or e.at < life.end_at:
+        return False
+    return life.returned_at is None or e.at < life.returned_at
 
 
 def _index(customer_id: str) -> int:

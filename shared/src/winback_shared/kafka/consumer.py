@@ -47,10 +47,23 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+# PostgreSQL's own "try the transaction again": deadlock_detected and serialization_failure.
+RETRY_SQLSTATES = frozenset({"40P01", "40001"})
+
+
 def is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+    if isinstance(exc, DBAPIError) and (exc.connection_invalidated or _sqlstate(exc) in RETRY_SQLSTATES):
         return True
     return isinstance(exc, TRANSIENT_ERRORS)
+
+
+def _sqlstate(exc: DBAPIError) -> str | None:
+    """The server's SQLSTATE, from the DBAPI error or the driver's exception it wraps (asyncpg)."""
+    for candidate in (exc.orig, getattr(exc.orig, "__cause__", None)):
+        state = getattr(candidate, "sqlstate", None)
+        if isinstance(state, str):
+            return state
+    return None
 
 
 class _Assignment(ConsumerRebalanceListener):  # type: ignore[misc]
