@@ -15,10 +15,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.support.db import migrated
 from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.bootstrap import MIGRATIONS
 from winback_campaign.service_layer.translate import merged_profiles
-from winback_shared.db.engine import create_engine, create_sessionmaker
+from winback_shared.db.engine import create_sessionmaker
 from winback_shared.db.migrate import upgrade
 from winback_shared.events.inbound import ContractCancelled, CustomerUpserted, OrderPlaced
 
@@ -29,10 +30,8 @@ T0 = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
 
 @pytest.fixture(scope="module")
 async def sessions(database_url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await asyncio.to_thread(upgrade, database_url, MIGRATIONS, "0007")
-    engine = create_engine(database_url)
-    yield create_sessionmaker(engine)
-    await engine.dispose()
+    async with migrated(database_url, MIGRATIONS, revision="0007") as engine:
+        yield create_sessionmaker(engine)
 
 
 async def _sets(sessions: async_sessionmaker[AsyncSession]) -> dict[str, tuple[object, object]]:
