@@ -1,4 +1,5 @@
-"""A customer's categories and wishes stay arrays of strings through every profile update (migration 0008).
+"""What campaign keeps of a customer: categories and wishes stay arrays of strings (migration 0008), and
+the current status is the one risk decided last.
 
 Found by the simulated business: a profile update without categories stored JSON `null`, the next
 merge appended it (`["services", null]`), and the scheduler crashed rendering "what you bought"
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
@@ -18,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.support.db import migrated
 from winback_campaign.adapters import enrollment_repository as repo
 from winback_campaign.bootstrap import MIGRATIONS
+from winback_campaign.domain.enrollment import StatusChange
 from winback_campaign.service_layer.translate import merged_profiles
 from winback_shared.db.engine import create_sessionmaker
 from winback_shared.db.migrate import upgrade
@@ -69,3 +71,27 @@ async def test_nulls_stored_before_are_removed_and_updates_keep_strings_only(
             await repo.upsert_profiles(session, merged_profiles(batch), T0)
 
     assert (await _sets(sessions))["new"] == (["garden"], ["no", "sso"])
+
+
+def _change(to: str, day: int) -> StatusChange:
+    at = T0 + timedelta(days=day)
+    return StatusChange("late", to, at, winback_eligible=True, source="/winback/risk", event_id=f"{to}-{day}")
+
+
+async def test_a_churn_at_a_notice_read_late_is_the_current_status_after_a_later_score(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    # Risk scored the customer at_risk on day 7, then read the notice of day 5 and churned them at it:
+    # the churn is what feature releases and previews must see (they look for churned customers).
+    async with sessions.begin() as session:
+        await repo.record_statuses(session, [_change("at_risk", 7)], T0)
+    async with sessions.begin() as session:
+        await repo.record_statuses(session, [_change("churned", 5)], T0)
+    async with sessions.begin() as session:
+        # In one batch as well, and a score older than the churn never replaces it.
+        await repo.record_statuses(session, [_change("lapsed", 6), _change("churned", 5)], T0)
+    async with sessions() as session:
+        row = (
+            await session.execute(text("SELECT status, status_at FROM campaign.customers WHERE customer_id = 'late'"))
+        ).one()
+    assert (row.status, row.status_at) == ("churned", T0 + timedelta(days=5))

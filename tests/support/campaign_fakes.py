@@ -20,7 +20,7 @@ from winback_campaign.domain.actions import (
     DueStep,
 )
 from winback_campaign.domain.batch import ActiveEnrollment
-from winback_campaign.domain.enrollment import EnrollmentPlan, PastEnrollment, StatusChange
+from winback_campaign.domain.enrollment import EnrollmentPlan, PastEnrollment, StatusChange, supersedes
 from winback_campaign.domain.templates import Recipient
 from winback_shared.events.produced import CustomerStatusChanged
 
@@ -67,7 +67,7 @@ class FakeCustomers:
     async def record_statuses(self, changes: Sequence[StatusChange], now: datetime) -> None:
         for c in changes:
             row = self._s.customers.setdefault(c.customer_id, {})
-            if row.get("status_at") is None or c.at >= row["status_at"]:
+            if supersedes(c.to, c.at, row.get("status"), row.get("status_at")):
                 row.update(status=c.to, status_at=c.at, churn_reason=c.churn_reason, segment=c.segment)
                 row.update(value_tier=c.value_tier, winback_eligible=c.winback_eligible)
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_campaign.adapters.tables import actions, customers, enrollment_steps, enrollments
 from winback_campaign.domain.batch import ActiveEnrollment
-from winback_campaign.domain.enrollment import EnrollmentPlan, PastEnrollment, StatusChange
+from winback_campaign.domain.enrollment import SCORED_STATUSES, EnrollmentPlan, PastEnrollment, StatusChange, supersedes
 
 PROFILE_FIELDS = (
     "name",
@@ -72,10 +72,11 @@ async def upsert_profiles(session: AsyncSession, profiles: dict[str, dict[str, A
 
 
 async def record_statuses(session: AsyncSession, changes: Sequence[StatusChange], now: datetime) -> None:
-    """Keep each customer's latest status change (by its time) for previews and feature releases."""
+    """Keep each customer's current status change for previews and feature releases (`supersedes`)."""
     latest: dict[str, StatusChange] = {}
     for c in changes:
-        if c.customer_id not in latest or c.at >= latest[c.customer_id].at:
+        kept = latest.get(c.customer_id)
+        if kept is None or supersedes(c.to, c.at, kept.to, kept.at):
             latest[c.customer_id] = c
     if not latest:
         return
@@ -93,7 +94,11 @@ async def record_statuses(session: AsyncSession, changes: Sequence[StatusChange]
         for c in sorted(latest.values(), key=lambda c: c.customer_id)
     ]
     stmt = insert(customers).values(rows)
-    newer = or_(customers.c.status_at.is_(None), stmt.excluded.status_at >= customers.c.status_at)
+    newer = or_(
+        customers.c.status_at.is_(None),
+        stmt.excluded.status_at >= customers.c.status_at,
+        and_(stmt.excluded.status == "churned", customers.c.status.in_(sorted(SCORED_STATUSES))),
+    )
     stmt = stmt.on_conflict_do_update(
         index_elements=[customers.c.customer_id],
         set_={f: stmt.excluded[f] for f in STATUS_FIELDS},

@@ -35,6 +35,21 @@ class StatusChange:
     caused_by: tuple[str, str] | None = None
 
 
+# Statuses risk gives by its scores; a churn (a notice) outranks them even when dated earlier.
+SCORED_STATUSES = frozenset({"active", "at_risk", "lapsed"})
+
+
+def supersedes(new_to: str, new_at: datetime, old_to: str | None, old_at: datetime | None) -> bool:
+    """Whether a status change replaces the one kept for a customer (previews, feature releases).
+
+    The later one wins, except that risk churns at a notice it read late even after a score had
+    moved the customer since (risk README): that churn, dated before the score, is the current status.
+    """
+    if old_at is None or new_at >= old_at:
+        return True
+    return new_to == "churned" and old_to in SCORED_STATUSES
+
+
 @dataclass(frozen=True, slots=True)
 class PastEnrollment:
     playbook_id: str
