@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
+from tests.support.kafka import publish
 from tests.support.polling import eventually
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
@@ -28,7 +29,6 @@ from winback_shared.events.produced import (
     CustomerStatusChanged,
 )
 from winback_shared.events.topics import Topic
-from winback_shared.kafka.producer import EventPublisher, OutgoingRecord
 
 pytestmark = pytest.mark.integration
 
@@ -143,12 +143,8 @@ def holdout_experiment() -> tuple[list[CloudEvent], list[CloudEvent], list[Cloud
 
 
 async def _publish(bootstrap: str, batches: list[tuple[Topic, list[CloudEvent]]]) -> None:
-    publisher = EventPublisher(bootstrap)
-    try:
-        for topic, events in batches:
-            await publisher.publish([OutgoingRecord.of(topic.value, e) for e in events])
-    finally:
-        await publisher.close()
+    for topic, events in batches:  # one topic after the other, as the services would have published them
+        await publish(bootstrap, [(topic, e) for e in events])
 
 
 async def _get(client: httpx.AsyncClient, path: str, **params: str) -> Any:
