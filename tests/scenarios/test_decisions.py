@@ -246,3 +246,39 @@ def test_customer_with_confirmed_consent_who_cancels_right_after_a_fresh_start_g
     assert decision.status == "churned"
     assert decision.playbook == "winback-basic"
     assert [(a["status"], a["channel"], a["reason"]) for a in decision.actions] == [("triggered", "email", None)]
+
+
+def test_notice_that_reaches_winback_after_the_customer_was_scored_at_risk_still_churns_it(world: World):
+    """Südblick GmbH buys for 1,500 EUR a month; two complaints stay open and it answers the NPS
+    survey with a 3: winback scores it at risk and starts the check-in. Billing's nightly export
+    then delivers the notice the customer gave two days earlier, for a competitor.
+
+    The notice decides, not the score made without it: churned at the notice, the check-in ends, and
+    the competitor win-back for a tier-A business starts (a call by the account manager, a letter).
+    Before, the notice was dropped as older than the at-risk status, and the customer stayed at risk.
+    """
+    suedblick = (
+        Customer("suedblick-gmbh", kind="business")
+        .with_profile(name="Südblick GmbH", account_manager="Jens Ahrens")
+        .ordered(1_500, times=18, last=days(20))
+        .contract(started=months(23), ends_in=days(45))
+        .ticket("complaint", opened=days(30))
+        .ticket("complaint", opened=days(25))
+        .survey("nps", 3, ago=days(1))
+    )
+    world.play(suedblick)
+    assert world.decision("suedblick-gmbh").playbook == "at-risk-check-in"
+
+    world.play(Customer("suedblick-gmbh").cancels("competitor", ago=days(2), competitor="Konkurrenz AG"))
+
+    decision = world.decision("suedblick-gmbh", enrollments=2)
+    assert world.statuses("suedblick-gmbh") == ["active", "at_risk", "churned"]
+    assert decision.status == "churned"
+    assert decision.customer["churn_reason"] == "competitor"
+    assert decision.tier == "A"
+    assert [(e["playbook_id"], e["status"]) for e in decision.enrollments] == [
+        ("grass-greener", "active"),
+        ("at-risk-check-in", "exited"),
+    ]
+    assert decision.enrollments[0]["holdout"] is False
+    assert ("call", "phone", "account_manager") in steps(decision.steps)
