@@ -71,6 +71,12 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
         type=Path,
         help="sample the measured service (and its child processes) with py-spy for the run; collapsed stacks here",
     )
+    p.add_argument(
+        "--statements",
+        type=int,
+        metavar="N",
+        help="load pg_stat_statements and print the N statements with the most total time at the end",
+    )
     p.add_argument("--logs", type=Path, help="keep the servers' and services' logs in this folder")
     return p
 
@@ -135,8 +141,9 @@ class Stack:
         self._tmp.chmod(0o755)  # the PostgreSQL system user must reach its data directory
         self.logs: Path = args.logs or self._tmp / "logs"
         self.logs.mkdir(parents=True, exist_ok=True)
+        statements = {"shared_preload_libraries": "pg_stat_statements"} if args.statements else {}
         self.pg = EmbeddedPostgres(
-            prepare_dir_for_system_user(self._tmp / "pg"), free_port(), throwaway=not self.durable
+            prepare_dir_for_system_user(self._tmp / "pg"), free_port(), throwaway=not self.durable, settings=statements
         )
         self.broker = TansuBroker(free_port(), log_path=self.logs / "tansu.log")
         self.load: LoadMeter | None = None
@@ -162,6 +169,8 @@ class Stack:
             self.pg.start()
             self.broker.start()
             self.pg.create_database(DATABASE)
+            if self.args.statements:
+                asyncio.run(_execute(self.dsn, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"))
             asyncio.run(ensure_topics(self.bootstrap, [*ALL_TOPICS, *self.extra_topics], partitions=TOPIC_PARTITIONS))
         except BaseException:
             self.__exit__(None, None, None)
@@ -177,6 +186,8 @@ class Stack:
             print_top_frames(self.args.py_spy)
         for process in reversed(self.processes):
             process.stop(timeout_s=60)
+        if self.args.statements:
+            print_top_statements(self.dsn, self.args.statements)
         self.broker.stop()
         self.pg.stop()
         if self.load is not None:
@@ -291,6 +302,44 @@ class Stack:
             durable=self.durable,
             conditions={"quick": self.args.quick, "postgres": self.postgres_settings(), **(conditions or {})},
             load=self.load,
+        )
+
+
+async def _execute(dsn: str, statement: str) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(statement)
+    finally:
+        await conn.close()
+
+
+def print_top_statements(dsn: str, n: int) -> None:
+    """The `n` statements with the most total execution time (pg_stat_statements), to stderr."""
+
+    async def read() -> tuple[float, list[asyncpg.Record]]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+            return float(total or 1.0), await conn.fetch(
+                "SELECT calls, total_exec_time, mean_exec_time, rows, query FROM pg_stat_statements"
+                " ORDER BY total_exec_time DESC LIMIT $1",
+                n,
+            )
+        finally:
+            await conn.close()
+
+    try:
+        total, rows = asyncio.run(read())
+    except (OSError, asyncpg.PostgresError) as error:
+        print(f"pg_stat_statements not read: {error}", file=sys.stderr)
+        return
+    print(f"PostgreSQL execution time, all statements: {total / 1000:,.1f} s", file=sys.stderr)
+    for r in rows:
+        query = " ".join(r["query"].split())[:160]
+        print(
+            f"{r['total_exec_time'] / 1000:9.1f} s {100 * r['total_exec_time'] / total:5.1f} % "
+            f"{r['calls']:>9,} calls {r['mean_exec_time']:8.2f} ms  {query}",
+            file=sys.stderr,
         )
 
 

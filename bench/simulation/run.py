@@ -45,16 +45,21 @@ def main() -> None:
     parser.add_argument("--customers", type=int)
     parser.add_argument("--months", type=int)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--measure",
+        choices=("risk", "campaign", "metrics", "ingest", "consent"),
+        help="the service --profile or --py-spy samples (default: none)",
+    )
     parser.add_argument("--out", type=Path, help="keep events, truth and report here (default: a temporary folder)")
     args = parser.parse_args()
     customers = harness.sized(args, "customers", 100_000, 3_000)
     months = harness.sized(args, "months", 24, 12)
     with harness.Stack(args, "simulation") as stack:
-        consent = stack.start("consent", KEYS)
+        consent = stack.start("consent", KEYS, profile=args.measure == "consent")
         urls = {"consent": consent.url}
         for name in ("risk", "campaign", "metrics", "ingest"):
             extra = {**KEYS, "WINBACK_CONSENT_URL": consent.url, "WINBACK_CONSENT_API_KEY": "bench-ops"}
-            urls[name] = stack.start(name, extra).url
+            urls[name] = stack.start(name, extra, profile=args.measure == name).url
         address = StackAddress(urls=urls, ingest_key="bench-ingest", admin_key="bench-admin", bootstrap=stack.bootstrap)
         out = args.out or Path(stack.logs) / "simulation"
         months_seen: list[int] = []

@@ -15,7 +15,7 @@ import socket
 import subprocess
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 PG_SYSTEM_USER = "winback-pg"
@@ -127,6 +127,8 @@ class EmbeddedPostgres:
     data_dir: Path
     port: int
     throwaway: bool = False
+    # Extra server settings (`-c name=value`), e.g. pg_stat_statements for a benchmark's profile.
+    settings: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -193,6 +195,7 @@ class EmbeddedPostgres:
         options = f"-h 127.0.0.1 -p {self.port} -k {self.data_dir} -c max_connections=300"
         if self.throwaway:
             options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        options += "".join(f" -c {name}={value}" for name, value in self.settings.items())
         # A stale pid file after a hard stop would block start-up.
         pid_file = self.data_dir / "postmaster.pid"
         if pid_file.exists() and not port_open(self.port):
