@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from decimal import Decimal
 
-from sqlalchemy import text
+from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 # Window of each episode: previous and next churn, the first return between, the window's end.
@@ -188,29 +188,38 @@ WHERE x.episode_id IS NULL AND x.ep_churned_at IS NOT NULL AND {scope}
 """
 
 
+def _statements(scoped: bool) -> list[TextClause]:
+    """The refresh, in order, over the given customers (`scoped`) or all of them."""
+    if scoped:
+        episodes, acts, enrolments = "customer_id = ANY(:ids)", "a.customer_id = ANY(:ids)", "n.customer_id = ANY(:ids)"
+        rollups, stamps = "e.customer_id = ANY(:ids)", "x.customer_id = ANY(:ids)"
+    else:
+        episodes = acts = enrolments = rollups = stamps = "TRUE"
+    sql = [
+        _WINDOWS.format(scope=episodes),
+        _ACTIONS.format(scope=acts),
+        _ENROLLMENTS.format(scope=enrolments),
+        _ROLLUPS.format(scope=rollups),
+    ]
+    for table in ("actions", "enrollments"):
+        sql += [_STAMP.format(table=table, scope=stamps), _UNSTAMP.format(table=table, scope=stamps)]
+    return [text(s) for s in sql]
+
+
+# Built once: parsing these texts for their bind parameters showed in the consumer's profile.
+_SCOPED = _statements(scoped=True)
+_EVERYONE = _statements(scoped=False)
+
+
 async def refresh_episodes(
     session: AsyncSession, customer_ids: Collection[str] | None, *, margin_share: Decimal = Decimal("1")
 ) -> None:
     """Recompute the episodes of these customers (all customers when None), in the caller's transaction."""
     if customer_ids is not None and not customer_ids:
         return
-    params: dict[str, object] = {}
-    if customer_ids is None:
-        scope = {"episodes": "TRUE", "actions": "TRUE", "enrolments": "TRUE"}
-    else:
+    params: dict[str, object] = {"margin_share": margin_share}
+    if customer_ids is not None:
         # Sorted: concurrent batches lock the same customers' rows in the same order.
         params["ids"] = sorted(customer_ids)
-        scope = {
-            "episodes": "customer_id = ANY(:ids)",
-            "actions": "a.customer_id = ANY(:ids)",
-            "enrolments": "n.customer_id = ANY(:ids)",
-        }
-    await session.execute(text(_WINDOWS.format(scope=scope["episodes"])), params)
-    await session.execute(text(_ACTIONS.format(scope=scope["actions"])), params)
-    await session.execute(text(_ENROLLMENTS.format(scope=scope["enrolments"])), params)
-    rollup_scope = "TRUE" if customer_ids is None else "e.customer_id = ANY(:ids)"
-    await session.execute(text(_ROLLUPS.format(scope=rollup_scope)), {**params, "margin_share": margin_share})
-    stamp_scope = "TRUE" if customer_ids is None else "x.customer_id = ANY(:ids)"
-    for table in ("actions", "enrollments"):
-        await session.execute(text(_STAMP.format(table=table, scope=stamp_scope)), params)
-        await session.execute(text(_UNSTAMP.format(table=table, scope=stamp_scope)), params)
+    for statement in _SCOPED if customer_ids is not None else _EVERYONE:
+        await session.execute(statement, params)  # a statement ignores the parameters it does not name

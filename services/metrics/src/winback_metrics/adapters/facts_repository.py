@@ -1,11 +1,22 @@
-"""Writing facts: bulk inserts that are no-ops when the same fact arrives again."""
+"""Writing facts: bulk inserts that are no-ops when the same fact arrives again.
+
+Each table gets one statement per batch whose rows travel as one JSON parameter
+(`jsonb_populate_recordset`): the statement text never changes, so it is prepared once, and
+the actions table's statement-level roll-up trigger fires once per batch. A multi-row VALUES was
+compiled anew for every batch (a tenth of the consumer's time in profiles); an executemany would
+fire that trigger once per row.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import func
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_metrics.adapters.tables import (
@@ -21,6 +32,44 @@ from winback_metrics.adapters.tables import (
     surveys,
 )
 from winback_metrics.domain.facts import Enrollment, Facts, Response
+
+_ENROLLMENT_COLUMNS = ("enrollment_id", "customer_id", "playbook_id", "variant", "holdout")
+
+
+def _row(fact: Any) -> dict[str, Any]:
+    # Shallow: dataclasses.asdict deep-copies every value, which showed in the consumer's profile.
+    return {name: getattr(fact, name) for name in _names(type(fact))}
+
+
+_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _names(kind: type) -> tuple[str, ...]:
+    if kind not in _NAMES:
+        _NAMES[kind] = tuple(f.name for f in fields(kind))
+    return _NAMES[kind]
+
+
+def _jsonable(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)  # exact: numeric parses the text
+    raise TypeError(f"not JSON: {type(value).__name__}")
+
+
+async def _insert(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], conflict: str) -> None:
+    """INSERT the rows (all with the same keys) in one statement; `conflict` is its ON CONFLICT clause."""
+    if not rows:
+        return
+    columns = ", ".join(rows[0])
+    await session.execute(
+        text(
+            f"INSERT INTO {table.fullname} AS t ({columns}) SELECT {columns} "
+            f"FROM jsonb_populate_recordset(NULL::{table.fullname}, CAST(:rows AS jsonb)) {conflict}"
+        ),
+        {"rows": json.dumps(rows, default=_jsonable)},
+    )
 
 
 def _first_per_id(items: list[Enrollment]) -> list[Enrollment]:
@@ -40,6 +89,12 @@ def _earliest_responses(items: list[Response]) -> list[Response]:
     return list(unique.values())
 
 
+def _enrollment_rows(items: list[Enrollment], at: str, reason: str) -> list[dict[str, Any]]:
+    return [
+        {**{c: getattr(e, c) for c in _ENROLLMENT_COLUMNS}, at: e.at, reason: e.reason} for e in _first_per_id(items)
+    ]
+
+
 async def _save_outcomes(session: AsyncSession, facts: Facts) -> None:
     # Rows that may arrive twice are no-ops; where two versions could differ, the rule is order-free.
     for table, items in (
@@ -48,85 +103,39 @@ async def _save_outcomes(session: AsyncSession, facts: Facts) -> None:
         (surveys, facts.surveys),
         (cancellations, facts.cancellations),
     ):
-        if items:
-            await session.execute(insert(table).on_conflict_do_nothing(), [asdict(i) for i in items])
-    if facts.responses:
-        stmt = insert(responses)
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[responses.c.action_id, responses.c.outcome],
-                set_={"responded_at": func.least(responses.c.responded_at, stmt.excluded.responded_at)},
-            ),
-            [asdict(r) for r in _earliest_responses(facts.responses)],
-        )
-    if facts.values:
-        stmt = insert(customer_values)
-        unique = {(v.customer_id, v.at): v for v in facts.values}
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[customer_values.c.customer_id, customer_values.c.at],
-                set_={"clv_12m": func.greatest(customer_values.c.clv_12m, stmt.excluded.clv_12m)},
-            ),
-            [asdict(v) for v in unique.values()],
-        )
+        await _insert(session, table, [_row(i) for i in items], "ON CONFLICT DO NOTHING")
+    await _insert(
+        session,
+        responses,
+        [_row(r) for r in _earliest_responses(facts.responses)],
+        "ON CONFLICT (action_id, outcome) DO UPDATE SET responded_at = least(t.responded_at, EXCLUDED.responded_at)",
+    )
+    unique = {(v.customer_id, v.at): v for v in facts.values}
+    await _insert(
+        session,
+        customer_values,
+        [_row(v) for v in unique.values()],
+        "ON CONFLICT (customer_id, at) DO UPDATE SET clv_12m = greatest(t.clv_12m, EXCLUDED.clv_12m)",
+    )
 
 
 async def save_facts(session: AsyncSession, facts: Facts) -> None:
     """Store a batch's facts in the caller's transaction."""
-    if facts.churns:
-        await session.execute(insert(churn_episodes).values([asdict(c) for c in facts.churns]).on_conflict_do_nothing())
-    if facts.returns:
-        await session.execute(insert(returns).values([asdict(r) for r in facts.returns]).on_conflict_do_nothing())
-    if facts.actions:
-        await session.execute(insert(actions).values([asdict(a) for a in facts.actions]).on_conflict_do_nothing())
-    if facts.enrolled:
-        stmt = insert(enrollments).values(
-            [
-                {
-                    "enrollment_id": e.enrollment_id,
-                    "customer_id": e.customer_id,
-                    "playbook_id": e.playbook_id,
-                    "variant": e.variant,
-                    "enrolled_at": e.at,
-                    "enroll_reason": e.reason,
-                    "holdout": e.holdout,
-                }
-                for e in _first_per_id(facts.enrolled)
-            ]
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[enrollments.c.enrollment_id],
-                set_={
-                    "enrolled_at": stmt.excluded.enrolled_at,
-                    "enroll_reason": stmt.excluded.enroll_reason,
-                    "holdout": enrollments.c.holdout | stmt.excluded.holdout,
-                },
-            )
-        )
-    if facts.exited:
-        stmt = insert(enrollments).values(
-            [
-                {
-                    "enrollment_id": e.enrollment_id,
-                    "customer_id": e.customer_id,
-                    "playbook_id": e.playbook_id,
-                    "variant": e.variant,
-                    "exited_at": e.at,
-                    "exit_reason": e.reason,
-                    "holdout": e.holdout,
-                }
-                for e in _first_per_id(facts.exited)
-            ]
-        )
-        await session.execute(
-            stmt.on_conflict_do_update(
-                index_elements=[enrollments.c.enrollment_id],
-                set_={
-                    "exited_at": stmt.excluded.exited_at,
-                    "exit_reason": stmt.excluded.exit_reason,
-                    "holdout": enrollments.c.holdout | stmt.excluded.holdout,
-                },
-            )
-        )
+    await _insert(session, churn_episodes, [_row(c) for c in facts.churns], "ON CONFLICT DO NOTHING")
+    await _insert(session, returns, [_row(r) for r in facts.returns], "ON CONFLICT DO NOTHING")
+    await _insert(session, actions, [_row(a) for a in facts.actions], "ON CONFLICT DO NOTHING")
+    await _insert(
+        session,
+        enrollments,
+        _enrollment_rows(facts.enrolled, "enrolled_at", "enroll_reason"),
+        "ON CONFLICT (enrollment_id) DO UPDATE SET enrolled_at = EXCLUDED.enrolled_at, "
+        "enroll_reason = EXCLUDED.enroll_reason, holdout = t.holdout OR EXCLUDED.holdout",
+    )
+    await _insert(
+        session,
+        enrollments,
+        _enrollment_rows(facts.exited, "exited_at", "exit_reason"),
+        "ON CONFLICT (enrollment_id) DO UPDATE SET exited_at = EXCLUDED.exited_at, "
+        "exit_reason = EXCLUDED.exit_reason, holdout = t.holdout OR EXCLUDED.holdout",
+    )
     await _save_outcomes(session, facts)
