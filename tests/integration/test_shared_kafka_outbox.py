@@ -174,6 +174,41 @@ async def test_a_poison_record_is_dead_lettered_without_blocking_the_rest(
     assert parked[0].key == b"c-1"
 
 
+async def test_only_types_skips_other_types_by_header_undecoded_and_commits_them(
+    kafka_bootstrap: str, publisher: EventPublisher
+) -> None:
+    """Metrics' consumer: types it does not act on are skipped by their `ce_type` header, even if
+    their bodies would not decode; records without the header are decoded as usual."""
+    topic = await _new_topic(kafka_bootstrap)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, acks="all")
+    await producer.start()
+    usage = event("usage.reported", {"customer_id": "c-1", "metric": "logins", "value": 3}, id="u-1")
+    try:
+        for value, ce_type in (
+            (_order("c-1", 1), b"order.placed"),
+            (usage, b"usage.reported"),
+            (b"{not json", b"ticket.opened"),  # skipped before decoding: not parked either
+            (_order("c-1", 2), None),
+        ):
+            raw = value if isinstance(value, bytes) else json.dumps(value).encode()
+            headers = [("ce_type", ce_type)] if ce_type is not None else []
+            await producer.send_and_wait(topic, raw, key=b"c-1", headers=headers)
+    finally:
+        await producer.stop()
+    applied: list[str] = []
+
+    async def handler(events: Sequence[CloudEvent]) -> None:
+        applied.extend(e.id for e in events)
+
+    consumer = _consumer(kafka_bootstrap, topic, handler, publisher, only_types={"order.placed"})
+
+    async def all_committed() -> bool:
+        return await _committed(kafka_bootstrap, consumer._group_id, topic) == 4
+
+    await _run_until(consumer, all_committed)
+    assert applied == ["c-1-1", "c-1-2"]
+
+
 async def test_an_event_that_always_fails_is_dead_lettered_and_the_rest_applied(
     kafka_bootstrap: str, publisher: EventPublisher
 ) -> None:

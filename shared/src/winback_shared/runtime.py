@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 import structlog
 from sqlalchemy import Table, text
@@ -50,6 +50,7 @@ class ServiceRuntime:
         handler: BatchHandler | None = None,
         record_handler: RecordBatchHandler | None = None,
         on_batch_done: Callable[[], None] | None = None,
+        only_types: Collection[str] | None = None,
     ) -> BatchConsumer:
         """A batch consumer configured from the settings, run for the service's lifetime."""
         s = self.settings
@@ -67,6 +68,7 @@ class ServiceRuntime:
             session_timeout_ms=s.consumer_session_timeout_ms,
             heartbeat_interval_ms=s.consumer_heartbeat_interval_ms,
             on_batch_done=on_batch_done,
+            only_types=only_types,
         )
         self.add_worker(f"consumer:{group_id}", consumer.run)
         self.consumers.append(consumer)

@@ -34,7 +34,11 @@ def build_app(settings: ServiceSettings) -> FastAPI:
     async def handle(events: Sequence[CloudEvent]) -> None:
         await apply(events)
 
-    runtime.add_consumer(group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handle)
+    # Metrics acts on a few of the types on its topics (not usage, tickets or consent changes) and is
+    # never asked whether it applied an event: the rest are skipped before they are decoded.
+    runtime.add_consumer(
+        group_id=CONTRACT.group, topics=CONTRACT.consumed_topics, handler=handle, only_types=CONTRACT.consumed_types
+    )
     return create_app(
         runtime,
         [build_router(runtime), build_dashboard_router()],

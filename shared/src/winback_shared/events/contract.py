@@ -33,7 +33,9 @@ class ServiceContract:
     """Topics and event types one party reads (`consumes`) and writes (`produces`).
 
     `consumes` names the types the service acts on; every record of a subscribed topic is still
-    recorded as applied. A party without `group_id` is outside winback (documented, not run).
+    recorded as applied, unless the service's consumer skips the others (`consumed_types`), which
+    only one that answers no "have you applied event X?" question may do (metrics). A party
+    without `group_id` is outside winback (documented, not run).
     """
 
     name: str
@@ -58,6 +60,11 @@ class ServiceContract:
     def consumed_topics(self) -> list[str]:
         """The topics the service's consumers subscribe to."""
         return [topic.value for topic in self.consumes]
+
+    @property
+    def consumed_types(self) -> frozenset[str]:
+        """Every event type the service acts on, over all its topics."""
+        return frozenset(t for types in self.consumes.values() for t in types)
 
     @property
     def group(self) -> str:

@@ -11,7 +11,7 @@ that only looks transient (a timeout one record always causes) must not stop the
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
@@ -96,6 +96,7 @@ class BatchConsumer:
         session_timeout_ms: int = 10_000,
         heartbeat_interval_ms: int = 3_000,
         on_batch_done: Callable[[], None] | None = None,
+        only_types: Collection[str] | None = None,
     ) -> None:
         self._service = service
         self._bootstrap = bootstrap
@@ -112,6 +113,10 @@ class BatchConsumer:
         self._session_timeout_ms = session_timeout_ms
         self._heartbeat_interval_ms = heartbeat_interval_ms
         self._on_batch_done = on_batch_done
+        # Records whose `ce_type` header names another type are skipped undecoded (and not
+        # recorded as applied): for a service that acts on few of a topic's types and answers no
+        # "have you applied event X?" question. Records without the header are decoded as usual.
+        self._only_types = None if only_types is None else frozenset(t.encode() for t in only_types)
         # Records behind the log end over the assigned partitions; None while unknown (joining the
         # group, rebalancing, or an assigned partition's end not fetched yet).
         self.lag: int | None = None
@@ -220,6 +225,8 @@ class BatchConsumer:
         decoded: list[tuple[ConsumerRecord, CloudEvent]] = []
         poison: list[tuple[ConsumerRecord, str]] = []
         for record in records:
+            if self._only_types is not None and not self._wanted(record):
+                continue
             try:
                 decoded.append((record, parse_event_json(record.value)))
             except (ValidationError, ValueError, TypeError) as exc:
@@ -232,6 +239,13 @@ class BatchConsumer:
         for record, event in decoded:
             if not await self._attempt(lambda e=event: handler([e]), 1, stop):  # type: ignore[misc]
                 await self._dead_letter([(record, self._last_error)])
+
+    def _wanted(self, record: ConsumerRecord) -> bool:
+        assert self._only_types is not None
+        for name, value in record.headers or ():
+            if name == "ce_type":
+                return value in self._only_types
+        return True
 
     async def _process_records(
         self, handler: RecordBatchHandler, records: list[ConsumerRecord], stop: asyncio.Event
