@@ -238,6 +238,7 @@ async def test_tasks_show_call_and_letter_with_assignee_consent_and_talking_poin
         "step_id": "call",
         "template": "account_manager_call",
         "outcome": None,
+        "reported": None,
     }
     # Due when the enrolment was made: the moved clock's morning, a moment after the change.
     assert timedelta(0) <= datetime.fromisoformat(call["due_at"]) - morning < timedelta(minutes=1)
@@ -534,3 +535,53 @@ async def test_a_declined_letter_ends_the_sequence_with_a_reply(world: dict[str,
     inbound = await read_topic(kafka_bootstrap, Topic.INBOUND.value)
     mine = [(e["type"], e["data"]["outcome"]) for e in inbound if e["id"] == f"outcome:{action_id}:response"]
     assert mine == [("campaign.response", "replied")]
+
+
+async def test_a_letter_the_print_house_delivered_leaves_the_open_tasks(
+    world: dict[str, Any], kafka_bootstrap: str
+) -> None:
+    """The print house reports `delivered` as `campaign.response`: the letter is done, with that report.
+
+    Before, letters stayed open on /today after delivery (417 after a simulated 18 months).
+    """
+    campaign: httpx.AsyncClient = world["campaign"]
+    morning: datetime = world["morning"]
+    customer = "k-letter-delivered"
+    profile = {"customer_id": customer, "name": "Jonas Post", "postal_address": ADDRESS, "language": "de"}
+    await produce(kafka_bootstrap, Topic.EVENTS.value, [event("customer.upserted", profile)])
+    await eventually(
+        lambda: campaign.get("/v1/customers", params={"q": customer}), lambda r: len(r.json()["items"]) == 1
+    )
+    churn = {"customer_id": customer, "from": "active", "to": "churned", "at": morning, "winback_eligible": True}
+    churn |= {"churn_reason": "moved", "segment": "take_along", "value_tier": "C"}
+    await publish(
+        kafka_bootstrap, [(Topic.RISK, CustomerStatusChanged.new(source="/winback/risk", time=morning, data=churn))]
+    )
+
+    def letters(status: str) -> Any:
+        params = {"due_before": world["due_before"], "channel": "post", "status": status}
+        return campaign.get("/v1/tasks", params=params)
+
+    def mine(r: httpx.Response) -> list[dict[str, Any]]:
+        return [t for t in r.json()["items"] if t["customer_id"] == customer]
+
+    [letter] = mine(await eventually(lambda: letters("open"), lambda r: len(mine(r)) == 1))
+    assert (letter["status"], letter["reported"]) == ("open", None)
+    delivered_at = morning + timedelta(hours=3)
+
+    def report(outcome: str, at: datetime) -> dict[str, Any]:
+        data = {"customer_id": customer, "action_id": letter["action_id"], "outcome": outcome}
+        return event("campaign.response", data, time=at, id=f"print-house:{letter['action_id']}:{outcome}")
+
+    # A later reply arrives first, then the delivery: the earliest report is the one kept.
+    await produce(kafka_bootstrap, Topic.EVENTS.value, [report("replied", morning + timedelta(hours=20))])
+    await eventually(lambda: letters("done"), lambda r: len(mine(r)) == 1)
+    await produce(kafka_bootstrap, Topic.EVENTS.value, [report("delivered", delivered_at)])
+    [done] = mine(
+        await eventually(
+            lambda: letters("done"), lambda r: [t["reported"]["outcome"] for t in mine(r)] == ["delivered"]
+        )
+    )
+    assert (done["status"], done["outcome"]) == ("done", None)
+    assert datetime.fromisoformat(done["reported"]["at"]) == delivered_at
+    assert mine(await letters("open")) == []

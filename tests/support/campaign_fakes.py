@@ -36,6 +36,9 @@ class Action:
     created_at: datetime
 
 
+TASKS = ("phone", "post")
+
+
 @dataclass
 class CampaignState(MessagingState):
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -46,6 +49,8 @@ class CampaignState(MessagingState):
     # (source, id) -> (the waiting change, when it arrived).
     deferred: dict[tuple[str, str], tuple[CustomerStatusChanged, datetime]] = field(default_factory=dict)
     playbook_documents: list[dict[str, Any]] = field(default_factory=list)
+    # action_id -> the first (outcome, at) its tool reported, for call tasks and letters.
+    reports: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     webhooks: list[tuple[str, str, str, bytes]] = field(default_factory=list)
 
     def step_rows(self) -> dict[tuple[str, str], tuple[str, str | None]]:
@@ -123,6 +128,13 @@ class FakeEnrollments:
     async def of_actions(self, action_ids: Iterable[str]) -> dict[str, str]:
         actions = self._s.actions
         return {a: actions[a].outcome.step.enrollment_id for a in set(action_ids) if a in actions}
+
+    async def record_reports(self, reports: Sequence[tuple[str, str, datetime]]) -> None:
+        for action_id, outcome, at in reports:
+            action, known = self._s.actions.get(action_id), self._s.reports.get(action_id)
+            task = action is not None and action.outcome.status == "triggered" and action.outcome.step.channel in TASKS
+            if task and (known is None or at < known[1]):
+                self._s.reports[action_id] = (outcome, at)
 
     async def last_triggered_actions(self, enrollment_ids: Iterable[str]) -> dict[str, str]:
         ids = set(enrollment_ids)

@@ -179,16 +179,19 @@ async def tasks(
             o.c.outcome,
             o.c.note,
             o.c.recorded_at,
+            a.c.reported_outcome,
+            a.c.reported_at,
         )
         .outerjoin(c, c.c.customer_id == a.c.customer_id)
         .outerjoin(o, o.c.action_id == a.c.action_id)
         .outerjoin(s, (s.c.enrollment_id == a.c.enrollment_id) & (s.c.step_id == a.c.step_id))
         .where(a.c.status == "triggered", a.c.channel.in_(channels), a.c.due_at < due_before)
     )
+    # Done: a person recorded an outcome, or the tool that executed it reported one.
     if status == "open":
-        stmt = stmt.where(o.c.action_id.is_(None))
+        stmt = stmt.where(o.c.action_id.is_(None), a.c.reported_outcome.is_(None))
     elif status == "done":
-        stmt = stmt.where(o.c.action_id.is_not(None))
+        stmt = stmt.where(or_(o.c.action_id.is_not(None), a.c.reported_outcome.is_not(None)))
     if after is not None:
         stmt = stmt.where(tuple_(a.c.due_at, a.c.action_id) > tuple_(*after))
     stmt = stmt.order_by(a.c.due_at, a.c.action_id).limit(limit)

@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, any_, bindparam, cast, func, literal_column, or_, select, update
+from sqlalchemy import String, and_, any_, bindparam, cast, func, literal_column, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -182,6 +182,31 @@ async def enrollment_of_actions(session: AsyncSession, action_ids: Iterable[str]
         select(actions.c.action_id, actions.c.enrollment_id).where(actions.c.action_id.in_(ids))
     )
     return {r.action_id: r.enrollment_id for r in rows}
+
+
+async def record_reports(session: AsyncSession, reports: Sequence[tuple[str, str, datetime]]) -> None:
+    """Keep each call task's or letter's first report by its tool, `(action_id, outcome, at)`: the task is done.
+
+    Order-free: an earlier report replaces a later one that arrived first, so replays and
+    redeliveries end with the same row.
+    """
+    earliest: dict[str, tuple[str, datetime]] = {}
+    for action_id, outcome, at in reports:
+        if action_id not in earliest or at < earliest[action_id][1]:
+            earliest[action_id] = (outcome, at)
+    if not earliest:
+        return
+    ids = sorted(earliest)
+    await session.execute(
+        text(
+            "UPDATE campaign.actions a SET reported_outcome = u.outcome, reported_at = u.at "
+            "FROM unnest(CAST(:ids AS varchar[]), CAST(:outcomes AS varchar[]), CAST(:ats AS timestamptz[])) "
+            "AS u(action_id, outcome, at) "
+            "WHERE a.action_id = u.action_id AND a.status = 'triggered' AND a.channel IN ('phone', 'post') "
+            "AND (a.reported_at IS NULL OR u.at < a.reported_at)"
+        ),
+        {"ids": ids, "outcomes": [earliest[i][0] for i in ids], "ats": [earliest[i][1] for i in ids]},
+    )
 
 
 async def insert_enrollments(

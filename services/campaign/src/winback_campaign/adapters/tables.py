@@ -142,6 +142,9 @@ actions = Table(
     Column("consent", JSONB),
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # Migration 0009: the first outcome the executing tool reported for a call task or letter.
+    Column("reported_outcome", String(16)),
+    Column("reported_at", DateTime(timezone=True)),
     Index("ix_actions_created", "created_at", "action_id"),
     Index("ix_actions_customer", "customer_id", "created_at"),
     Index("ix_actions_enrollment", "enrollment_id", "created_at"),

@@ -65,6 +65,9 @@ class SqlEnrollments:
     async def last_triggered_actions(self, enrollment_ids: Iterable[str]) -> dict[str, str]:
         return await enrollment_repository.last_triggered_actions(self._session, enrollment_ids)
 
+    async def record_reports(self, reports: Sequence[tuple[str, str, datetime]]) -> None:
+        await enrollment_repository.record_reports(self._session, reports)
+
     async def add(self, plans: Sequence[EnrollmentPlan], exits: dict[str, str], now: datetime) -> None:
         await enrollment_repository.insert_enrollments(self._session, plans, exits, now)
 

@@ -88,7 +88,7 @@ def _task(r: Any) -> dict[str, Any]:
         "channel": r.channel,
         "due_at": r.due_at.isoformat(),
         "created_at": r.created_at.isoformat(),
-        "status": "done" if r.outcome is not None else "open",
+        "status": "done" if r.outcome is not None or r.reported_outcome is not None else "open",
         "assignee": assignee,
         "assignee_name": assignee_name,
         "customer": {
@@ -117,6 +117,10 @@ def _task(r: Any) -> dict[str, Any]:
         "outcome": None
         if r.outcome is None
         else {"outcome": r.outcome, "note": r.note, "recorded_at": r.recorded_at.isoformat()},
+        # What the executing tool (print house, call-centre system) reported, as `campaign.response`.
+        "reported": None
+        if r.reported_outcome is None
+        else {"outcome": r.reported_outcome, "at": r.reported_at.isoformat()},
     }
 
 

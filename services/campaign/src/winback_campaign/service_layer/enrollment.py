@@ -93,8 +93,10 @@ async def _signals(
         c.event_id: dataclasses.replace(c, **facts.get(c.customer_id, {}))  # kind and time zone from the profile
         for c in changes
     }
-    responses = [e.data.action_id for e in fresh if isinstance(e, CampaignResponse)]
-    enrollment_of_action = await uow.enrollments.of_actions(responses)
+    reports = [(e.data.action_id, e.data.outcome, e.time) for e in fresh if isinstance(e, CampaignResponse)]
+    # A call task or letter the tool reported on is done: it leaves the console's /today list.
+    await uow.enrollments.record_reports(reports)
+    enrollment_of_action = await uow.enrollments.of_actions(a for a, _, _ in reports)
     signals: list[Signal] = []
     for event in fresh:
         if isinstance(event, CustomerStatusChanged):
