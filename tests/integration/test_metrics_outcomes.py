@@ -288,6 +288,41 @@ async def test_replaying_the_history_in_another_order_changes_nothing(metrics: s
         assert Decimal(after["cost_total"]) == Decimal("5000.00")
 
 
+async def test_a_return_that_arrives_after_the_contacts_it_preceded_takes_them_out_of_the_episode(
+    metrics: str, kafka_bootstrap: str, database_url: str
+) -> None:
+    """Churned on 1 October, called on the 11th; the return on the 6th reaches metrics only then.
+
+    The call no longer belongs to the churn episode (it was made after the customer was back): it
+    loses its episode and its stamp, and the batch applies. Seen in the 100,000-customer
+    simulation: the roll-up trigger met the call with its episode gone but its stamp still on,
+    refused the batch (NOT NULL on playbook_contacts.episode_id), and the consumer parked the
+    events one by one.
+    """
+    churned = datetime(2024, 10, 1, 8, tzinfo=UTC)
+    customer = "late-1"
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    call = "SELECT episode_id, ep_churned_at FROM metrics.actions WHERE action_id = 'late-1-0'"
+    try:
+        await publish(kafka_bootstrap, [(Topic.RISK, _status(customer, "churned", churned, churn_reason="price"))])
+        await eventually(
+            lambda: connection.fetchval("SELECT count(*) FROM metrics.churn_episodes WHERE customer_id = 'late-1'"),
+            lambda n: n == 1,
+        )
+        action = _action("late-1-0", customer, "phone", churned + 10 * DAY, playbook="pb-late")
+        await publish(kafka_bootstrap, [(Topic.ACTIONS, action)])
+        stamped = await eventually(lambda: connection.fetchrow(call), lambda r: r is not None and r[1] is not None)
+        assert stamped["ep_churned_at"] == churned
+        await publish(kafka_bootstrap, [(Topic.RISK, _status(customer, "won_back", churned + 5 * DAY))])
+        row = await eventually(lambda: connection.fetchrow(call), lambda r: r["episode_id"] is None)
+        assert row["ep_churned_at"] is None
+    finally:
+        await connection.close()
+    async with httpx.AsyncClient(base_url=metrics, timeout=20) as client:
+        october = await _get(client, "/v1/kpis", **{"from": "2024-10-01", "to": "2024-10-31"})
+    assert (october["churned"], october["won_back"], october["actions"]["triggered"]) == (1, 1, 0)
+
+
 ROLLUP_KEYS = (
     "churn_day, ep_segment, ep_value_tier, ep_won, ep_holdout, playbook_id, channel, template, variant, status, reason"
 )

@@ -57,7 +57,15 @@ WITH tagged AS (
 )
 UPDATE metrics.actions a
 SET episode_id = t.episode_id, delivered = t.delivered, opened = t.opened, clicked = t.clicked,
-    replied = t.replied, reached = t.reached
+    replied = t.replied, reached = t.reached,
+    -- An action that changes episode loses its stamp here, in the same row version; _STAMP gives it the
+    -- new episode's. Kept, the old stamp under the new (or no) episode reached the roll-up trigger as a
+    -- contact of episode NULL and the batch failed (NOT NULL on playbook_contacts.episode_id).
+    ep_churned_at = CASE WHEN a.episode_id IS DISTINCT FROM t.episode_id THEN NULL ELSE a.ep_churned_at END,
+    ep_won = CASE WHEN a.episode_id IS DISTINCT FROM t.episode_id THEN false ELSE a.ep_won END,
+    ep_holdout = CASE WHEN a.episode_id IS DISTINCT FROM t.episode_id THEN false ELSE a.ep_holdout END,
+    ep_segment = CASE WHEN a.episode_id IS DISTINCT FROM t.episode_id THEN NULL ELSE a.ep_segment END,
+    ep_value_tier = CASE WHEN a.episode_id IS DISTINCT FROM t.episode_id THEN NULL ELSE a.ep_value_tier END
 FROM tagged t
 WHERE a.action_id = t.action_id
   AND (a.episode_id, a.delivered, a.opened, a.clicked, a.replied, a.reached)
