@@ -85,6 +85,7 @@ def main() -> None:
                 "wall_s": run["wall_s"],
                 "events": run["events_sent"],
                 "peak_lag": run["peak_lag"],
+                "parked": run["parked"],
                 "waited_for_services_s": run["waited_for_services_s"],
                 "waited_for": run["waited_for"],
                 "posting_s": run["posting_s"],

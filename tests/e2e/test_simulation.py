@@ -64,6 +64,12 @@ def test_no_worker_of_any_service_crashed_on_the_way(run: Path):
     assert (run / "crashes.log").read_text() == ""
 
 
+def test_no_service_parked_an_event_it_could_not_apply(run: Path):
+    # A parked event is one a service never acted on; the 100,000-customer run parked 68 in metrics
+    # (an action leaving its churn episode broke the roll-up trigger) while every other check passed.
+    assert _load(run, "report.json")["run"]["parked"] == {}
+
+
 def _load(run: Path, name: str) -> dict[str, Any]:
     body: dict[str, Any] = json.loads((run / name).read_text())
     return body

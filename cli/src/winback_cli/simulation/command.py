@@ -118,6 +118,7 @@ async def _report(
         "lags_s": round(result.progress.lags_s, 1),
         "events_per_s": round(result.progress.events_sent / result.wall_s, 1) if result.wall_s else None,
         "peak_lag": result.peak_lags,
+        "parked": result.parked,
         "published_seen": dict(result.observed.counts),
     }
     report = build_report(

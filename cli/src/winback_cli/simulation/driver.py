@@ -104,6 +104,8 @@ class RunResult:
     progress: Progress
     peak_lags: dict[str, int]
     wall_s: float
+    # Records each service parked on winback.deadletter during the run (none in a sound run).
+    parked: dict[str, int]
 
 
 class ServicesStuck(RuntimeError):
@@ -193,7 +195,7 @@ class Driver:
             await self._lags.stop()
         return RunResult(
             midnight(self.start), midnight(self.end), self.observed, self.progress, self.peak_lags,
-            time.monotonic() - began,
+            time.monotonic() - began, dict(self._feed.parked),
         )  # fmt: skip
 
     async def _live(self, day: date) -> None:

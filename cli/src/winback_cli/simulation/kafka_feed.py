@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,8 @@ GROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
 }
 WATCHED = (Topic.ACTIONS.value, Topic.CAMPAIGN.value, Topic.RISK.value)
+# Records a service could not apply and parked: each one is a defect the report must show.
+PARKED = (Topic.DEADLETTER.value,)
 
 
 class LagMonitor:
@@ -85,6 +88,8 @@ class Feed:
     def __init__(self, bootstrap: str, *, group_id: str | None = None) -> None:
         # Its own group (never one of the services'); offsets are set by hand, from the log's end at start.
         self.group_id = group_id or f"winback-simulator-{uuid.uuid4().hex[:8]}"
+        # Per service (its `x-winback-service` header), the records it parked since `start`.
+        self.parked: Counter[str] = Counter()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=self.group_id,
@@ -97,7 +102,7 @@ class Feed:
         await self._consumer.start()
         tps = [
             TopicPartition(topic, p)
-            for topic in WATCHED
+            for topic in (*WATCHED, *PARKED)
             for p in sorted(self._consumer.partitions_for_topic(topic) or await self._partitions(topic))
         ]
         self._consumer.assign(tps)
@@ -117,6 +122,10 @@ class Feed:
         found = []
         for tp, records in batches.items():
             for record in records:
+                if tp.topic in PARKED:
+                    service = dict(record.headers or ()).get("x-winback-service", b"unknown")
+                    self.parked[service.decode(errors="replace")] += 1
+                    continue
                 try:
                     event = json.loads(record.value or b"")
                 except ValueError:

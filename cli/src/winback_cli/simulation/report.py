@@ -438,6 +438,15 @@ def to_markdown(report: Mapping[str, Any]) -> str:
             f"- VIOLATION {v['kind']}: {v['customer_id']} {v['channel']} at {v['at']} ({v['playbook_id']}, "
             f"campaign claimed {v['claimed_basis']})"
         )
+    parked = run.get("parked") or {}
+    lines += [
+        "",
+        "## Records the services could not apply",
+        "",
+        "Parked on `winback.deadletter` during the run, by service: "
+        + (", ".join(f"{k} {v}" for k, v in sorted(parked.items())) if parked else "none")
+        + ". Each one is an event a service did not act on; a sound run parks none.",
+    ]
     act = report["activity"]
     lines += [
         "",

@@ -63,4 +63,9 @@ def print_summary(console: Console, report: Mapping[str, Any]) -> None:
         f"{law['checked']} contacts checked: {law['without_basis']} without a basis, "
         f"{law['after_objection']} after an objection",
     )
+    parked = run.get("parked") or {}
+    table.add_row(
+        "not applied",
+        ", ".join(f"{service} parked {n}" for service, n in sorted(parked.items())) if parked else "none parked",
+    )
     console.print(table)
