@@ -18,6 +18,7 @@ from rich.table import Table
 from winback_cli import demo
 from winback_cli.backtest import backtest_command
 from winback_cli.clock import advance_all
+from winback_cli.deadletters import deadletters_command
 from winback_cli.devstack import DevStack
 from winback_cli.importer import import_command
 from winback_cli.simulation import state as sim_state
@@ -31,6 +32,7 @@ console = Console(width=None if Console().is_terminal else 120)
 app.command("import")(import_command)
 app.command("backtest")(backtest_command)
 app.command("simulate")(simulate_command)
+app.command("deadletters")(deadletters_command)
 
 
 def _print_urls() -> None:
