@@ -293,3 +293,21 @@ def test_tool_answers_validate_and_the_truth_is_json(default_run: Any) -> None:
     assert len({(e["source"], e["id"]) for e in campaign.events}) == len(campaign.events)
     decoded = json.loads(json.dumps(truth, allow_nan=False))
     assert decoded["uplift"]["overall"]["true"] == truth["uplift"]["overall"]["true"]
+
+
+def test_a_letters_only_objection_leaves_the_existing_customer_exception_for_e_mail() -> None:
+    """As consent's decision table (note row): §7(3) UWG ends when the customer objects to *this* use.
+
+    The 20,000-customer run counted a §7(3) e-mail to a customer who had objected to letters only as
+    a violation: the simulator's record, not consent, was wrong.
+    """
+    from winback_cli.simulation.consents import ConsentRecord, Entry, Relationship
+
+    record = ConsentRecord("consumer", Relationship(contract=True, contract_spells=[(0.0, None)]))
+    record.add(Entry(0.0, "grant", "email", kind="existing_customer_notice"))
+    record.add(Entry(5.0, "objection", "post"))
+    assert record.basis("email", 6.0, category_unknown=True) == "existing_customer_exception"
+    assert record.basis("post", 6.0) is None
+    record.add(Entry(7.0, "objection", "email"))
+    record.add(Entry(8.0, "grant", "email", kind="existing_customer_notice"))
+    assert record.basis("email", 9.0, category_unknown=True) is None  # lost for good

@@ -100,7 +100,11 @@ class ConsentRecord:
                 return "express_consent"
             if express:
                 return None  # double_opt_in_pending
-            ever_objected = any(e.what in ("objection", "no_contact") for e in past)
+            # §7(3) UWG: lost once the customer objected to *this* use (e-mail or all channels), for good;
+            # an objection to letters alone leaves it (consent-rules.md, and consent's decision table).
+            ever_objected = any(
+                e.what == "no_contact" or (e.what == "objection" and e.channel in ("email", "all")) for e in past
+            )
             if ever_objected or not any(g.kind == "existing_customer_notice" for g in grants):
                 return None
             if not category_unknown and offer_category not in self.relationship.categories:
