@@ -163,6 +163,9 @@ def run(
     stack = DevStack(detach=False)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
+    # Ctrl-C is how this stops, even when started from a script's background job, whose shell
+    # ignores SIGINT for it (and Python then never raises KeyboardInterrupt).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         if not demo and (fresh or sim_state.interrupted(stack.paths)):
             why = "as asked (--fresh)" if fresh else "the last simulation was interrupted before it finished"
