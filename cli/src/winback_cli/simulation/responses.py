@@ -66,10 +66,13 @@ def respond(rng: random.Random, channel: str, params: SimParams) -> Response:
             at("unsubscribed", 5)
         return Response(tuple(out), reached)
     if channel == "post":
-        # Letters leave no tracked response unless the customer writes back.
+        # The print house reports each letter handed to the post (`delivered`); nothing is tracked
+        # after that unless the customer writes back. The report is drawn last, so the reply keeps
+        # the time it had before the print house reported anything.
         if u_reply < params.reply_probability:
             at("replied", 2 * 1440)
-        return Response(tuple(out), True)
+        at("delivered")
+        return Response(tuple(sorted(out, key=lambda o: o[1])), True)
     if u_deliver >= params.delivery_probability:
         at("bounced")
         return Response(tuple(out), False)
