@@ -26,6 +26,20 @@ def steps(planned: list[PlannedStep]) -> list[tuple[str, str, str | None]]:
     return [(s.step_id, s.channel, s.assignee) for s in planned]
 
 
+def unhappy_framework_customer(customer_id: str, name: str) -> Customer:
+    """A business buying for 1,500 EUR every month under a framework contract that ends in 45 days,
+    with two complaints open for weeks and an NPS answer of 3 yesterday."""
+    return (
+        Customer(customer_id, kind="business")
+        .with_profile(name=name, account_manager="Jens Ahrens")
+        .ordered(1_500, times=18, last=days(20))
+        .contract(started=months(23), ends_in=days(45))
+        .ticket("complaint", opened=days(30))
+        .ticket("complaint", opened=days(25))
+        .survey("nps", 3, ago=days(1))
+    )
+
+
 def test_business_that_leaves_for_a_competitor_is_a_star_worth_a_call_and_a_letter(world: World):
     """A machine builder ordered for 48,000 EUR over two years and paid a 4,000 EUR/month contract
     for 20 months; it cancels because a competitor won it over.
@@ -116,15 +130,7 @@ def test_business_at_risk_with_open_tickets_and_a_contract_ending_gets_a_check_i
     ending, a detractor): the at-risk check-in, with the account manager's call and a letter for a
     tier-A business, and no discount anywhere (check-in and feedback, not discounts).
     """
-    nordwerk = (
-        Customer("nordwerk-gmbh", kind="business")
-        .with_profile(name="Nordwerk GmbH", account_manager="Jens Ahrens")
-        .ordered(1_500, times=18, last=days(20))
-        .contract(started=months(23), ends_in=days(45))
-        .ticket("complaint", opened=days(30))
-        .ticket("complaint", opened=days(25))
-        .survey("nps", 3, ago=days(1))
-    )
+    nordwerk = unhappy_framework_customer("nordwerk-gmbh", "Nordwerk GmbH")
     world.play(nordwerk)
 
     decision = world.decision("nordwerk-gmbh")
@@ -257,15 +263,7 @@ def test_notice_that_reaches_winback_after_the_customer_was_scored_at_risk_still
     the competitor win-back for a tier-A business starts (a call by the account manager, a letter).
     Before, the notice was dropped as older than the at-risk status, and the customer stayed at risk.
     """
-    suedblick = (
-        Customer("suedblick-gmbh", kind="business")
-        .with_profile(name="Südblick GmbH", account_manager="Jens Ahrens")
-        .ordered(1_500, times=18, last=days(20))
-        .contract(started=months(23), ends_in=days(45))
-        .ticket("complaint", opened=days(30))
-        .ticket("complaint", opened=days(25))
-        .survey("nps", 3, ago=days(1))
-    )
+    suedblick = unhappy_framework_customer("suedblick-gmbh", "Südblick GmbH")
     world.play(suedblick)
     assert world.decision("suedblick-gmbh").playbook == "at-risk-check-in"
 
