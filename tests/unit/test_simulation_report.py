@@ -71,6 +71,7 @@ def test_law_counts_a_contact_without_basis_and_one_after_an_objection_and_passe
         _action("objector", "email", T0 + timedelta(days=3)),
         _action("objector-before", "email", T0 - timedelta(days=3)),
         _action("suppressed", "email", T0, status="suppressed"),
+        _action("letters-objector", "email", T0 + timedelta(days=3)),
     )
     objected_at = T0
 
@@ -81,11 +82,18 @@ def test_law_counts_a_contact_without_basis_and_one_after_an_objection_and_passe
             return None if at >= objected_at else "express"
         return None
 
-    truth = {"consents": {"objector": [{"at": objected_at.isoformat(), "what": "objection", "channel": "all"}]}}
+    truth = {
+        "consents": {
+            "objector": [{"at": objected_at.isoformat(), "what": "objection", "channel": "all"}],
+            # An objection to letters does not make an e-mail without basis one "after an objection".
+            "letters-objector": [{"at": objected_at.isoformat(), "what": "objection", "channel": "post"}],
+        }
+    }
     result = law(observed, basis, truth)
-    assert (result["checked"], result["without_basis"], result["after_objection"]) == (4, 1, 1)
+    assert (result["checked"], result["without_basis"], result["after_objection"]) == (5, 2, 1)
     assert {(v["customer_id"], v["kind"]) for v in result["violations"]} == {
         ("never", "without_basis"),
+        ("letters-objector", "without_basis"),
         ("objector", "after_objection"),
     }
 

@@ -280,7 +280,7 @@ def law(observed: Observed, consent_basis_at: ConsentLookup, truth: Mapping[str,
         at = _at(action.get("time") or action.get("due_at"))
         if consent_basis_at(customer, channel, at) is not None:
             continue
-        objected = any(o <= at for o in objections.get(customer, ()))
+        objected = any(o <= at and on in (channel, "all") for o, on in objections.get(customer, ()))
         violations.append(
             {
                 "action_id": action.get("action_id"),
@@ -301,13 +301,14 @@ def law(observed: Observed, consent_basis_at: ConsentLookup, truth: Mapping[str,
     }
 
 
-def _objections(truth: Mapping[str, Any]) -> dict[str, list[datetime]]:
-    """Per customer, when they objected or forbade contact (the simulator's consent record)."""
-    found: dict[str, list[datetime]] = defaultdict(list)
+def _objections(truth: Mapping[str, Any]) -> dict[str, list[tuple[datetime, str]]]:
+    """Per customer, when and for which channel they objected ("all" when they forbade any contact)."""
+    found: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for customer, entries in (truth.get("consents") or {}).items():
         for entry in entries:
             if entry.get("what") in ("objection", "no_contact"):
-                found[customer].append(_at(entry["at"]))
+                on = "all" if entry["what"] == "no_contact" else str(entry.get("channel", "all"))
+                found[customer].append((_at(entry["at"]), on))
     return found
 
 
