@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic_core import from_json
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.ext.asyncio import create_async_engine as _create_async_engine
@@ -28,6 +29,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         max_overflow=pool_size,
         pool_pre_ping=True,
         pool_timeout=10,
+        # json/jsonb values read back (consent's decision snapshots on every decision, metrics' and
+        # campaign's documents) parse in pydantic-core's parser, about 1.5x the stdlib's speed; what
+        # PostgreSQL returns is valid JSON, which both read alike.
+        json_deserializer=from_json,
         # Fail fast when the database is gone instead of hanging requests.
         connect_args={"timeout": 5, "command_timeout": 30},
     )
