@@ -128,6 +128,34 @@ async def test_dispatch_records_one_use_per_request_id(client: httpx.AsyncClient
     assert email["basis"] == "express_consent" and email["expires_at"] is not None
 
 
+async def test_a_dispatched_use_leaves_the_snapshot_a_full_rebuild_would_give(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    # Dispatch adds its `use` to the stored snapshot instead of rebuilding it from every table:
+    # the two must agree, or the next decision would rest on a different ledger than the table's.
+    for n in range(3):
+        batch = await client.post(
+            "/v1/decisions:batch",
+            json={"items": [{"customer_id": A, "channel": "email", "dispatch": True, "request_id": f"snap-{n}-{RUN}"}]},
+            headers=OPS,
+        )
+        assert [i["allowed"] for i in batch.json()["items"]] == [True]
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        query = "SELECT doc::text FROM consent.decision_snapshots WHERE customer_id = $1"
+        appended = await conn.fetchval(query, A)
+        await conn.execute("SELECT consent.refresh_snapshots($1::text[])", [A])
+        rebuilt = await conn.fetchval(query, A)
+        uses = await conn.fetchval(
+            "SELECT count(*) FROM consent.ledger WHERE customer_id = $1 AND request_id LIKE 'snap-%'", A
+        )
+    finally:
+        await conn.close()
+    assert uses == 3
+    assert json.loads(appended) == json.loads(rebuilt)
+    assert appended == rebuilt
+
+
 async def test_objection_by_ops_blocks_and_is_announced(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:
     response = await client.post(
         f"/v1/customers/{A}/objections", json={"channels": ["sms"], "note": "by phone"}, headers=OPS

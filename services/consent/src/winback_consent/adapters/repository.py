@@ -192,6 +192,18 @@ _INSERT_ENTRIES = text(
     "AS u(id, customer_id, seq, entry_type, occurred_at, recorded_at, payload, source_event, request_id, prev_hash, "
     "hash)"
 )
+# The same insert, adding the entries to the end of their customers' stored snapshots in the same
+# statement: what the full rebuild would give (the same expression over the same values, in seq
+# order, and new entries carry their chain's highest seq), without re-aggregating every ledger row,
+# order and contract of the customer, which was half of PostgreSQL's time per dispatched decision.
+_INSERT_ENTRIES_INTO_SNAPSHOTS = text(
+    "WITH appended AS (" + _INSERT_ENTRIES.text + " RETURNING id, customer_id, seq, entry_type, occurred_at, payload) "
+    "UPDATE consent.decision_snapshots s SET doc = jsonb_set(s.doc, '{ledger}', (s.doc -> 'ledger') || a.entries) "
+    "FROM (SELECT customer_id, "
+    "jsonb_agg(jsonb_build_array(id, seq, entry_type, occurred_at, payload) ORDER BY seq) AS entries "
+    "FROM appended GROUP BY customer_id) AS a "
+    "WHERE s.customer_id = a.customer_id AND s.known RETURNING s.customer_id"
+)
 _MOVE_HEADS = text(
     "UPDATE consent.ledger_heads h SET seq = u.seq, hash = u.hash "
     "FROM unnest(CAST(:ids AS text[]), CAST(:seq AS int[]), CAST(:hash AS text[])) AS u(id, seq, hash) "
@@ -199,12 +211,23 @@ _MOVE_HEADS = text(
 )
 
 
-async def append_entries(session: AsyncSession, entries: Sequence[LedgerEntry], heads: dict[str, ChainHead]) -> None:
-    """Insert chained entries and move the heads (one array statement each); the caller holds the head locks."""
+async def append_entries(
+    session: AsyncSession,
+    entries: Sequence[LedgerEntry],
+    heads: dict[str, ChainHead],
+    *,
+    into_snapshots: bool = False,
+) -> None:
+    """Insert chained entries and move the heads (one array statement each); the caller holds the head locks.
+
+    `into_snapshots` also adds the entries to their customers' decision snapshots, for entries that
+    change nothing else a snapshot derives from (a dispatched decision's `use`); a customer without
+    a stored snapshot is rebuilt in full.
+    """
     if not entries:
         return
-    await session.execute(
-        _INSERT_ENTRIES,
+    result = await session.execute(
+        _INSERT_ENTRIES_INTO_SNAPSHOTS if into_snapshots else _INSERT_ENTRIES,
         {
             "id": [e.id for e in entries],
             "customer_id": [e.customer_id for e in entries],
@@ -223,6 +246,9 @@ async def append_entries(session: AsyncSession, entries: Sequence[LedgerEntry], 
     await session.execute(
         _MOVE_HEADS, {"ids": ids, "seq": [heads[c].seq for c in ids], "hash": [heads[c].hash for c in ids]}
     )
+    if into_snapshots:
+        added = {r.customer_id for r in result}
+        await refresh_snapshots(session, (e.customer_id for e in entries if e.customer_id not in added))
 
 
 def _entry(r: Row[Any]) -> LedgerEntry:

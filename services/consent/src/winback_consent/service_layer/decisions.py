@@ -128,7 +128,6 @@ async def _decide_and_record(
                     continue
                 seen.add(command.request_id)
             uses.append(_use(command, decision))
-        await append_drafts(session, uses, decided_at, locked=heads)
-        if uses:
-            await repository.refresh_snapshots(session, (u.customer_id for u in uses))
+        # A use changes nothing else a snapshot derives from: it is added to the snapshot, not rebuilt.
+        await append_drafts(session, uses, decided_at, locked=heads, into_snapshots=True)
     return decisions

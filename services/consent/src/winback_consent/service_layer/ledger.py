@@ -18,8 +18,12 @@ async def append_drafts(
     recorded_at: datetime,
     *,
     locked: dict[str, ChainHead] | None = None,
+    into_snapshots: bool = False,
 ) -> list[LedgerEntry]:
-    """Chain the drafts per customer (in the given order) onto the locked heads and insert them."""
+    """Chain the drafts per customer (in the given order) onto the locked heads and insert them.
+
+    `into_snapshots`: see `repository.append_entries` (only for entries that change nothing else).
+    """
     if not drafts:
         return []
     by_customer: dict[str, list[LedgerDraft]] = defaultdict(list)
@@ -33,5 +37,5 @@ async def append_drafts(
     for customer_id, group in by_customer.items():
         chained, moved[customer_id] = append(heads[customer_id], group, recorded_at)
         entries.extend(chained)
-    await repository.append_entries(session, entries, moved)
+    await repository.append_entries(session, entries, moved, into_snapshots=into_snapshots)
     return entries
