@@ -23,6 +23,7 @@ from winback_metrics.domain.facts import facts_of
 from winback_risk.domain.facts import facts_of_batch
 from winback_shared.events.envelope import CloudEvent, not_after
 from winback_shared.events.registry import parse_event_json
+from winback_shared.validation import text_acceptable, text_problems
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 EDGE = not_after(NOW, timedelta(hours=24))
@@ -114,3 +115,27 @@ def test_consumers_apply_what_ingest_accepts_and_ingest_refuses_what_they_cannot
         assert consumed == accepted
         _consumers_apply(consumed)
         json.loads(wire)
+
+
+# Any decoded JSON value, nested up to past the depth limit, holding the strings above as keys and values.
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), texts),
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3), st.dictionaries(st.one_of(texts, st.just("k" * 2_049)), inner, max_size=3)
+    ),
+    max_leaves=40,
+)
+
+
+def _nested(value: Any, depth: int) -> Any:
+    for _ in range(depth):
+        value = {"n": [value]}
+    return value
+
+
+@given(json_values, st.integers(0, 20))
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+def test_the_quick_text_check_agrees_with_the_walk_that_names_the_problems(value: Any, wrap: int) -> None:
+    # The quick check decides whether the walk (which names every problem) runs at all: they must agree.
+    nested = _nested(value, wrap)
+    assert text_acceptable(nested) == (next(text_problems(nested), None) is None)

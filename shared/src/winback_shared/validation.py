@@ -59,6 +59,29 @@ def text_problems(value: Any, loc: Location = (), *, depth: int = 0) -> Iterator
             yield from text_problems(item, (*loc, key), depth=depth + 1)
 
 
+def text_acceptable(value: Any, depth: int = 0) -> bool:
+    """Whether `text_problems(value)` finds nothing: the common case, answered without building the
+    location of every string it passes (about half of the walk's cost on a 1,000-event batch)."""
+    if isinstance(value, str):
+        return (
+            "\x00" not in value and len(value) <= MAX_TEXT_CHARS and (value.isascii() or not _SURROGATE.search(value))
+        )
+    if isinstance(value, dict):
+        if depth >= MAX_DEPTH:
+            return False
+        for key, item in value.items():
+            if isinstance(key, str) and text_problem(key, MAX_PARAM_CHARS) is not None:
+                return False
+            if not text_acceptable(item, depth + 1):
+                return False
+        return True
+    if isinstance(value, list):
+        if depth >= MAX_DEPTH:
+            return False
+        return all(text_acceptable(item, depth + 1) for item in value)
+    return True
+
+
 def time_problem(value: datetime) -> str | None:
     """Why an aware time is unusable (outside years 1-9999 once in UTC), or None."""
     try:

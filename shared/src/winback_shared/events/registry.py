@@ -39,7 +39,7 @@ from winback_shared.events.produced import (
     CustomerRiskAssessed,
     CustomerStatusChanged,
 )
-from winback_shared.validation import MAX_TEXT_CHARS, text_problems
+from winback_shared.validation import MAX_TEXT_CHARS, text_acceptable, text_problems
 
 Event = Annotated[
     Union[  # noqa: UP007 - a discriminated union needs the explicit Union form here
@@ -84,6 +84,8 @@ _SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 
 def text_errors(raw: Any) -> ValidationError | None:
     """The shared text rule over a decoded event (every string, keys included), as a ValidationError."""
+    if text_acceptable(raw):
+        return None
     details = [
         InitErrorDetails(type=PydanticCustomError("text_refused", "{problem}", {"problem": problem}), loc=loc, input="")
         for loc, problem in text_problems(raw)

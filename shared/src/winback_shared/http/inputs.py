@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.routing import APIRoute
 
 from winback_shared.http.problems import ProblemError
-from winback_shared.validation import MAX_PARAM_CHARS, Location, text_problem, text_problems
+from winback_shared.validation import MAX_PARAM_CHARS, Location, text_acceptable, text_problem, text_problems
 
 # How many problems one 422 lists: enough to fix a request, bounded for a hostile one.
 _MAX_LISTED = 20
@@ -49,7 +49,7 @@ async def refuse_unusable_text(request: Request) -> None:
         elif (problem := text_problem(value, MAX_PARAM_CHARS)) is not None:
             problems.append((name, problem))
     body = await _body(request)
-    if body is not None:
+    if body is not None and not text_acceptable(body):
         problems.extend((_field(loc) or "body", problem) for loc, problem in text_problems(body))
     if problems:
         listed = problems[:_MAX_LISTED]
