@@ -61,8 +61,9 @@ def _log_terms(p: ParetoNBD, x: Floats, t_x: Floats, T: Floats) -> tuple[Floats,
 
 def log_likelihood(p: ParetoNBD, x: Floats, t_x: Floats, T: Floats) -> Floats:
     """Per-customer log-likelihood."""
-    # Extreme trial parameters can make hyp2f1 overflow to nan: the optimiser treats that as a wall.
-    with np.errstate(invalid="ignore"):
+    # Extreme trial parameters can make hyp2f1 overflow to nan, or underflow s or alpha to 0 (log 0 =
+    # -inf): the optimiser treats either as a wall, so neither is worth a warning in the service log.
+    with np.errstate(invalid="ignore", divide="ignore"):
         alive, died = _log_terms(p, x, t_x, T)
         head = gammaln(p.r + x) - gammaln(p.r) + p.r * np.log(p.alpha) + p.s * np.log(p.beta)
         return head + np.logaddexp(alive, died)  # type: ignore[no-any-return]
