@@ -81,7 +81,9 @@ class ConsentRecord:
         The §7(3) exception needs the offer's category among those bought (row 10: none given is a DENY);
         `category_unknown` lets a caller who cannot know the category (an action on the wire) skip that test.
         """
-        past = [e for e in self.entries if e.at <= at]
+        # In the order the facts happened: they are recorded when drawn (a DOI confirmation is drawn at
+        # sign-up, a revocation between the two later), and consent applies them in time order.
+        past = sorted((e for e in self.entries if e.at <= at), key=lambda e: e.at)
         if any(e.what == "erasure" for e in past):
             return None
         grants = self._live_grants(past, channel, at)
