@@ -77,39 +77,13 @@ def canonical_content(
     prev_hash: str,
 ) -> bytes:
     """Sorted keys, no whitespace, UTC instants: the same content always gives the same bytes."""
-    return _canonical(
-        id,
-        customer_id,
-        seq,
-        entry_type,
-        _instant(occurred_at),
-        _instant(recorded_at),
-        payload,
-        source_event,
-        request_id,
-        prev_hash,
-    )
-
-
-def _canonical(
-    id: str,
-    customer_id: str,
-    seq: int,
-    entry_type: str,
-    occurred_at: str,
-    recorded_at: str,
-    payload: dict[str, Any],
-    source_event: str | None,
-    request_id: str | None,
-    prev_hash: str,
-) -> bytes:
     document = {
         "id": id,
         "customer_id": customer_id,
         "seq": seq,
         "entry_type": entry_type,
-        "occurred_at": occurred_at,
-        "recorded_at": recorded_at,
+        "occurred_at": _instant(occurred_at),
+        "recorded_at": _instant(recorded_at),
         "payload": payload,
         "source_event": source_event,
         "request_id": request_id,
@@ -140,21 +114,20 @@ def append(
 ) -> tuple[list[LedgerEntry], ChainHead]:
     """Chain drafts of ONE customer onto `head`; returns the entries and the new head."""
     entries: list[LedgerEntry] = []
-    # The hot path of every dispatched decision: each entry is built once, the shared instant formatted once.
-    recorded = _instant(recorded_at)
     for draft in drafts:
+        # On every dispatched decision's path: the entry is built once, from its hash.
         seq = head.seq + 1
-        content = _canonical(
-            draft.id,
-            draft.customer_id,
-            seq,
-            draft.entry_type,
-            _instant(draft.occurred_at),
-            recorded,
-            draft.payload,
-            draft.source_event,
-            draft.request_id,
-            head.hash,
+        content = canonical_content(
+            id=draft.id,
+            customer_id=draft.customer_id,
+            seq=seq,
+            entry_type=draft.entry_type,
+            occurred_at=draft.occurred_at,
+            recorded_at=recorded_at,
+            payload=draft.payload,
+            source_event=draft.source_event,
+            request_id=draft.request_id,
+            prev_hash=head.hash,
         )
         digest = hashlib.sha256(content).hexdigest()
         entries.append(
