@@ -329,3 +329,34 @@ def test_a_revocation_before_the_doi_confirmation_leaves_the_confirmed_consent()
     record.add(Entry(0.4, "revoke", "email"))
     assert record.basis("email", 0.5) is None
     assert record.basis("email", 1.0) == "express_consent"
+
+
+def test_a_returned_subscribers_true_recovered_revenue_is_what_metrics_rule_reads_from_the_events(
+    default_run: Any,
+) -> None:
+    """truth.recovered_after from the simulator's own record equals metrics' rule applied to the events sent."""
+    from collections import defaultdict
+    from decimal import Decimal
+
+    from winback_metrics.domain.facts import facts_of
+    from winback_shared.contracts import contract_runs, periods_in
+    from winback_shared.events.registry import parse_event
+
+    business, campaign, truth = default_run
+    facts = facts_of([parse_event(e) for e in campaign.events], {}, Decimal(0))
+    by_customer = defaultdict(list)
+    for fact in facts.contracts:
+        by_customer[fact.customer_id].append(fact)
+    end = business.at(business.horizon) + timedelta(microseconds=1)
+    returned = [c for c in truth["churns"] if c["kind"] == "contract" and c["returned_at"]]
+    returns_of = defaultdict(list)
+    for c in returned:
+        returns_of[c["customer_id"]].append(datetime.fromisoformat(c["returned_at"]))
+    assert len(returned) > 20
+    for churn in returned:
+        back = datetime.fromisoformat(churn["returned_at"])
+        later = [r for r in returns_of[churn["customer_id"]] if r > back]
+        runs = contract_runs(by_customer[churn["customer_id"]])
+        paid = sum(r.monthly_value * periods_in(r, back, min([*later, end])) for r in runs)
+        assert churn["recovered_revenue"] == pytest.approx(float(paid), abs=0.005), churn
+        assert churn["recovered_margin"] == churn["recovered_revenue"]  # contracts carry no cost

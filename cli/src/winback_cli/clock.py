@@ -15,6 +15,7 @@ import httpx
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
 # A moment a little ahead of the latest clock: the clocks keep running while we move them one by one.
 SLACK = timedelta(seconds=1)
+ATTEMPTS = 4
 
 
 def read_clocks(client: httpx.Client, urls: Mapping[str, str]) -> dict[str, datetime]:
@@ -29,9 +30,19 @@ def read_clocks(client: httpx.Client, urls: Mapping[str, str]) -> dict[str, date
 
 def advance_all(client: httpx.Client, urls: Mapping[str, str], moment: datetime | None = None) -> datetime:
     """Move every service to `moment` (or to the latest clock when it is earlier); returns the moment set."""
-    latest = max(read_clocks(client, urls).values()) + SLACK
-    target = latest if moment is None or moment < latest else moment
-    for url in urls.values():
-        r = client.post(f"{url}/v1/clock", json={"now": target.isoformat()}, headers=ADMIN)
-        r.raise_for_status()
-    return target
+    for attempt in range(ATTEMPTS):
+        # On a loaded machine a service's own clock can run past the slack while the others are moved
+        # (409: it would move backwards): read again and leave more room.
+        latest = max(read_clocks(client, urls).values()) + SLACK * 4**attempt
+        target = latest if moment is None or moment < latest else moment
+        if all(_move(client, url, target) for url in urls.values()):
+            return target
+    raise RuntimeError(f"the services' clocks kept running past the target {ATTEMPTS} times")
+
+
+def _move(client: httpx.Client, url: str, target: datetime) -> bool:
+    r = client.post(f"{url}/v1/clock", json={"now": target.isoformat()}, headers=ADMIN)
+    if r.status_code == 409:
+        return False
+    r.raise_for_status()
+    return True

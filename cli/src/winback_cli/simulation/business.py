@@ -593,11 +593,15 @@ class Business:
             },
             f"order-{state.orders}",
         )
+        net = amount
         if rng.random() < p.order_return_probability:
             back = round(amount * rng.uniform(0.2, 1.0), 2)
+            returned_at = t + rng.uniform(3, 20)
+            if returned_at < self.horizon:
+                net = amount - back  # what metrics counts: the order net of a return it heard of
             self._emit(
                 state,
-                t + rng.uniform(3, 20),
+                returned_at,
                 "order.returned",
                 {"order_id": order_id, "amount": f"{back:.2f}"},
                 f"order-{state.orders}-returned",
@@ -605,7 +609,7 @@ class Business:
         state.consent.relationship.order_times.append(t)
         state.consent.relationship.categories.add(c.category)
         state.life.orders.append((t, exp_target(rng)))
-        state.life.revenue.append((t, amount))
+        state.life.revenue.append((t, net))
         self._reschedule(state)
 
     def _churn(self, state: State, t: float) -> None:

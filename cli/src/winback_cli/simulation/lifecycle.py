@@ -36,7 +36,7 @@ class Life:
     feature: str | None = None  # the wish a feature-gap leaver left for
     returned_at: float | None = None
     orders: list[tuple[float, float]] = field(default_factory=list)  # (order time, E of the next order)
-    revenue: list[tuple[float, float]] = field(default_factory=list)  # (order time, amount)
+    revenue: list[tuple[float, float]] = field(default_factory=list)  # (order time, amount net of a return)
     # Where the monthly routine stands (business.Business._tick).
     months: int = 0
     years: int = 0

@@ -49,14 +49,6 @@ class Observed:
     def suppressed(self) -> list[dict[str, Any]]:
         return [a for a in self.actions if a["status"] == "suppressed"]
 
-    def first_flag(self, to: str) -> dict[str, datetime]:
-        """Per customer, the first moment risk moved them to `to`."""
-        first: dict[str, datetime] = {}
-        for flag in self.flags:
-            if flag.to == to and (flag.customer_id not in first or flag.at < first[flag.customer_id]):
-                first[flag.customer_id] = flag.at
-        return first
-
     def flags_of(self, to: str) -> list[StatusFlag]:
         return [f for f in self.flags if f.to == to]
 

@@ -139,6 +139,8 @@ class SimParams:
     order_amount_mean: float = 80.0
     margin_share: float = 0.35
     order_return_probability: float = 0.05
+    # Contract payments carry no cost in this business: all margin (metrics' WINBACK_CONTRACT_MARGIN_RATE=1).
+    contract_margin_share: float = 1.0
 
     # Contract customers
     monthly_value_consumer: tuple[float, float] = (9.0, 49.0)

@@ -235,18 +235,27 @@ def _spearman(a: list[float], b: list[float]) -> float | None:
 # --- money -------------------------------------------------------------------------------------
 
 
-def money(kpis: Mapping[str, Any], truth: Mapping[str, Any], churned_by_risk: Iterable[str] = ()) -> dict[str, Any]:
+def money(
+    kpis: Mapping[str, Any], truth: Mapping[str, Any], flags: Mapping[str, Sequence[tuple[datetime, str]]] | None = None
+) -> dict[str, Any]:
     """Win-back rate, cost per win-back, recovered revenue and ROI: metrics' answer and the truth's.
 
-    The truth's cohort is the one metrics counts: relationships that ended and that risk calls
-    churned (every cancelled contract, and a shop buyer only once risk marked them churned; a shop
-    drop-out risk calls lapsed is no churn to metrics). Cost: the contacts of the enrolments the
-    true uplift counts (those inside a churn episode) at metrics' default channel prices. Recovered revenue
-    and ROI: the truth's over every life after a return (metrics counts orders only, so a returned
-    subscriber's fees are not in its figure).
+    The truth's cohort is the one metrics counts: the ends of relationships (lives) that risk called
+    churned. A churn episode of metrics begins with risk's `churned` and ends at the next return, so a
+    life counts when risk flagged the customer churned between the life's end and its return (or the
+    run's end): every cancelled contract (churned at the notice), and a shop drop-out only if risk
+    marked it churned before the customer came back. A drop-out that came back while risk still had
+    it lapsed (or at risk, or active) is no churn to metrics, even when the same customer's later
+    drop-out was flagged churned: counting it (a filter by customer, not by life) added a churn and a
+    win-back per such customer, more the longer the run. `flags` is risk's status history per
+    customer, (at, to) in time order. Risk's `churned` for a customer who had not left is risk's
+    detection error, shown apart (`risk_false_churns`, and those metrics saw "won back" by the next
+    order): metrics counts them, the truth cannot. Cost: the contacts of the enrolments the true
+    uplift counts (those inside a churn episode) at metrics' default channel prices. Recovered revenue
+    and ROI: what the returns of those churns brought until the run's end, orders net of returns and
+    contract periods paid after the return (truth.recovered_after).
     """
-    flagged = set(churned_by_risk)
-    churns = [c for c in truth.get("churns") or [] if c.get("kind") == "contract" or c.get("customer_id") in flagged]
+    churns, false_churns, false_won = _churns_metrics_counts(truth, flags or {})
     won_back = sum(1 for c in churns if c.get("returned_at"))
     counted = {e.get("enrollment_id") for e in truth.get("enrollments") or [] if e.get("counted")}
     cost = sum(
@@ -254,18 +263,57 @@ def money(kpis: Mapping[str, Any], truth: Mapping[str, Any], churned_by_risk: It
         for x in truth.get("contacts") or []
         if x.get("enrollment_id") in counted
     )
-    recovered = truth.get("recovered") or {}
-    margin = _num(recovered.get("margin"))
+    returned = [c for c in churns if c.get("returned_at")]
+    revenue = sum(float(c.get("recovered_revenue") or 0.0) for c in returned)
+    margin = sum(float(c.get("recovered_margin") or 0.0) for c in returned)
     true = {
         "churned": len(churns),
         "won_back": won_back,
         "winback_rate": won_back / len(churns) if churns else None,
         "cost_total": cost,
         "cost_per_winback": cost / won_back if won_back else None,
-        "recovered_revenue": _num(recovered.get("revenue")),
-        "roi": (margin - cost) / cost if margin is not None and cost else None,
+        "recovered_revenue": revenue,
+        "roi": (margin - cost) / cost if cost else None,
     }
-    return {key: {"metrics": _num(kpis.get(key)), "true": _num(value)} for key, value in true.items()}
+    out = {key: {"metrics": _num(kpis.get(key)), "true": _num(value)} for key, value in true.items()}
+    out["churned"]["risk_false_churns"] = false_churns
+    out["won_back"]["risk_false_churns_won"] = false_won
+    return out
+
+
+def _churns_metrics_counts(
+    truth: Mapping[str, Any], flags: Mapping[str, Sequence[tuple[datetime, str]]]
+) -> tuple[list[Mapping[str, Any]], int, int]:
+    """The true churns risk flagged churned before their return; risk's other churn flags, and how many came back."""
+    history = {c: sorted(moves) for c, moves in flags.items()}
+    by_customer: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for c in truth.get("churns") or []:
+        by_customer[str(c.get("customer_id"))].append(c)
+    churns: list[Mapping[str, Any]] = []
+    false_churns = false_won = 0
+    for customer in by_customer.keys() | history.keys():
+        moves = history.get(customer, [])
+        churned_at = [at for at, to in moves if to == "churned"]
+        used: set[datetime] = set()
+        for life in sorted(by_customer.get(customer, []), key=lambda c: _at(c["at"])):
+            end = _at(life["at"])
+            back = _at(life["returned_at"]) if life.get("returned_at") else None
+            inside = [t for t in churned_at if t >= end and (back is None or t < back)]
+            if inside:
+                churns.append(life)
+                used.update(inside)
+        for t in churned_at:
+            if t in used:
+                continue
+            false_churns += 1
+            later = [to for at, to in moves if at > t and to in ("churned", "won_back")]
+            false_won += bool(later) and later[0] == "won_back"
+    return churns, false_churns, false_won
+
+
+def status_history(observed: Observed) -> dict[str, list[tuple[datetime, str]]]:
+    """Per customer, risk's status changes (when, to what) in time order."""
+    return {c: [(at, to) for at, to in moves] for c, moves in _status_history(observed).items()}
 
 
 # --- law ---------------------------------------------------------------------------------------
@@ -356,7 +404,7 @@ def build_report(
             **detection(truth, observed, end, customers),
             "drivers": drivers_ranking(customers, truth.get("hazard_factors") or {}),
         },
-        "money": money(kpis, truth, observed.first_flag("churned")),
+        "money": money(kpis, truth, status_history(observed)),
         "law": law(observed, consent_basis_at, truth),
         "activity": activity(observed),
     }
@@ -426,6 +474,14 @@ def to_markdown(report: Mapping[str, Any]) -> str:
     ]
     for key, row in report["money"].items():
         lines.append(f"| {key} | {_fmt(row['metrics'])} | {_fmt(row['true'])} |")
+    money_ = report["money"]
+    lines += [
+        "",
+        f"Metrics also counts risk's churn flags of customers who had not left: "
+        f"{money_['churned'].get('risk_false_churns', 0)} such churns, "
+        f'{money_["won_back"].get("risk_false_churns_won", 0)} of them "won back" by their next order '
+        "(risk's detection error; the truth has no churn there).",
+    ]
     law_ = report["law"]
     lines += [
         "",

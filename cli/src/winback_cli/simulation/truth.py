@@ -18,15 +18,18 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, time, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from winback_cli.simulation.hazard import Interval
 from winback_cli.simulation.playbooks import counts_for_uplift, exits_on, planned_steps
 from winback_cli.simulation.responses import respond, response_stream
+from winback_shared.contracts import ContractRun, periods_in
 
 if TYPE_CHECKING:
     from winback_cli.simulation.business import Business, Contact, State
+    from winback_cli.simulation.lifecycle import Life
 
 # metrics' default cost per channel (spec/metrics.md), for the true cost of what was sent.
 CHANNEL_COST = {"email": 0.05, "sms": 0.10, "post": 1.20, "phone": 8.00}
@@ -197,6 +200,41 @@ def _after_the_notice(state: State, e: Enrollment) -> bool:
     return life.returned_at is None or e.at < life.returned_at
 
 
+def recovered_after(b: Business, state: State, index: int) -> tuple[float, float]:
+    """Revenue and margin from the return that ended churn `index` until the run's end, as metrics counts them.
+
+    Orders of the life after the return (net of returns) until that life ends; for a contract
+    customer also the monthly periods (paid in advance, winback_shared.contracts) that begin from the
+    return until the next return, the contract's effective end or the end of the run. A return before
+    the notice took effect renews the same contract: its periods keep the original start's day.
+    After an erasure nothing is counted (metrics keeps the runs it knew of: a small overcount there).
+    """
+    c, lives = state.customer, state.lives
+    life = lives[index + 1]
+    gone = min(b.horizon, state.erased_at if state.erased_at is not None else math.inf)
+    orders = sum(amount for t, amount in life.revenue if t < min(life.end_at, gone))
+    revenue, margin = orders, orders * b.params.margin_share
+    if not c.contract:
+        return revenue, margin
+    first = index + 1
+    while first > 0 and _renewed_on_return(lives, first):
+        first -= 1
+    ends = None
+    if life.effective_at is not None and life.end_at < gone:
+        ends = datetime.combine(b.at(life.effective_at).date(), time.min, tzinfo=UTC)
+    run = ContractRun(life.contract_id or "", b.at(lives[first].start), Decimal(f"{c.monthly_value:.2f}"), ends)
+    stop = b.at(life.returned_at) if life.returned_at is not None and life.returned_at < gone else None
+    periods = periods_in(run, b.at(life.start), stop or b.at(gone) + timedelta(microseconds=1))
+    paid = periods * float(run.monthly_value)
+    return revenue + paid, margin + paid * b.params.contract_margin_share
+
+
+def _renewed_on_return(lives: list[Life], index: int) -> bool:
+    """Life `index` began by withdrawing the previous life's notice before it took effect (contract.renewed)."""
+    before = lives[index - 1]
+    return before.effective_at is not None and lives[index].start < before.effective_at
+
+
 def _index(customer_id: str) -> int:
     return int(customer_id.split("-", 1)[1])
 
@@ -277,9 +315,10 @@ def truth_of(b: Business) -> dict[str, Any]:
         if not state.lives:
             continue
         gone = min(b.horizon, state.erased_at if state.erased_at is not None else math.inf)
-        for life in state.lives:
+        for index, life in enumerate(state.lives):
             if life.end_at >= gone:
                 continue  # stays beyond the run, or was erased first (nothing of them is sent after erasure)
+            revenue, margin = recovered_after(b, state, index) if life.returned_at is not None else (0.0, 0.0)
             record = {
                 "customer_id": c.customer_id,
                 "at": iso(life.end_at),
@@ -289,6 +328,9 @@ def truth_of(b: Business) -> dict[str, Any]:
                 and not life.no_contact,
                 "no_contact_requested": life.no_contact,
                 "returned_at": iso(life.returned_at) if life.returned_at is not None else None,
+                # What the return brought until the run's end (recovered_after): metrics' recovered revenue.
+                "recovered_revenue": round(revenue, 2),
+                "recovered_margin": round(margin, 2),
             }
             churns.append(record)
             churned.setdefault(c.customer_id, {"at": iso(life.end_at), "reason": life.reason})
@@ -296,12 +338,8 @@ def truth_of(b: Business) -> dict[str, Any]:
                 dropouts.setdefault(c.customer_id, iso(life.end_at))
             if life.returned_at is not None:
                 returned.setdefault(c.customer_id, iso(life.returned_at))
-        for life in state.lives[1:]:
-            stop = min(life.end_at, b.horizon)
-            for t, amount in life.revenue:
-                if t < stop:
-                    recovered["revenue"] += amount
-                    recovered["margin"] += amount * b.params.margin_share
+            recovered["revenue"] += revenue
+            recovered["margin"] += margin
         last = state.life
         alive = last.end_at >= b.horizon and state.erased_at is None
         factor = last.factor_at(b.horizon, b.params.hazard_factors)

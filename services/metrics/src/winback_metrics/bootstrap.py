@@ -28,6 +28,7 @@ def build_app(settings: ServiceSettings) -> FastAPI:
         channel_costs=settings.channel_costs,
         default_cost=settings.default_channel_cost,
         margin_share=settings.margin_share_when_missing,
+        contract_margin_rate=settings.contract_margin_rate,
         erasure_key=settings.erasure_hash_key,
     )
 

@@ -7,7 +7,15 @@ CONTRACT = ServiceContract(
     "metrics",
     group_id="winback-metrics",
     consumes={
-        Topic.EVENTS: ("campaign.response", "contract.cancelled", "order.placed", "order.returned", "survey.answered"),
+        Topic.EVENTS: (
+            "campaign.response",
+            "contract.cancelled",
+            "contract.renewed",
+            "contract.started",
+            "order.placed",
+            "order.returned",
+            "survey.answered",
+        ),
         Topic.RISK: ("customer.risk_assessed", "customer.status_changed"),
         Topic.CAMPAIGN: ("campaign.enrolled", "campaign.exited"),
         Topic.ACTIONS: ("action.suppressed", "action.triggered"),

@@ -2,6 +2,8 @@
 
 from decimal import Decimal
 
+from pydantic import Field
+
 from winback_shared.settings import PersonalDataSettings
 
 
@@ -19,3 +21,6 @@ class MetricsSettings(PersonalDataSettings):
     default_channel_cost: Decimal = Decimal("0.00")
     # Orders without a margin count this share of their amount as margin for `roi` (1 = revenue basis).
     margin_share_when_missing: Decimal = Decimal("1")
+    # Share of a contract payment counted as margin (contract events carry no cost); the same
+    # WINBACK_CONTRACT_MARGIN_RATE risk reads, so one setting serves both.
+    contract_margin_rate: Decimal = Field(Decimal(1), ge=0, le=1)

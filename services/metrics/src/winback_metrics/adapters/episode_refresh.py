@@ -16,7 +16,8 @@ from decimal import Decimal
 from sqlalchemy import TextClause, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# Window of each episode: previous and next churn, the first return between, the window's end.
+# Window of each episode: previous and next churn, the first return between, the window's end, and the
+# next episode's return (where this return's contract revenue stops counting).
 _WINDOWS = """
 WITH ordered AS (
     SELECT episode_id, customer_id, churned_at,
@@ -28,14 +29,17 @@ WITH ordered AS (
                   WHERE r.customer_id = o.customer_id AND r.returned_at > o.churned_at
                     AND (o.next_churn_at IS NULL OR r.returned_at < o.next_churn_at)) AS won_back_at
     FROM ordered o
+), chained AS (
+    SELECT r.*, LEAD(r.won_back_at) OVER (PARTITION BY r.customer_id ORDER BY r.churned_at) AS next_won_back_at
+    FROM returned r
 )
 UPDATE metrics.churn_episodes e
 SET prev_churn_at = r.prev_churn_at, next_churn_at = r.next_churn_at, won_back_at = r.won_back_at,
-    window_end = COALESCE(r.won_back_at, r.next_churn_at)
-FROM returned r
+    window_end = COALESCE(r.won_back_at, r.next_churn_at), next_won_back_at = r.next_won_back_at
+FROM chained r
 WHERE e.episode_id = r.episode_id
-  AND (e.prev_churn_at, e.next_churn_at, e.won_back_at)
-      IS DISTINCT FROM (r.prev_churn_at, r.next_churn_at, r.won_back_at)
+  AND (e.prev_churn_at, e.next_churn_at, e.won_back_at, e.next_won_back_at)
+      IS DISTINCT FROM (r.prev_churn_at, r.next_churn_at, r.won_back_at, r.next_won_back_at)
 """
 
 _EPISODE_AT = """(SELECT e.episode_id FROM metrics.churn_episodes e

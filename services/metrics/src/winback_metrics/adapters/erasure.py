@@ -26,6 +26,8 @@ TABLES_WITH_CUSTOMER = (
     "responses",
     "cancellations",
     "customer_values",
+    "contract_events",
+    "contract_runs",
 )
 # The free texts a customer wrote: deleted, not kept under the pseudonym.
 FREE_TEXTS = (("churn_episodes", "cancel_text"), ("cancellations", "reason_text"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from datetime import datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from winback_metrics.adapters.tables import (
     actions,
     cancellations,
     churn_episodes,
+    contract_events,
     customer_values,
     enrollments,
     order_returns,
@@ -51,14 +52,14 @@ def _names(kind: type) -> tuple[str, ...]:
 
 
 def _jsonable(value: object) -> str:
-    if isinstance(value, datetime):
+    if isinstance(value, date):  # datetimes too
         return value.isoformat()
     if isinstance(value, Decimal):
         return str(value)  # exact: numeric parses the text
     raise TypeError(f"not JSON: {type(value).__name__}")
 
 
-async def _insert(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], conflict: str) -> None:
+async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], conflict: str) -> None:
     """INSERT the rows (all with the same keys) in one statement; `conflict` is its ON CONFLICT clause."""
     if not rows:
         return
@@ -102,16 +103,17 @@ async def _save_outcomes(session: AsyncSession, facts: Facts) -> None:
         (order_returns, facts.order_returns),
         (surveys, facts.surveys),
         (cancellations, facts.cancellations),
+        (contract_events, facts.contracts),
     ):
-        await _insert(session, table, [_row(i) for i in items], "ON CONFLICT DO NOTHING")
-    await _insert(
+        await insert_rows(session, table, [_row(i) for i in items], "ON CONFLICT DO NOTHING")
+    await insert_rows(
         session,
         responses,
         [_row(r) for r in _earliest_responses(facts.responses)],
         "ON CONFLICT (action_id, outcome) DO UPDATE SET responded_at = least(t.responded_at, EXCLUDED.responded_at)",
     )
     unique = {(v.customer_id, v.at): v for v in facts.values}
-    await _insert(
+    await insert_rows(
         session,
         customer_values,
         [_row(v) for v in unique.values()],
@@ -121,17 +123,17 @@ async def _save_outcomes(session: AsyncSession, facts: Facts) -> None:
 
 async def save_facts(session: AsyncSession, facts: Facts) -> None:
     """Store a batch's facts in the caller's transaction."""
-    await _insert(session, churn_episodes, [_row(c) for c in facts.churns], "ON CONFLICT DO NOTHING")
-    await _insert(session, returns, [_row(r) for r in facts.returns], "ON CONFLICT DO NOTHING")
-    await _insert(session, actions, [_row(a) for a in facts.actions], "ON CONFLICT DO NOTHING")
-    await _insert(
+    await insert_rows(session, churn_episodes, [_row(c) for c in facts.churns], "ON CONFLICT DO NOTHING")
+    await insert_rows(session, returns, [_row(r) for r in facts.returns], "ON CONFLICT DO NOTHING")
+    await insert_rows(session, actions, [_row(a) for a in facts.actions], "ON CONFLICT DO NOTHING")
+    await insert_rows(
         session,
         enrollments,
         _enrollment_rows(facts.enrolled, "enrolled_at", "enroll_reason"),
         "ON CONFLICT (enrollment_id) DO UPDATE SET enrolled_at = EXCLUDED.enrolled_at, "
         "enroll_reason = EXCLUDED.enroll_reason, holdout = t.holdout OR EXCLUDED.holdout",
     )
-    await _insert(
+    await insert_rows(
         session,
         enrollments,
         _enrollment_rows(facts.exited, "exited_at", "exit_reason"),

@@ -98,11 +98,24 @@ _DAYS = "extract(epoch FROM won_back_at - churned_at) / 86400.0"
 _TREATED = "enrolled AND NOT holdout"
 _CONTACTED = "NOT holdout AND triggered > 0"  # a triggered action implies `enrolled`: a subset of treated
 
+# Recovered revenue has two parts: orders after the return, summed into the episode when they arrive
+# (episode_refresh), and contract payments after it, which accrue with time, not with events: the
+# monthly periods of the customer's contract runs that begin from the return until the next episode's
+# return, the run's end or now (the SQL twin of winback_shared.contracts.periods_in, migration 0009).
+_CONTRACT_PAYMENTS = """
+SELECT sum(r.monthly_value * p.n) AS revenue, sum(r.monthly_margin * p.n) AS margin
+FROM metrics.contract_runs r
+CROSS JOIN LATERAL (SELECT metrics.periods_between(r.started_at, r.ends_at, scoped.won_back_at,
+        LEAST(scoped.next_won_back_at, CAST(:now AS timestamptz) + interval '1 microsecond')) AS n) p
+WHERE scoped.won_back_at IS NOT NULL AND r.customer_id = scoped.customer_id"""
+
 _SUMMARY = f"""
 SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_at_churn), 0) AS lost_revenue,
        avg({_DAYS}) AS days_mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY {_DAYS}) AS days_median,
-       COALESCE(sum(recovered_revenue) FILTER (WHERE won_back_at IS NOT NULL), 0) AS recovered_revenue,
-       COALESCE(sum(recovered_margin) FILTER (WHERE won_back_at IS NOT NULL), 0) AS recovered_margin,
+       COALESCE(sum(recovered_revenue + COALESCE(paid.revenue, 0)) FILTER (WHERE won_back_at IS NOT NULL), 0)
+           AS recovered_revenue,
+       COALESCE(sum(recovered_margin + COALESCE(paid.margin, 0)) FILTER (WHERE won_back_at IS NOT NULL), 0)
+           AS recovered_margin,
        avg(value_at_churn) FILTER (WHERE won_back_at IS NOT NULL) AS clv_before,
        avg(value_after) FILTER (WHERE won_back_at IS NOT NULL) AS clv_after,
        {_survival_columns()},
@@ -117,7 +130,7 @@ SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_a
        count(*) FILTER (WHERE enrolled AND triggered > 0) AS f_contacted,
        count(*) FILTER (WHERE enrolled AND triggered > 0 AND (responded OR won_back_at IS NOT NULL)) AS f_responded,
        count(won_back_at) FILTER (WHERE enrolled AND triggered > 0) AS f_won_back
-FROM scoped"""
+FROM scoped LEFT JOIN LATERAL ({_CONTRACT_PAYMENTS}) paid ON true"""
 
 # Themes come from the latest texts of each reason: enough for the top themes, bounded in cost.
 # The reason expression matches the index `ix_churn_episodes_reason_texts` (metrics migration 0003),

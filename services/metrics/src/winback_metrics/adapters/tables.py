@@ -4,6 +4,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     DateTime,
     Identity,
     Integer,
@@ -58,6 +59,8 @@ churn_episodes = Table(
     Column("next_churn_at", DateTime(timezone=True), nullable=True),
     Column("won_back_at", DateTime(timezone=True), nullable=True),
     Column("window_end", DateTime(timezone=True), nullable=True),
+    # The next episode's return: contract payments after this return count here until then (0009).
+    Column("next_won_back_at", DateTime(timezone=True), nullable=True),
     Column("value_at_churn", MONEY, nullable=True),
     Column("value_after", MONEY, nullable=True),
     Column("recovered_revenue", MONEY, nullable=False, server_default="0"),
@@ -176,6 +179,35 @@ cancellations = Table(
     Column("cancelled_at", DateTime(timezone=True), nullable=False),
     Column("reason_code", String(32), nullable=True),
     Column("reason_text", Text, nullable=True),
+)
+
+# Contract starts (with the monthly value), renewals and cancellations, keyed like `cancellations` (0009).
+contract_events = Table(
+    "contract_events",
+    metadata,
+    Column("fact_key", String(800), primary_key=True),
+    Column("customer_id", String(128), nullable=False, index=True),
+    Column("contract_id", String(256), nullable=False),
+    Column("kind", String(24), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("monthly_value", MONEY, nullable=True),
+    Column("ends_on", Date, nullable=True),
+)
+
+# Each contract's uninterrupted runs, derived from contract_events by winback_shared.contracts for the
+# customers a batch touched (adapters/contract_runs.py). Their payments after a return are recovered
+# revenue, counted up to the moment a KPI is asked (SQL function metrics.periods_between, 0009).
+contract_runs = Table(
+    "contract_runs",
+    metadata,
+    Column("customer_id", String(128), nullable=False),
+    Column("contract_id", String(256), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("monthly_value", MONEY, nullable=False),
+    # monthly_value x WINBACK_CONTRACT_MARGIN_RATE when the run was derived (contract events carry no cost).
+    Column("monthly_margin", MONEY, nullable=False),
+    Column("ends_at", DateTime(timezone=True), nullable=True),
+    PrimaryKeyConstraint("customer_id", "contract_id", "started_at"),
 )
 
 # Predicted 12-month value of a customer as of a moment (from risk's events).

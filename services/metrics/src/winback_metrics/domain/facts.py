@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
+from winback_shared.contracts import day_of
 from winback_shared.events import keys
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
     CampaignResponse,
     ContractCancelled,
+    ContractRenewed,
+    ContractStarted,
     OrderPlaced,
     OrderReturned,
     SurveyAnswered,
@@ -113,6 +116,32 @@ class Cancellation:
 
 
 @dataclass(frozen=True, slots=True)
+class ContractEvent:
+    """A contract's start (with its monthly value), renewal or cancellation: what its payments follow from.
+
+    `kind` is winback_shared.contracts' (`contract_started`, ...); `ends_on` the end date of a start or
+    renewal, the effective date of a cancellation.
+    """
+
+    fact_key: str
+    customer_id: str
+    contract_id: str
+    kind: str
+    at: datetime
+    monthly_value: Decimal | None
+    ends_on: date | None
+
+    # The names winback_shared.contracts reads.
+    @property
+    def ref(self) -> str:
+        return self.contract_id
+
+    @property
+    def amount(self) -> Decimal | None:
+        return self.monthly_value
+
+
+@dataclass(frozen=True, slots=True)
 class CustomerValue:
     customer_id: str
     at: datetime
@@ -132,6 +161,7 @@ class Facts:
     responses: list[Response] = field(default_factory=list)
     cancellations: list[Cancellation] = field(default_factory=list)
     values: list[CustomerValue] = field(default_factory=list)
+    contracts: list[ContractEvent] = field(default_factory=list)
 
     def customer_ids(self) -> set[str]:
         """Customers whose episode roll-ups this batch may change."""
@@ -141,6 +171,10 @@ class Facts:
         for others in (self.order_returns, self.surveys, self.responses, self.cancellations, self.values):
             ids.update(item.customer_id for item in others)
         return ids
+
+    def contract_customer_ids(self) -> set[str]:
+        """Customers whose contract runs this batch may change."""
+        return {c.customer_id for c in self.contracts}
 
 
 # Statuses of a customer who has left: their value is the relationship's, not the remainder.
@@ -192,6 +226,25 @@ def _inbound_facts(event: CloudEvent, facts: Facts) -> None:
         code = None if k.reason_code is None else k.reason_code.value
         key = keys.scoped(k.customer_id, keys.contract_key(event))
         facts.cancellations.append(Cancellation(key, k.customer_id, event.time, code, k.reason_text))
+        facts.contracts.append(
+            ContractEvent(
+                key, k.customer_id, k.contract_id, "contract_cancelled", event.time, None, day_of(k.effective_date)
+            )
+        )
+    elif isinstance(event, ContractStarted):
+        d = event.data
+        key = keys.scoped(d.customer_id, keys.contract_key(event))
+        facts.contracts.append(
+            ContractEvent(
+                key, d.customer_id, d.contract_id, "contract_started", event.time, d.monthly_value, day_of(d.end_date)
+            )
+        )
+    elif isinstance(event, ContractRenewed):
+        n = event.data
+        key = keys.scoped(n.customer_id, keys.contract_key(event))
+        facts.contracts.append(
+            ContractEvent(key, n.customer_id, n.contract_id, "contract_renewed", event.time, None, day_of(n.end_date))
+        )
 
 
 def facts_of(events: Sequence[CloudEvent], costs: Mapping[str, Decimal], default_cost: Decimal) -> Facts:

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_metrics.adapters import kpi_repository as repo
+from winback_metrics.adapters.contract_runs import refresh_contract_runs
 from winback_metrics.adapters.episode_refresh import refresh_episodes
 from winback_metrics.adapters.erasure import anonymise_customers
 from winback_metrics.adapters.facts_repository import save_facts
@@ -42,6 +43,7 @@ async def apply_batch(
     channel_costs: Mapping[str, Decimal],
     default_cost: Decimal,
     margin_share: Decimal = Decimal("1"),
+    contract_margin_rate: Decimal = Decimal("1"),
     erasure_key: bytes = DEV_ERASURE_KEY.encode(),
 ) -> int:
     """Apply the events not applied before and refresh the touched episodes, in one transaction.
@@ -58,6 +60,7 @@ async def apply_batch(
         fresh = await drop_erased_history(session, erasures, erasure_key, claimed)
         facts = facts_of(fresh, channel_costs, default_cost)
         await save_facts(session, facts)
+        await refresh_contract_runs(session, facts.contract_customer_ids(), contract_margin_rate)
         await refresh_episodes(session, facts.customer_ids(), margin_share=margin_share)
     APPLIED.inc(len(fresh))
     DUPLICATES.inc(len(events) - len(fresh))

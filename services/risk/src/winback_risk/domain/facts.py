@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from winback_shared.contracts import day_of
 from winback_shared.events import keys
 from winback_shared.events.envelope import CloudEvent
 from winback_shared.events.inbound import (
@@ -54,14 +55,6 @@ class Signal:
     # The fact's business key within the customer and kind (winback_shared.events.keys): the
     # same ticket, return, contract event or answer sent again with a new event id is one signal.
     key: str | None = None
-
-
-def day_of(raw: str | None) -> date | None:
-    """The calendar day an ISO date (or date-time) string names; None when absent or not a date."""
-    try:
-        return date.fromisoformat(raw[:10]) if raw else None
-    except ValueError:
-        return None
 
 
 FactKey = tuple[str, str, str]
