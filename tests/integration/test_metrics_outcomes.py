@@ -49,7 +49,9 @@ def _value(customer: str, at: datetime, clv: str) -> CustomerRiskAssessed:
     return CustomerRiskAssessed.new(source="/risk", time=at, data=data)
 
 
-def _action(action: str, customer: str, channel: str, at: datetime, playbook: str = "pb-main") -> ActionTriggered:
+def _action(
+    action: str, customer: str, channel: str, at: datetime, playbook: str = "pb-main", enrollment: str | None = None
+) -> ActionTriggered:
     data = {
         "action_id": action,
         "customer_id": customer,
@@ -57,7 +59,7 @@ def _action(action: str, customer: str, channel: str, at: datetime, playbook: st
         "template": f"{channel}-t1",
         "variant": "A" if int(customer.rsplit("-", 1)[1]) % 2 else "B",
         "playbook_id": playbook,
-        "enrollment_id": f"en-{playbook}-{customer}",
+        "enrollment_id": enrollment or f"en-{playbook}-{customer}",
     }
     return ActionTriggered.new(source="/campaign", time=at, data=data)
 
@@ -321,6 +323,51 @@ async def test_a_return_that_arrives_after_the_contacts_it_preceded_takes_them_o
     async with httpx.AsyncClient(base_url=metrics, timeout=20) as client:
         october = await _get(client, "/v1/kpis", **{"from": "2024-10-01", "to": "2024-10-31"})
     assert (october["churned"], october["won_back"], october["actions"]["triggered"]) == (1, 1, 0)
+
+
+async def test_a_step_of_an_at_risk_enrolment_sent_after_the_churn_stays_out_of_the_episode(
+    metrics: str, kafka_bootstrap: str, database_url: str
+) -> None:
+    """Enrolled at risk on 1 November, the notice on the 7th, the check-in letter on the 15th.
+
+    Campaign exits an at-risk enrolment on the churn (re_churn) once it reads it; read a week late (a
+    loaded machine, a rebalance) the letter has gone out meanwhile. It is the at-risk enrolment's, not
+    the churn episode's, whichever event arrives first; the win-back enrolment that follows the churn
+    keeps its own letter in the episode. (Seen in the simulated business: cost_total 13.70 EUR against
+    the true 12.50.)
+    """
+    enrolled, churned = datetime(2024, 11, 1, tzinfo=UTC), datetime(2024, 11, 7, 1, 36, tzinfo=UTC)
+    customer = "risk-1"
+    at_risk = {"customer_id": customer, "playbook_id": "at-risk-check-in", "enrollment_id": "en-at-risk-risk-1"}
+    winback = {"customer_id": customer, "playbook_id": "we-are-sorry", "enrollment_id": "en-we-are-sorry-risk-1"}
+    letter = _action("risk-1-letter", customer, "post", enrolled + 14 * DAY, "at-risk-check-in", "en-at-risk-risk-1")
+    sorry = _action("risk-1-sorry", customer, "post", churned + 12 * DAY, "we-are-sorry", "en-we-are-sorry-risk-1")
+    connection = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://"))
+    query = "SELECT action_id, episode_id FROM metrics.actions WHERE customer_id = 'risk-1' ORDER BY action_id"
+    try:
+        # The letter and the enrolments first, the churn last: the order must not matter.
+        await publish(
+            kafka_bootstrap, [(Topic.CAMPAIGN, CampaignEnrolled.new(source="/campaign", time=enrolled, data=at_risk))]
+        )
+        await publish(kafka_bootstrap, [(Topic.ACTIONS, letter), (Topic.ACTIONS, sorry)])
+        await publish(
+            kafka_bootstrap,
+            [(Topic.CAMPAIGN, CampaignEnrolled.new(source="/campaign", time=churned + 2 * DAY, data=winback))],
+        )
+        await publish(kafka_bootstrap, [(Topic.RISK, _status(customer, "churned", churned, churn_reason="quality"))])
+        rows = await eventually(
+            lambda: connection.fetch(query), lambda r: len(r) == 2 and r[1]["episode_id"] is not None
+        )
+        assert rows[0]["action_id"] == "risk-1-letter" and rows[0]["episode_id"] is None
+        episode = await connection.fetchrow(
+            "SELECT cost, triggered FROM metrics.churn_episodes WHERE customer_id = 'risk-1'"
+        )
+        assert (episode["cost"], episode["triggered"]) == (Decimal("1.2000"), 1)
+    finally:
+        await connection.close()
+    async with httpx.AsyncClient(base_url=metrics, timeout=20) as client:
+        november = await _get(client, "/v1/kpis", **{"from": "2024-11-01", "to": "2024-11-30"})
+    assert (november["churned"], Decimal(november["cost_total"])) == (1, Decimal("1.20"))
 
 
 ROLLUP_KEYS = (

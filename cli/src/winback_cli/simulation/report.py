@@ -251,17 +251,19 @@ def money(
     customer, (at, to) in time order. Risk's `churned` for a customer who had not left is risk's
     detection error, shown apart (`risk_false_churns`, and those metrics saw "won back" by the next
     order): metrics counts them, the truth cannot. Cost: the contacts of the enrolments the true
-    uplift counts (those inside a churn episode) at metrics' default channel prices. Recovered revenue
-    and ROI: what the returns of those churns brought until the run's end, orders net of returns and
-    contract periods paid after the return (truth.recovered_after).
+    uplift counts (those inside a churn episode), up to the return that ended it, at metrics' default
+    channel prices. Recovered revenue and ROI: what the returns of those churns brought until the
+    run's end, orders net of returns and contract periods paid after the return (truth.recovered_after).
     """
     churns, false_churns, false_won = _churns_metrics_counts(truth, flags or {})
     won_back = sum(1 for c in churns if c.get("returned_at"))
-    counted = {e.get("enrollment_id") for e in truth.get("enrollments") or [] if e.get("counted")}
+    # A counted enrolment's contacts up to the return that ended its churn (metrics' episode window).
+    counted = {e.get("enrollment_id"): e.get("episode_end") for e in truth.get("enrollments") or [] if e.get("counted")}
     cost = sum(
         CHANNEL_COST.get(str(x.get("channel")), 0.0)
         for x in truth.get("contacts") or []
         if x.get("enrollment_id") in counted
+        and (counted[x.get("enrollment_id")] is None or _at(x["at"]) < _at(counted[x.get("enrollment_id")]))
     )
     returned = [c for c in churns if c.get("returned_at")]
     revenue = sum(float(c.get("recovered_revenue") or 0.0) for c in returned)

@@ -64,6 +64,9 @@ class Outcome:
     treated_at: float | None  # next order/return when treated (None = not within the run)
     untreated_at: float | None
     contacts_if_treated: int
+    # The realised return that ended the enrolment's churn: metrics' episode window ends there, and a
+    # contact after it (a step sent before campaign read the return) is no cost of that episode.
+    episode_end: float | None = None
 
     @property
     def y1(self) -> int:
@@ -185,7 +188,7 @@ def outcome_of(b: Business, state: State, e: Enrollment) -> Outcome:
         treated, untreated, contacts = when(realised), when(others), len(own)
     playbook = b.playbooks.get(e.playbook_id)
     counted = counts_for_uplift(playbook) or _after_the_notice(state, e)
-    return Outcome(e, state.customer.customer_id, counted, treated, untreated, contacts)
+    return Outcome(e, state.customer.customer_id, counted, treated, untreated, contacts, life.returned_at)
 
 
 def _after_the_notice(state: State, e: Enrollment) -> bool:
@@ -438,6 +441,7 @@ def truth_of(b: Business) -> dict[str, Any]:
                 "won_back_if_treated": iso(o.treated_at) if o.treated_at is not None else None,
                 "won_back_if_held_out": iso(o.untreated_at) if o.untreated_at is not None else None,
                 "contacts_if_treated": o.contacts_if_treated,
+                "episode_end": iso(o.episode_end) if o.episode_end is not None else None,
             }
             for o in outcomes
         ],

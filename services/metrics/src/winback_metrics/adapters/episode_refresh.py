@@ -46,18 +46,26 @@ _EPISODE_AT = """(SELECT e.episode_id FROM metrics.churn_episodes e
     WHERE e.customer_id = {t}.customer_id AND e.churned_at <= {at} AND (e.window_end IS NULL OR {at} < e.window_end)
     ORDER BY e.churned_at DESC LIMIT 1)"""
 
-# Each action belongs to the episode whose window holds it; responses become flags on it.
+# Each action belongs to the episode whose window holds it, if its enrolment (an action carries it) is in
+# that episode too, or not stored: the step of an at-risk or re-onboarding enrolment made before the churn
+# stays out of the episode when campaign sends it after the churn because it read the churn late (it exits
+# on re-churn once it reads it). Runs after _ENROLLMENTS. Responses become flags on the action.
 _ACTIONS = f"""
-WITH tagged AS (
-    SELECT a.action_id, {_EPISODE_AT.format(t="a", at="a.occurred_at")} AS episode_id,
+WITH placed AS (
+    SELECT a.action_id, {_EPISODE_AT.format(t="a", at="a.occurred_at")} AS by_time,
+           n.enrollment_id AS enrollment_known, n.episode_id AS enrollment_episode
+    FROM metrics.actions a LEFT JOIN metrics.enrollments n ON n.enrollment_id = a.enrollment_id
+    WHERE {{scope}}
+), tagged AS (
+    SELECT p.action_id,
+           CASE WHEN p.enrollment_known IS NULL OR p.enrollment_episode = p.by_time THEN p.by_time END AS episode_id,
            COALESCE(bool_or(r.outcome = 'delivered'), false) AS delivered,
            COALESCE(bool_or(r.outcome = 'opened'), false) AS opened,
            COALESCE(bool_or(r.outcome = 'clicked'), false) AS clicked,
            COALESCE(bool_or(r.outcome = 'replied'), false) AS replied,
            COALESCE(bool_or(r.outcome = 'reached'), false) AS reached
-    FROM metrics.actions a LEFT JOIN metrics.responses r ON r.action_id = a.action_id
-    WHERE {{scope}}
-    GROUP BY a.action_id, a.customer_id, a.occurred_at
+    FROM placed p LEFT JOIN metrics.responses r ON r.action_id = p.action_id
+    GROUP BY p.action_id, p.by_time, p.enrollment_known, p.enrollment_episode
 )
 UPDATE metrics.actions a
 SET episode_id = t.episode_id, delivered = t.delivered, opened = t.opened, clicked = t.clicked,
@@ -209,8 +217,8 @@ def _statements(scoped: bool) -> list[TextClause]:
         episodes = acts = enrolments = rollups = stamps = "TRUE"
     sql = [
         _WINDOWS.format(scope=episodes),
-        _ACTIONS.format(scope=acts),
         _ENROLLMENTS.format(scope=enrolments),
+        _ACTIONS.format(scope=acts),
         _ROLLUPS.format(scope=rollups),
     ]
     for table in ("actions", "enrollments"):
