@@ -4,8 +4,9 @@
 
 The service as `make up` starts it (bench/harness.py). Loads the fact tables directly
 with bulk SQL (generate_series), one row per event the consumer would have stored: status
-changes (churns, returns), CLV values, actions, responses, enrolments, orders, surveys and
-cancellations. Then rebuilds every episode's roll-ups with the same statements the consumer
+changes (churns, returns), CLV values, actions, responses, enrolments, orders, surveys,
+cancellations and contract runs (whose payments after a return count at KPI time). Then
+rebuilds every episode's roll-ups with the same statements the consumer
 runs per batch (adapters/episode_refresh.py), starts the REAL metrics service and times its
 HTTP answers. Baseline in the same run: `SELECT count(*)` over every fact table.
 """
@@ -40,6 +41,7 @@ TABLES = (
     "orders",
     "surveys",
     "cancellations",
+    "contract_runs",
 )
 
 
@@ -99,6 +101,17 @@ def load_sql(customers: int, orders: int) -> list[str]:
             FROM generate_series(0, {churned - 1}, 5) i
             UNION ALL SELECT 'x' || i, 'c' || i, 'csat', 1 + i % 5, timestamptz '{T0}'
             FROM generate_series({churned}, {churned + 150_000}) i""",
+        # Contracts: every other churned customer had one that ended 30 days after the churn, one in ten
+        # signed again on return (open-ended, paid monthly up to the KPI's now), a third of the others pay.
+        f"""INSERT INTO metrics.contract_runs
+            SELECT 'c' || i, 'k' || i, {churn_at} - interval '400 days', 30 + i % 300, 30 + i % 300,
+                   {churn_at} + interval '30 days'
+            FROM generate_series(0, {churned - 1}, 2) i
+            UNION ALL SELECT 'c' || i, 'k' || i || '-back', {back_at}, 50 + i % 500, 50 + i % 500, NULL
+            FROM generate_series(0, {churned - 1}, 10) i
+            UNION ALL SELECT 'c' || i, 'k' || i, timestamptz '{T0}' - interval '200 days', 20 + i % 100,
+                   20 + i % 100, NULL
+            FROM generate_series({churned}, {customers - 1}, 3) i""",
         f"""INSERT INTO metrics.cancellations
             SELECT 'k' || i, 'c' || i, {churn_at} - interval '3 days', NULL, {texts}[1 + i % 5]
             FROM generate_series(0, {churned - 1}, 2) i""",
