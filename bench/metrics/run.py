@@ -173,6 +173,7 @@ async def breakdown(url: str, repeat: int) -> dict[str, float]:
         "summary+reasons": lambda s: repo.load_summary(s, cohort, now),
         "actions": lambda s: repo.load_actions(s, cohort),
         "playbooks": lambda s: repo.load_playbooks(s, cohort),
+        "contract_payments": lambda s: repo.load_contract_payments(s, cohort, now),
     }
     result: dict[str, float] = {}
     try:

@@ -98,24 +98,11 @@ _DAYS = "extract(epoch FROM won_back_at - churned_at) / 86400.0"
 _TREATED = "enrolled AND NOT holdout"
 _CONTACTED = "NOT holdout AND triggered > 0"  # a triggered action implies `enrolled`: a subset of treated
 
-# Recovered revenue has two parts: orders after the return, summed into the episode when they arrive
-# (episode_refresh), and contract payments after it, which accrue with time, not with events: the
-# monthly periods of the customer's contract runs that begin from the return until the next episode's
-# return, the run's end or now (the SQL twin of winback_shared.contracts.periods_in, migration 0009).
-_CONTRACT_PAYMENTS = """
-SELECT sum(r.monthly_value * p.n) AS revenue, sum(r.monthly_margin * p.n) AS margin
-FROM metrics.contract_runs r
-CROSS JOIN LATERAL (SELECT metrics.periods_between(r.started_at, r.ends_at, scoped.won_back_at,
-        LEAST(scoped.next_won_back_at, CAST(:now AS timestamptz) + interval '1 microsecond')) AS n) p
-WHERE scoped.won_back_at IS NOT NULL AND r.customer_id = scoped.customer_id"""
-
 _SUMMARY = f"""
 SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_at_churn), 0) AS lost_revenue,
        avg({_DAYS}) AS days_mean, percentile_cont(0.5) WITHIN GROUP (ORDER BY {_DAYS}) AS days_median,
-       COALESCE(sum(recovered_revenue + COALESCE(paid.revenue, 0)) FILTER (WHERE won_back_at IS NOT NULL), 0)
-           AS recovered_revenue,
-       COALESCE(sum(recovered_margin + COALESCE(paid.margin, 0)) FILTER (WHERE won_back_at IS NOT NULL), 0)
-           AS recovered_margin,
+       COALESCE(sum(recovered_revenue) FILTER (WHERE won_back_at IS NOT NULL), 0) AS recovered_revenue,
+       COALESCE(sum(recovered_margin) FILTER (WHERE won_back_at IS NOT NULL), 0) AS recovered_margin,
        avg(value_at_churn) FILTER (WHERE won_back_at IS NOT NULL) AS clv_before,
        avg(value_after) FILTER (WHERE won_back_at IS NOT NULL) AS clv_after,
        {_survival_columns()},
@@ -130,7 +117,7 @@ SELECT count(*) AS churned, count(won_back_at) AS won_back, COALESCE(sum(value_a
        count(*) FILTER (WHERE enrolled AND triggered > 0) AS f_contacted,
        count(*) FILTER (WHERE enrolled AND triggered > 0 AND (responded OR won_back_at IS NOT NULL)) AS f_responded,
        count(won_back_at) FILTER (WHERE enrolled AND triggered > 0) AS f_won_back
-FROM scoped LEFT JOIN LATERAL ({_CONTRACT_PAYMENTS}) paid ON true"""
+FROM scoped"""
 
 # Themes come from the latest texts of each reason: enough for the top themes, bounded in cost.
 # The reason expression matches the index `ix_churn_episodes_reason_texts` (metrics migration 0003),
@@ -308,6 +295,26 @@ async def load_summary(session: AsyncSession, cohort: CohortFilter, now: datetim
         funnel=(row.f_enrolled, row.f_contacted, row.f_responded, row.f_won_back),
         reasons=[ReasonCount(r.reason, r.n, tuple(r.texts or ())) for r in reasons],
     )
+
+
+# Recovered revenue has two parts: orders after the return, summed into the episode when they arrive
+# (episode_refresh, in _SUMMARY), and contract payments after it, which accrue with time, not with
+# events: the monthly periods of the customer's contract runs that begin from the return until the next
+# episode's return, the run's end or now (metrics.periods_between, the SQL twin of
+# winback_shared.contracts.periods_in, migration 0009). A join over the won-back episodes only, in a
+# statement of its own: as a per-episode lateral in _SUMMARY it cost every episode a probe.
+_CONTRACT_PAYMENTS = """
+SELECT COALESCE(sum(r.monthly_value * p.n), 0) AS revenue, COALESCE(sum(r.monthly_margin * p.n), 0) AS margin
+FROM scoped s JOIN metrics.contract_runs r ON r.customer_id = s.customer_id
+CROSS JOIN LATERAL (SELECT metrics.periods_between(r.started_at, r.ends_at, s.won_back_at,
+        LEAST(s.next_won_back_at, CAST(:now AS timestamptz) + interval '1 microsecond')) AS n) p
+WHERE s.won_back_at IS NOT NULL"""
+
+
+async def load_contract_payments(session: AsyncSession, cohort: CohortFilter, now: datetime) -> tuple[Decimal, Decimal]:
+    """Revenue and margin of the contract periods the cohort's won-back customers paid after their return, by `now`."""
+    row = (await session.execute(text(f"{cohort_cte(cohort)} {_CONTRACT_PAYMENTS}"), params_of(cohort, now))).one()
+    return Decimal(row.revenue), Decimal(row.margin)
 
 
 OUTCOMES = ("delivered", "opened", "clicked", "replied", "converted")

@@ -6,6 +6,7 @@ import asyncio
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -92,16 +93,24 @@ async def _in_snapshot(
 
 
 async def kpis(sessions: async_sessionmaker[AsyncSession], cohort: CohortFilter, now: datetime) -> dict[str, Any]:
-    """The KPIs of one churn cohort: its queries run on three connections that share one snapshot."""
+    """The KPIs of one churn cohort: its queries run on four connections that share one snapshot."""
     async with _snapshot(sessions) as lead:
         shared = str(await lead.scalar(text("SELECT pg_export_snapshot()")))
         # The exported snapshot lives as long as the lead transaction: keep it open until all are done.
-        actions, playbooks, summary = await asyncio.gather(
+        actions, playbooks, paid, summary = await asyncio.gather(
             _in_snapshot(sessions, shared, lambda s: repo.load_actions(s, cohort)),
             _in_snapshot(sessions, shared, lambda s: repo.load_playbooks(s, cohort)),
+            _in_snapshot(sessions, shared, lambda s: repo.load_contract_payments(s, cohort, now)),
             repo.load_summary(lead, cohort, now),
         )
     tallies, responses = actions
+    # Orders after the return are in the summary; contract periods paid after it are added here.
+    revenue, margin = paid
+    summary = replace(
+        summary,
+        recovered_revenue=summary.recovered_revenue + revenue,
+        recovered_margin=summary.recovered_margin + margin,
+    )
     return compute_kpis(summary, tallies, now, responses=responses, playbooks=playbooks)
 
 
