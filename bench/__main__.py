@@ -23,6 +23,9 @@ BENCHMARKS: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...]], ...] = (
     ("risk-scale-out", "bench.risk.consume", ("--scale-out",), ()),
     ("risk-refit", "bench.risk.run", (), ()),
     ("consent", "bench.consent.run", (), ()),
+    # Two campaign instances: two batches in flight at one consent process (one worker: with two, both
+    # connections may land on the same worker, and the figure measures the kernel's choice).
+    ("consent-two-in-flight", "bench.consent.run", ("--batch-connections", "2"), ()),
     ("campaign", "bench.campaign.run", (), ()),
     # Twice 1,000,000 would take most of an hour; 100,000 shows the sharing as well.
     ("campaign-scale-out", "bench.campaign.run", ("--scale-out",), ("--customers", "100000")),
