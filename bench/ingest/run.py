@@ -1,6 +1,6 @@
 """Ingest benchmark: events/s through POST /v1/events in 1,000-event batches, against ingest's own producer.
 
-    python -m bench.ingest.run [--quick] [--non-durable] [--events N] [--batch 1000] [--concurrency 8]
+    python -m bench.ingest.run [--quick] [--non-durable] [--events N] [--batch 1000] [--concurrency 8] [--workers 1]
 
 The service as `make up` starts it (bench/harness.py). In the same run, to the same broker:
   (a) ingest: the events as JSON batches of --batch events, --concurrency requests in flight, as the
@@ -119,10 +119,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, help="events sent (default 200,000; --quick 30,000)")
     parser.add_argument("--batch", type=int, default=1_000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=1, help="ingest's uvicorn worker processes (WINBACK_WORKERS)")
     args = parser.parse_args()
     events = make_events(harness.sized(args, "events", 200_000, 30_000))
     with harness.Stack(args, "ingest", extra_topics=[RAW_TOPIC]) as stack:
-        service = stack.start("ingest", {"WINBACK_API_KEYS": "bench-ingest:ingest"}, profile=True)
+        service = stack.start(
+            "ingest", {"WINBACK_API_KEYS": "bench-ingest:ingest", "WINBACK_WORKERS": str(args.workers)}, profile=True
+        )
         # Before and after: on a shared machine the mean of both is fairer than either alone.
         before = asyncio.run(through_publisher(stack.bootstrap, events, args.batch, args.concurrency))
         harness.progress(f"publisher alone: {before:,.0f} events/s")
@@ -139,6 +142,7 @@ def main() -> None:
                 "events": len(events),
                 "batch": args.batch,
                 "concurrency": args.concurrency,
+                "workers": args.workers,
                 "requests": ingest["requests"],
                 "latency_ms_per_request": ingest["latency_ms"],
                 "baseline_is": "ingest's publisher alone (per-partition batches), mean of before and after",
