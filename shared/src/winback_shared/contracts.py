@@ -124,19 +124,7 @@ def _closed(ref: str, run: _Open, restarted_at: datetime) -> ContractRun:
 
 def periods_begun(run: ContractRun, after: datetime | None, until: datetime) -> int:
     """Monthly periods of the run that began in (after, until] and before its end."""
-    stop = until if run.ends_at is None else min(until, run.ends_at - _TICK)
-    if stop < run.started_at:
-        return 0
-    months = (stop.year - run.started_at.year) * 12 + stop.month - run.started_at.month
-    if add_months(run.started_at, months) > stop:
-        months -= 1
-    begun = months + 1  # periods 0..months began at or before `stop`
-    if after is not None and after >= run.started_at:
-        skipped = (after.year - run.started_at.year) * 12 + after.month - run.started_at.month
-        if add_months(run.started_at, skipped) > after:
-            skipped -= 1
-        begun -= skipped + 1
-    return max(begun, 0)
+    return periods_in(run, run.started_at if after is None else after + _TICK, until + _TICK)
 
 
 def _periods_before(started: datetime, moment: datetime) -> int:
