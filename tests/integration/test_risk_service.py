@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from tests.support.polling import eventually
 from winback_cli.servers import free_port
 from winback_cli.stack import ServiceProcess, ServiceSpec, migrate, service_env
-from winback_risk.domain.contracts import add_months
+from winback_shared.contracts import add_months
 from winback_shared.events.topics import Topic
 
 pytestmark = pytest.mark.integration

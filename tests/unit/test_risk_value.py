@@ -10,12 +10,13 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from winback_risk.domain.contracts import add_months, contract_runs, paid
+from winback_risk.domain.contracts import contract_runs
 from winback_risk.domain.customer import CustomerState, StatusChange
 from winback_risk.domain.facts import Signal
 from winback_risk.domain.model.population import PopulationModel, Summaries, fit_population
 from winback_risk.domain.scoring import Assessment, CustomerFacts, OrderSummary, RiskConfig, assess_customers
 from winback_risk.service_layer.assessment import score_states
+from winback_shared.contracts import add_months, paid
 
 CONFIG = RiskConfig()
 DAY = timedelta(days=1)

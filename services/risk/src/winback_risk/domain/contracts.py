@@ -10,28 +10,8 @@ import dataclasses
 from collections.abc import Sequence
 
 from winback_risk.domain.facts import Signal
-from winback_shared.contracts import (
-    CONTRACT_KINDS,
-    ContractRun,
-    add_months,
-    day_of,
-    monthly_value_running,
-    paid,
-    paid_ahead,
-    periods_begun,
-)
+from winback_shared.contracts import CONTRACT_KINDS, ContractRun, day_of
 from winback_shared.contracts import contract_runs as _runs
-
-__all__ = [
-    "CONTRACT_KINDS",
-    "ContractRun",
-    "add_months",
-    "contract_runs",
-    "monthly_value_running",
-    "paid",
-    "paid_ahead",
-    "periods_begun",
-]
 
 
 def contract_runs(signals: Sequence[Signal]) -> list[ContractRun]:

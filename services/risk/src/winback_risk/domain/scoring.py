@@ -18,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from winback_risk.domain.buying_cycle import BuyingCycle, cycle_numbers
-from winback_risk.domain.contracts import ContractRun, contract_runs, monthly_value_running, paid, paid_ahead
+from winback_risk.domain.contracts import contract_runs
 from winback_risk.domain.customer import UNKNOWN_REASON, Status
 from winback_risk.domain.drivers import Driver, has_live_contract, signal_drivers
 from winback_risk.domain.facts import Signal
@@ -30,6 +30,7 @@ from winback_risk.domain.value import (
     window_end,
 )
 from winback_risk.domain.winback import infer_churn_reason, segment_of, winback_probability
+from winback_shared.contracts import ContractRun, monthly_value_running, paid, paid_ahead
 
 DAY = 86_400.0
 _ZERO = Decimal(0)

@@ -15,9 +15,9 @@ from decimal import Decimal
 
 import numpy as np
 
-from winback_risk.domain.contracts import ContractRun, add_months, paid
 from winback_risk.domain.model.fitting import Floats
 from winback_risk.domain.model.pareto_nbd import ParetoNBD
+from winback_shared.contracts import ContractRun, add_months, paid
 
 YEAR_DAYS = 365.0
 LEFT = frozenset({"churned", "lapsed"})
