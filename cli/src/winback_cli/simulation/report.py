@@ -287,14 +287,13 @@ def _churns_metrics_counts(
     truth: Mapping[str, Any], flags: Mapping[str, Sequence[tuple[datetime, str]]]
 ) -> tuple[list[Mapping[str, Any]], int, int]:
     """The true churns risk flagged churned before their return; risk's other churn flags, and how many came back."""
-    history = {c: sorted(moves) for c, moves in flags.items()}
     by_customer: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for c in truth.get("churns") or []:
         by_customer[str(c.get("customer_id"))].append(c)
     churns: list[Mapping[str, Any]] = []
     false_churns = false_won = 0
-    for customer in by_customer.keys() | history.keys():
-        moves = history.get(customer, [])
+    for customer in by_customer.keys() | flags.keys():
+        moves = flags.get(customer, [])
         churned_at = [at for at, to in moves if to == "churned"]
         used: set[datetime] = set()
         for life in sorted(by_customer.get(customer, []), key=lambda c: _at(c["at"])):
@@ -311,11 +310,6 @@ def _churns_metrics_counts(
             later = [to for at, to in moves if at > t and to in ("churned", "won_back")]
             false_won += bool(later) and later[0] == "won_back"
     return churns, false_churns, false_won
-
-
-def status_history(observed: Observed) -> dict[str, list[tuple[datetime, str]]]:
-    """Per customer, risk's status changes (when, to what) in time order."""
-    return {c: [(at, to) for at, to in moves] for c, moves in _status_history(observed).items()}
 
 
 # --- law ---------------------------------------------------------------------------------------
@@ -406,7 +400,7 @@ def build_report(
             **detection(truth, observed, end, customers),
             "drivers": drivers_ranking(customers, truth.get("hazard_factors") or {}),
         },
-        "money": money(kpis, truth, status_history(observed)),
+        "money": money(kpis, truth, _status_history(observed)),
         "law": law(observed, consent_basis_at, truth),
         "activity": activity(observed),
     }
