@@ -9,6 +9,7 @@ inside campaign's replay window and enrol.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -20,6 +21,7 @@ from typing import Any
 import httpx
 
 from winback_cli.clock import advance_all, read_clocks
+from winback_cli.simulation.kafka_feed import LagMonitor
 from winback_cli.stack import SERVICE_URLS
 
 ADMIN = {"Authorization": "Bearer dev-admin-key"}
@@ -180,14 +182,36 @@ def _wait_consent_absorbed(client: httpx.Client, timeout_s: float) -> None:
         time.sleep(0.2)
 
 
-def replay(client: httpx.Client, now: datetime) -> dict[str, int]:
-    """Post the demo events through ingest; returns accepted and duplicate counts."""
+async def _wait_consumed(bootstrap: str, services: tuple[str, ...], timeout_s: float) -> None:
+    """Until the services' consumer groups have applied everything on their topics (lag 0 at the broker)."""
+    monitor = LagMonitor(bootstrap)
+    await monitor.start()
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not any((await monitor.lags(services)).values()):
+                return
+            await asyncio.sleep(0.2)
+    finally:
+        await monitor.stop()
+
+
+def replay(client: httpx.Client, now: datetime, bootstrap: str) -> dict[str, int]:
+    """Post the demo events through ingest; returns accepted and duplicate counts.
+
+    A day lies between the profiles (with Ben's objection) and the cancellations, so every service
+    has applied the first before the second arrives. Campaign reads the objections on
+    `winback.events` beside risk's status changes on `winback.risk`; were both in one of its
+    batches, the enrolment could come before the objection that ends it, and Ben's row would
+    show an exit instead of the suppressed apology that the day in between gives.
+    """
     totals = {"accepted": 0, "duplicates": 0}
     for batch in (profile_events(now), cancellation_events(now)):
         answer = _post(client, batch)
         for key in totals:
             totals[key] += answer[key]
         _wait_consent_absorbed(client, 20)
+        asyncio.run(_wait_consumed(bootstrap, ("consent", "campaign"), 30))
     return totals
 
 
@@ -346,10 +370,10 @@ class DemoRun:
             return None
 
 
-def run_demo(client: httpx.Client) -> tuple[DemoRun, dict[str, int]]:
+def run_demo(client: httpx.Client, bootstrap: str) -> tuple[DemoRun, dict[str, int]]:
     """Replay the histories at the stack's current time, let HORIZON pass; returns the run and event counts."""
     start = advance_all(client, URLS)
-    totals = replay(client, start)
+    totals = replay(client, start, bootstrap)
     wait_for_enrollments(client)
     totals["accepted"] += let_time_pass(client, start)
     end = max(read_clocks(client, URLS).values())

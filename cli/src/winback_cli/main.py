@@ -176,7 +176,7 @@ def run(
         endpoints = stack.up()
         console.print(f"broker {endpoints.bootstrap}, database {endpoints.database_url}")
         if demo:
-            _run_demo(stack)
+            _run_demo(stack, endpoints.bootstrap)
         else:
             _run_simulation(stack, endpoints.bootstrap, SimulationRequest(customers, months, seed, Path()))
         _print_urls()
@@ -190,7 +190,7 @@ def run(
         stack.down()
 
 
-def _run_demo(stack: DevStack) -> None:
+def _run_demo(stack: DevStack, bootstrap: str) -> None:
     with httpx.Client(timeout=30) as client:
         replayed = None
         run = demo.DemoRun.load(stack.paths.demo_marker)
@@ -198,7 +198,7 @@ def _run_demo(stack: DevStack) -> None:
             demo.resume(client, run)
         elif not stack.paths.demo_marker.exists():
             console.print(f"replaying the demo and letting {demo.HORIZON.days} days pass ...")
-            run, replayed = demo.run_demo(client)
+            run, replayed = demo.run_demo(client, bootstrap)
             run.save(stack.paths.demo_marker)
         _summarise(client, run, replayed)
 
