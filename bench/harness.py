@@ -78,6 +78,11 @@ def parser(doc: str | None) -> argparse.ArgumentParser:
         help="load pg_stat_statements and print the N statements with the most total time at the end",
     )
     p.add_argument("--logs", type=Path, help="keep the servers' and services' logs in this folder")
+    p.add_argument(
+        "--log-level",
+        default="WARNING",
+        help="the services' WINBACK_LOG_LEVEL (WARNING by default: INFO logs each batch, which costs time)",
+    )
     return p
 
 
@@ -204,7 +209,7 @@ class Stack:
 
     def env(self, service: str, port: int, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         """The service's environment as `make up` builds it, with the benchmark's API key."""
-        settings = {"WINBACK_API_KEYS": f"{API_KEY}:ops", "WINBACK_LOG_LEVEL": "WARNING", **(extra or {})}
+        settings = {"WINBACK_API_KEYS": f"{API_KEY}:ops", "WINBACK_LOG_LEVEL": self.args.log_level, **(extra or {})}
         return service_env(bootstrap=self.bootstrap, database_url=self.database_url, port=port, extra=settings)
 
     def migrate(self, service: str) -> None:
