@@ -235,7 +235,7 @@ async def append_entries(
             "entry_type": [e.entry_type for e in entries],
             "occurred_at": [e.occurred_at for e in entries],
             "recorded_at": [e.recorded_at for e in entries],
-            "payload": [json.dumps(e.payload) for e in entries],
+            "payload": [e.payload_json if e.payload_json is not None else json.dumps(e.payload) for e in entries],
             "source_event": [e.source_event for e in entries],
             "request_id": [e.request_id for e in entries],
             "prev_hash": [e.prev_hash for e in entries],

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from json.encoder import encode_basestring
 from typing import Any
 
 from winback_consent.domain.model import EntryType, LedgerFact
@@ -40,6 +41,9 @@ class LedgerEntry:
     request_id: str | None
     prev_hash: str
     hash: str
+    # The payload as the canonical JSON text hashed into `hash` (None when it was not kept): it is
+    # what gets stored, so the payload is serialised once per append.
+    payload_json: str | None = field(default=None, compare=False, repr=False)
 
     def as_fact(self) -> LedgerFact:
         return LedgerFact(self.id, self.seq, self.entry_type, self.occurred_at, self.payload)
@@ -63,6 +67,72 @@ def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+class _Unusual(Exception):
+    """A top-level value the fast canonical writer leaves to `json.dumps` (not str, int or None)."""
+
+
+# `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)` is this encoder,
+# built anew per call; built once it writes the same bytes. No `default`: a payload it cannot
+# write is left to the reference serialisation (and, as before, cannot be stored).
+_PAYLOAD_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(value: str | None) -> str:
+    if type(value) is str:
+        return encode_basestring(value)  # json's own C string writer
+    if value is None:
+        return "null"
+    raise _Unusual
+
+
+def _canonical(
+    *,
+    id: str,
+    customer_id: str,
+    seq: int,
+    entry_type: str,
+    occurred_at: str,
+    recorded_at: str,
+    payload: dict[str, Any],
+    source_event: str | None,
+    request_id: str | None,
+    prev_hash: str,
+) -> tuple[bytes, str | None]:
+    """The canonical bytes and, when written by the fast path, the payload's canonical JSON text."""
+    try:
+        if type(seq) is not int:
+            raise _Unusual
+        payload_json = _PAYLOAD_ENCODER.encode(payload)
+        # The document's keys in sorted order, as `json.dumps(..., sort_keys=True)` writes them.
+        text = (
+            f'{{"customer_id":{_text(customer_id)},"entry_type":{_text(entry_type)},"id":{_text(id)},'
+            f'"occurred_at":{_text(occurred_at)},"payload":{payload_json},"prev_hash":{_text(prev_hash)},'
+            f'"recorded_at":{_text(recorded_at)},"request_id":{_text(request_id)},"seq":{int.__repr__(seq)},'
+            f'"source_event":{_text(source_event)}}}'
+        )
+        return text.encode(), payload_json
+    except (_Unusual, TypeError, ValueError):
+        pass
+    document = {
+        "id": id,
+        "customer_id": customer_id,
+        "seq": seq,
+        "entry_type": entry_type,
+        "occurred_at": occurred_at,
+        "recorded_at": recorded_at,
+        "payload": payload,
+        "source_event": source_event,
+        "request_id": request_id,
+        "prev_hash": prev_hash,
+    }
+    return json_canonical(document).encode(), None
+
+
+def json_canonical(document: Any) -> str:
+    """The reference serialisation of the chain's hash: sorted keys, no whitespace, `str` for the rest."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 def canonical_content(
     *,
     id: str,
@@ -77,19 +147,19 @@ def canonical_content(
     prev_hash: str,
 ) -> bytes:
     """Sorted keys, no whitespace, UTC instants: the same content always gives the same bytes."""
-    document = {
-        "id": id,
-        "customer_id": customer_id,
-        "seq": seq,
-        "entry_type": entry_type,
-        "occurred_at": _instant(occurred_at),
-        "recorded_at": _instant(recorded_at),
-        "payload": payload,
-        "source_event": source_event,
-        "request_id": request_id,
-        "prev_hash": prev_hash,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    content, _ = _canonical(
+        id=id,
+        customer_id=customer_id,
+        seq=seq,
+        entry_type=entry_type,
+        occurred_at=_instant(occurred_at),
+        recorded_at=_instant(recorded_at),
+        payload=payload,
+        source_event=source_event,
+        request_id=request_id,
+        prev_hash=prev_hash,
+    )
+    return content
 
 
 def hash_of(entry: LedgerEntry) -> str:
@@ -114,16 +184,17 @@ def append(
 ) -> tuple[list[LedgerEntry], ChainHead]:
     """Chain drafts of ONE customer onto `head`; returns the entries and the new head."""
     entries: list[LedgerEntry] = []
+    recorded = _instant(recorded_at)
     for draft in drafts:
         # On every dispatched decision's path: the entry is built once, from its hash.
         seq = head.seq + 1
-        content = canonical_content(
+        content, payload_json = _canonical(
             id=draft.id,
             customer_id=draft.customer_id,
             seq=seq,
             entry_type=draft.entry_type,
-            occurred_at=draft.occurred_at,
-            recorded_at=recorded_at,
+            occurred_at=_instant(draft.occurred_at),
+            recorded_at=recorded,
             payload=draft.payload,
             source_event=draft.source_event,
             request_id=draft.request_id,
@@ -143,6 +214,7 @@ def append(
                 draft.request_id,
                 head.hash,
                 digest,
+                payload_json,
             )
         )
         head = ChainHead(seq, digest)
