@@ -158,6 +158,7 @@ _CREATE_KNOWN_HEADS = text(
     "SELECT c.customer_id, 0, :genesis FROM consent.customers c WHERE c.customer_id = ANY(CAST(:ids AS text[])) "
     "ORDER BY c.customer_id ON CONFLICT DO NOTHING"
 )
+_HEADS_PRESENT = text("SELECT customer_id FROM consent.ledger_heads WHERE customer_id = ANY(CAST(:ids AS text[]))")
 _LOCK_HEADS = text(
     "SELECT customer_id, seq, hash FROM consent.ledger_heads WHERE customer_id = ANY(CAST(:ids AS text[])) "
     "ORDER BY customer_id FOR UPDATE"
@@ -175,10 +176,17 @@ async def lock_heads(
     ids = sorted(set(customer_ids))
     if not ids:
         return {}
-    create = _CREATE_KNOWN_HEADS if known_only else _CREATE_HEADS
-    await session.execute(create, {"ids": ids, "genesis": GENESIS_HASH})
+    # Heads exist for nearly every customer a batch names: creating all of them each time (an
+    # INSERT .. ON CONFLICT over the whole batch) cost ~4 us per decision in PostgreSQL. A plain
+    # read finds the missing ones; creating them before the one locking statement keeps the
+    # order of before (create, then lock all in id order), so appenders still cannot deadlock.
+    present = {r[0] for r in await session.execute(_HEADS_PRESENT, {"ids": ids})}
+    missing = [c for c in ids if c not in present]
+    if missing:
+        create = _CREATE_KNOWN_HEADS if known_only else _CREATE_HEADS
+        await session.execute(create, {"ids": missing, "genesis": GENESIS_HASH})
     rows = await session.execute(_LOCK_HEADS, {"ids": ids})
-    return {r.customer_id: ChainHead(r.seq, r.hash) for r in rows}
+    return {r[0]: ChainHead(r[1], r[2]) for r in rows}
 
 
 _INSERT_ENTRIES = text(
@@ -336,7 +344,7 @@ async def load_snapshots(
 ) -> dict[str, CustomerSnapshot]:
     """One indexed query for all the customers of a batch: their snapshot rows and any suppression hits."""
     ids = sorted(set(customer_ids))
-    rows = {r.customer_id: r for r in await session.execute(SNAPSHOTS, {"ids": ids})}
+    rows = {r[0]: r for r in await session.execute(SNAPSHOTS, {"ids": ids})}
     return {c: _snapshot(c, rows.get(c)) for c in ids}
 
 
@@ -344,11 +352,15 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-def _snapshot(customer_id: str, row: Row[Any] | None) -> CustomerSnapshot:
-    if row is None or not row.known:
+_LISTED = ("email", "phone", "fax", "postal")  # SNAPSHOTS' columns 3-6, in this order
+
+
+def _snapshot(customer_id: str, row: Sequence[Any] | None) -> CustomerSnapshot:
+    # By position: a Row's attribute lookup by name cost ~5 us per decision (8 per row, py-spy).
+    if row is None or not row[1]:
         return CustomerSnapshot(customer_id, known=False)
-    listed = {name: getattr(row, name) for name in ("email", "phone", "fax", "postal") if getattr(row, name)}
-    return snapshot_of(customer_id, facts_of(row.doc), listed)
+    listed = {name: at for name, at in zip(_LISTED, row[3:7], strict=True) if at}
+    return snapshot_of(customer_id, facts_of(row[2]), listed)
 
 
 class SnapshotFacts(NamedTuple):
