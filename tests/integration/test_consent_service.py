@@ -154,6 +154,10 @@ async def test_a_dispatched_use_leaves_the_snapshot_a_full_rebuild_would_give(
     assert uses == 3
     assert json.loads(appended) == json.loads(rebuilt)
     assert appended == rebuilt
+    # Migration 0007: a use keeps only what the rules read of it, its evidence ids.
+    snapshot_uses = [e for e in json.loads(rebuilt)["ledger"] if e[2] == "use"]
+    assert len(snapshot_uses) >= 3
+    assert all(set(e[4]) == {"evidence_ids"} and e[4]["evidence_ids"] for e in snapshot_uses)
 
 
 async def test_objection_by_ops_blocks_and_is_announced(client: httpx.AsyncClient, kafka_bootstrap: str) -> None:

@@ -155,3 +155,51 @@ def test_erasure_then_reimport_stays_blocked_until_a_new_express_consent(
         if decision.allowed:
             assert express_after(later, channel, erased_at, at)
             assert set(decision.evidence_ids) <= {f.id for f in later}
+
+
+def _full_use(seq: int, moment: datetime, evidence_ids: list[str], channel: str) -> LedgerFact:
+    """A use as the ledger holds it (see `decisions._use`)."""
+    payload = {
+        "channel": channel,
+        "purpose": "marketing",
+        "content": "advertising",
+        "offer_category": "shoes",
+        "basis": "express_consent",
+        "evidence_ids": evidence_ids,
+        "request_id": f"r{seq}",
+    }
+    return LedgerFact(f"u{seq}", seq, "use", moment, payload)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    timeline,
+    st.lists(st.tuples(st.integers(0, 12), st.integers(0, 800), channels), max_size=4),
+    st.sampled_from(["consumer", "business"]),
+    st.integers(0, 900),
+    st.sampled_from([None, "shoes", "bikes"]),
+)
+def test_a_snapshot_keeping_only_the_evidence_ids_of_uses_decides_alike(
+    steps: list[Any], uses: list[tuple[int, int, str]], kind: str, later: int, offer: str | None
+) -> None:
+    """Migration 0007: the snapshot's `use` keeps only `evidence_ids`; every decision stays the same."""
+    facts = facts_of(steps)
+    grants = [f.id for f in facts if f.entry_type == "grant"]
+    full = list(facts)
+    for n, (pick, days, channel) in enumerate(uses, start=len(facts) + 1):
+        full.append(
+            _full_use(n, T0 + timedelta(days=days), grants[pick % len(grants) :][:2] if grants else [], channel)
+        )
+    slim = [
+        LedgerFact(f.id, f.seq, f.entry_type, f.occurred_at, {"evidence_ids": f.payload["evidence_ids"]})
+        if f.entry_type == "use"
+        else f
+        for f in full
+    ]
+    end = max((f.occurred_at for f in full), default=T0)
+    for at in (T0 + timedelta(days=later), end + timedelta(days=later)):
+        for channel in CHANNELS:
+            for purpose in ("marketing", "newsletter"):
+                request = DecisionRequest("c1", channel, at, purpose, offer_category=offer)
+                policy = Policy(staleness_days=365)
+                assert decide(snapshot(full, kind), request, policy) == decide(snapshot(slim, kind), request, policy)

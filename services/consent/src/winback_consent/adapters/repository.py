@@ -200,6 +200,12 @@ _INSERT_ENTRIES = text(
     "AS u(id, customer_id, seq, entry_type, occurred_at, recorded_at, payload, source_event, request_id, prev_hash, "
     "hash)"
 )
+# A ledger entry's payload as the snapshot keeps it (`consent.refresh_snapshots`, migration 0007): a
+# use keeps only its evidence ids, all the rules read of it.
+SNAPSHOT_PAYLOAD = (
+    "CASE WHEN entry_type = 'use' AND payload ? 'evidence_ids' "
+    "THEN jsonb_build_object('evidence_ids', payload -> 'evidence_ids') ELSE payload END"
+)
 # The same insert, adding the entries to the end of their customers' stored snapshots in the same
 # statement: what the full rebuild would give (the same expression over the same values, in seq
 # order, and new entries carry their chain's highest seq), without re-aggregating every ledger row,
@@ -208,7 +214,7 @@ _INSERT_ENTRIES_INTO_SNAPSHOTS = text(
     "WITH appended AS (" + _INSERT_ENTRIES.text + " RETURNING id, customer_id, seq, entry_type, occurred_at, payload) "
     "UPDATE consent.decision_snapshots s SET doc = jsonb_set(s.doc, '{ledger}', (s.doc -> 'ledger') || a.entries) "
     "FROM (SELECT customer_id, "
-    "jsonb_agg(jsonb_build_array(id, seq, entry_type, occurred_at, payload) ORDER BY seq) AS entries "
+    "jsonb_agg(jsonb_build_array(id, seq, entry_type, occurred_at, " + SNAPSHOT_PAYLOAD + ") ORDER BY seq) AS entries "
     "FROM appended GROUP BY customer_id) AS a "
     "WHERE s.customer_id = a.customer_id AND s.known RETURNING s.customer_id"
 )
