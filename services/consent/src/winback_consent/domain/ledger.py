@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from json.encoder import encode_basestring
+from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import Any
 
 from winback_consent.domain.model import EntryType, LedgerFact
@@ -71,10 +71,28 @@ class _Unusual(Exception):
     """A top-level value the fast canonical writer leaves to `json.dumps` (not str, int or None)."""
 
 
-# `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)` is this encoder,
-# built anew per call; built once it writes the same bytes. No `default`: a payload it cannot
-# write is left to the reference serialisation (and, as before, cannot be stored).
+# `json.dumps(..., sort_keys=True, separators=(",", ":"), ensure_ascii=False)` builds a JSONEncoder
+# and, in it, json's C encoder per call; built once they write the same bytes. No `default`: a
+# payload they cannot write (or a circular one) is left to the reference serialisation (and, as
+# before, cannot be stored).
 _PAYLOAD_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _refuse(value: Any) -> Any:
+    raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+
+# The arguments JSONEncoder.iterencode passes it (markers=None: no circular check, a cycle ends in
+# RecursionError and the fallback).
+_C_ENCODER = (
+    c_make_encoder(None, _refuse, encode_basestring, None, ":", ",", True, False, True) if c_make_encoder else None
+)
+
+
+def _payload_json(payload: dict[str, Any]) -> str:
+    if _C_ENCODER is None:
+        return _PAYLOAD_ENCODER.encode(payload)
+    return "".join(_C_ENCODER(payload, 0))
 
 
 def _text(value: str | None) -> str:
@@ -102,7 +120,7 @@ def _canonical(
     try:
         if type(seq) is not int:
             raise _Unusual
-        payload_json = _PAYLOAD_ENCODER.encode(payload)
+        payload_json = _payload_json(payload)
         # The document's keys in sorted order, as `json.dumps(..., sort_keys=True)` writes them.
         text = (
             f'{{"customer_id":{_text(customer_id)},"entry_type":{_text(entry_type)},"id":{_text(id)},'
@@ -111,7 +129,7 @@ def _canonical(
             f'"source_event":{_text(source_event)}}}'
         )
         return text.encode(), payload_json
-    except (_Unusual, TypeError, ValueError):
+    except (_Unusual, TypeError, ValueError, RecursionError):
         pass
     document = {
         "id": id,

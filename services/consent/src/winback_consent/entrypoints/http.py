@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
+from json.encoder import encode_basestring_ascii as _ascii  # json.dumps' own string writer
 from typing import Annotated, Any, Literal
 
 import structlog
@@ -79,25 +80,56 @@ class VerifyAnswer(BaseModel):
 
 def _answers(outcomes: list[DecisionOutcome]) -> list[str]:
     """Each answer as a JSON object; equal decisions of one request share their text (built once)."""
-    texts: dict[tuple[Decision, datetime], str] = {}
+    texts: dict[tuple[Any, ...], str] = {}
+    last: tuple[datetime | None, str] = (None, "")  # one decision time per request: written once
     out = []
     for o in outcomes:
-        key = (o.decision, o.decided_at)
+        d = o.decision
+        key = (d.allowed, d.basis, d.reason, d.evidence_ids, d.pending, o.decided_at)
         text = texts.get(key)
         if text is None:
-            d = o.decision
-            answer = {
-                "allowed": d.allowed,
-                "basis": d.basis,
-                "reason": d.reason,
-                "evidence_ids": list(d.evidence_ids),
-                "decided_at": o.decided_at.isoformat(),
-            }
-            if d.pending:
-                answer["pending"] = True
-            text = texts[key] = json.dumps(answer, separators=(",", ":"))
+            if last[0] is not o.decided_at:
+                last = (o.decided_at, o.decided_at.isoformat())
+            text = texts[key] = _answer(d, last[1])
         out.append(text)
     return out
+
+
+def _answer(d: Decision, decided_at: str) -> str:
+    """`json.dumps(answer, separators=(",", ":"))` of the answer object, written directly for plain values.
+
+    With a dispatch batch every ALLOW names its own customer's grants, so hardly any two answers
+    share a text: json.dumps built an encoder per item (~5 % of the batch's samples, py-spy).
+    """
+    ids = d.evidence_ids
+    if (
+        type(d.allowed) is bool
+        and (d.basis is None or type(d.basis) is str)
+        and (d.reason is None or type(d.reason) is str)
+        and all(type(i) is str for i in ids)
+    ):
+        return (
+            f'{{"allowed":{"true" if d.allowed else "false"},"basis":{_text(d.basis)},'
+            f'"reason":{_text(d.reason)},"evidence_ids":[{",".join([_ascii(i) for i in ids])}],'
+            f'"decided_at":{_ascii(decided_at)}{_PENDING if d.pending else ""}}}'
+        )
+    answer: dict[str, Any] = {
+        "allowed": d.allowed,
+        "basis": d.basis,
+        "reason": d.reason,
+        "evidence_ids": list(ids),
+        "decided_at": decided_at,
+    }
+    if d.pending:
+        answer["pending"] = True
+    return json.dumps(answer, separators=(",", ":"))
+
+
+_PENDING = ',"pending":true'
+
+
+def _text(value: str | None) -> str:
+    return "null" if value is None else _ascii(value)
 
 
 def _json(content: bytes | str) -> Response:
