@@ -128,6 +128,41 @@ async def test_dispatch_records_one_use_per_request_id(client: httpx.AsyncClient
     assert email["basis"] == "express_consent" and email["expires_at"] is not None
 
 
+async def test_a_dispatch_for_a_known_customer_without_a_chain_head_creates_it_first(
+    client: httpx.AsyncClient, database_url: str
+) -> None:
+    # The batch locks existing heads in one statement; a known customer without one makes it roll
+    # back and start again creating the heads first. An unknown id still gets none.
+    known, unknown = f"headless-{RUN}", f"nobody-{RUN}"
+    conn = await asyncpg.connect(database_url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    try:
+        await conn.execute("INSERT INTO consent.customers (customer_id, known_since) VALUES ($1, now())", known)
+        await conn.execute("SELECT consent.refresh_snapshots($1::text[])", [known])
+        batch = await client.post(
+            "/v1/decisions:batch",
+            json={
+                "items": [
+                    {"customer_id": unknown, "channel": "post", "dispatch": True, "request_id": f"h1-{RUN}"},
+                    {"customer_id": known, "channel": "post", "dispatch": True, "request_id": f"h2-{RUN}"},
+                ]
+            },
+            headers=OPS,
+        )
+        heads = await conn.fetch(
+            "SELECT customer_id, seq FROM consent.ledger_heads WHERE customer_id = ANY($1::text[])", [known, unknown]
+        )
+    finally:
+        await conn.close()
+    assert batch.status_code == 200, batch.text
+    assert [(i["allowed"], i["basis"] or i["reason"]) for i in batch.json()["items"]] == [
+        (False, "unknown_customer"),
+        (True, "postal_legitimate_interest"),
+    ]
+    assert [(r["customer_id"], r["seq"]) for r in heads] == [(known, 1)]
+    verified = (await client.get(f"/v1/customers/{known}/ledger/verify", headers=OPS)).json()
+    assert verified == {"valid": True, "entries": 1}
+
+
 async def test_a_dispatched_use_leaves_the_snapshot_a_full_rebuild_would_give(
     client: httpx.AsyncClient, database_url: str
 ) -> None:

@@ -189,6 +189,32 @@ async def lock_heads(
     return {r[0]: ChainHead(r[1], r[2]) for r in rows}
 
 
+class HeadsMissing(Exception):
+    """Known customers without a chain head: create the heads first (in a new transaction), then lock."""
+
+
+_KNOWN_AMONG = text("SELECT customer_id FROM consent.customers WHERE customer_id = ANY(CAST(:ids AS text[])) LIMIT 1")
+
+
+async def lock_existing_heads(session: AsyncSession, customer_ids: Iterable[str]) -> dict[str, ChainHead]:
+    """`lock_heads(..., known_only=True)` in one statement when every known customer has a head.
+
+    The one locking statement (id order) is the transaction's first: if a known customer turns out
+    to have no head, `HeadsMissing` is raised, the caller rolls back (releasing these locks) and
+    retries with `lock_heads`, which creates heads before locking. Creating them here, with locks
+    already held, could deadlock against another appender creating the same heads.
+    """
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return {}
+    heads = {r[0]: ChainHead(r[1], r[2]) for r in await session.execute(_LOCK_HEADS, {"ids": ids})}
+    if len(heads) < len(ids):
+        missing = [c for c in ids if c not in heads]
+        if (await session.execute(_KNOWN_AMONG, {"ids": missing})).first() is not None:
+            raise HeadsMissing
+    return heads
+
+
 _INSERT_ENTRIES = text(
     "INSERT INTO consent.ledger (id, customer_id, seq, entry_type, occurred_at, recorded_at, payload, "
     "source_event, request_id, prev_hash, hash) "

@@ -189,4 +189,6 @@ def legacy_pairs(
 
 def suppressions_by_channel(listed: Mapping[str, datetime]) -> dict[str, datetime]:
     """Identifier (`email`, `phone`, `fax`, `postal`) -> listing time, turned into channel -> listing time."""
+    if not listed:  # nearly every customer: none of their identifiers is listed
+        return {}
     return {channel: listed[ident] for channel, ident in CHANNEL_IDENTIFIER.items() if ident in listed}

@@ -197,12 +197,31 @@ def hash_of(entry: LedgerEntry) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
+# Instants already written, by the identity of the datetime (kept alive with its text, so the id is
+# not reused): a batch's entries mostly share one `occurred_at` object.
+Instants = dict[int, tuple[datetime, str]]
+
+
+def _instant_in(instants: Instants, moment: datetime) -> str:
+    hit = instants.get(id(moment))
+    if hit is not None and hit[0] is moment:
+        return hit[1]
+    text = _instant(moment)
+    instants[id(moment)] = (moment, text)
+    return text
+
+
 def append(
-    head: ChainHead, drafts: Sequence[LedgerDraft], recorded_at: datetime
+    head: ChainHead, drafts: Sequence[LedgerDraft], recorded_at: datetime, *, instants: Instants | None = None
 ) -> tuple[list[LedgerEntry], ChainHead]:
-    """Chain drafts of ONE customer onto `head`; returns the entries and the new head."""
+    """Chain drafts of ONE customer onto `head`; returns the entries and the new head.
+
+    `instants`: shared by the calls for one batch, so each instant object is written once.
+    """
     entries: list[LedgerEntry] = []
-    recorded = _instant(recorded_at)
+    if instants is None:
+        instants = {}
+    recorded = _instant_in(instants, recorded_at)
     for draft in drafts:
         # On every dispatched decision's path: the entry is built once, from its hash.
         seq = head.seq + 1
@@ -211,7 +230,7 @@ def append(
             customer_id=draft.customer_id,
             seq=seq,
             entry_type=draft.entry_type,
-            occurred_at=_instant(draft.occurred_at),
+            occurred_at=_instant_in(instants, draft.occurred_at),
             recorded_at=recorded,
             payload=draft.payload,
             source_event=draft.source_event,

@@ -124,12 +124,29 @@ async def _decide_and_record(
     commands: Sequence[DecisionCommand],
     decided_at: datetime,
 ) -> list[Decision]:
+    try:
+        # Nearly always every dispatching customer has a chain head: one locking statement.
+        return await _decide_and_record_once(sessions, policy, commands, decided_at, create_heads=False)
+    except repository.HeadsMissing:
+        return await _decide_and_record_once(sessions, policy, commands, decided_at, create_heads=True)
+
+
+async def _decide_and_record_once(
+    sessions: async_sessionmaker[AsyncSession],
+    policy: Policy,
+    commands: Sequence[DecisionCommand],
+    decided_at: datetime,
+    *,
+    create_heads: bool,
+) -> list[Decision]:
     async with sessions.begin() as session:
         # Lock the chains of dispatching customers before reading them: a revocation applied
         # concurrently then lands either before this read or after the recorded use.
-        heads = await repository.lock_heads(
-            session, (c.request.customer_id for c in commands if c.dispatch), known_only=True
-        )
+        dispatching = (c.request.customer_id for c in commands if c.dispatch)
+        if create_heads:
+            heads = await repository.lock_heads(session, dispatching, known_only=True)
+        else:
+            heads = await repository.lock_existing_heads(session, dispatching)
         done = await repository.applied_events(session, _causes(commands))
         snapshots = await repository.load_snapshots(session, (c.request.customer_id for c in commands))
         decisions = [_decide(snapshots, c, policy, done) for c in commands]
