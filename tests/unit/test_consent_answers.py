@@ -1,9 +1,8 @@
-"""The batch answer's JSON and the uses' ids, written without json.dumps/uuid4 per item, are what those give."""
+"""The batch answer's JSON, written without a json.dumps per item, is what json.dumps gives."""
 
 from __future__ import annotations
 
 import json
-import uuid
 from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import given, settings
@@ -11,7 +10,7 @@ from hypothesis import strategies as st
 
 from winback_consent.domain.model import Decision
 from winback_consent.entrypoints.http import _answers
-from winback_consent.service_layer.decisions import DecisionOutcome, _uuid4s
+from winback_consent.service_layer.decisions import DecisionOutcome
 
 AT = datetime(2026, 12, 6, 10, 0, 0, 123456, tzinfo=UTC)
 
@@ -61,13 +60,3 @@ def test_the_usual_answers() -> None:
         DecisionOutcome(Decision.allow("express_consent", "g1", "g2"), AT),
     ]
     assert _answers(outcomes) == _reference(outcomes)
-
-
-def test_use_ids_are_random_version_4_uuids_in_their_usual_text() -> None:
-    ids = _uuid4s(2_000)
-    assert len(set(ids)) == 2_000
-    for text in ids:
-        parsed = uuid.UUID(text)
-        assert str(parsed) == text
-        assert parsed.version == 4 and parsed.variant == uuid.RFC_4122
-    assert _uuid4s(0) == []

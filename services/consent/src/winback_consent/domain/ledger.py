@@ -84,9 +84,16 @@ def _refuse(value: Any) -> Any:
 
 # The arguments JSONEncoder.iterencode passes it (markers=None: no circular check, a cycle ends in
 # RecursionError and the fallback).
-_C_ENCODER = (
-    c_make_encoder(None, _refuse, encode_basestring, None, ":", ",", True, False, True) if c_make_encoder else None
-)
+def _c_encoder() -> Any:
+    # json's private constructor: should another Python take other arguments, the public encoder
+    # (same bytes, a little slower) is used instead of failing at import.
+    try:
+        return c_make_encoder(None, _refuse, encode_basestring, None, ":", ",", True, False, True)
+    except TypeError:
+        return None
+
+
+_C_ENCODER = _c_encoder() if c_make_encoder else None
 
 
 def _payload_json(payload: dict[str, Any]) -> str:
