@@ -2,81 +2,27 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from fastapi import FastAPI
 
 from winback_risk.adapters.tables import outbox
 from winback_risk.adapters.unit_of_work import SqlUnitOfWork
-from winback_risk.contract import CONTRACT
 from winback_risk.domain.model.population import PopulationModel
-from winback_risk.entrypoints.consumer import EventConsumer
+from winback_risk.entrypoints.consumer import add_event_consumers, scoring_of, tune_gc
 from winback_risk.entrypoints.http import build_router
 from winback_risk.entrypoints.http_console import build_console_router
 from winback_risk.service_layer.assessor import Assessor, assess_all
-from winback_risk.service_layer.handlers import Scoring
 from winback_risk.service_layer.model_service import ModelHolder, Refitter, fit_now
 from winback_risk.settings import RiskSettings
 from winback_shared.consumer_processes import ConsumerProcesses
 from winback_shared.http.app import create_app
-from winback_shared.kafka.consumer import BatchConsumer
 from winback_shared.runtime import ServiceRuntime
 from winback_shared.settings import ServiceSettings
 
 MIGRATIONS = "winback_risk:migrations"
-# Entry point of the instance's extra consumer processes (it imports this module).
+# Entry point of the instance's extra consumer processes (it imports the consumer wiring, not this module).
 CONSUMER_PROCESS = "winback_risk.entrypoints.consumer_process:run"
-
-
-def scoring_of(
-    runtime: ServiceRuntime, settings: RiskSettings, holder: ModelHolder
-) -> Callable[[], Awaitable[Scoring]]:
-    config = settings.risk_config()
-
-    async def scoring() -> Scoring:
-        model = await holder.get(runtime.sessions)
-        return Scoring(model, config, settings.default_horizon_days, settings.clv_basis)
-
-    return scoring
-
-
-def add_event_consumers(
-    runtime: ServiceRuntime,
-    settings: RiskSettings,
-    scoring: Callable[[], Awaitable[Scoring]],
-    on_published: Callable[[], None] | None = None,
-) -> list[BatchConsumer]:
-    """The consumers of winback.events in this process (`consumer_tasks` asyncio tasks, one group).
-
-    They read winback.consent too, for `customer.erased` only (GDPR erasure reaches risk).
-
-    While one waits for the database, another folds and scores its batch (bench/risk/README.md,
-    round 3). Their customers never overlap: events are keyed by customer.
-    """
-    handle = EventConsumer(
-        uow=lambda: SqlUnitOfWork(runtime.sessions, settings.erasure_hash_key),
-        clock=runtime.clock,
-        scoring=scoring,
-        source=settings.event_source,
-        on_published=on_published,
-    )
-    return [
-        runtime.add_consumer(group_id=settings.consumer_group, topics=CONTRACT.consumed_topics, handler=handle)
-        for _ in range(settings.consumer_tasks)
-    ]
-
-
-def tune_gc() -> None:
-    """Call once start-up is done.
-
-    A batch allocates hundreds of thousands of short-lived objects; with the default thresholds
-    the collector rescans the long-lived start-up heap again and again, which halved consumption
-    throughput (bench/risk/README.md). Same remedy as ingest.
-    """
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
 
 
 def build_app(settings: ServiceSettings) -> FastAPI:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from ctypes import Array, c_longlong
 
-from winback_risk.bootstrap import add_event_consumers, scoring_of, tune_gc
+from winback_risk.entrypoints.consumer import add_event_consumers, scoring_of, tune_gc
 from winback_risk.service_layer.model_service import ModelHolder
 from winback_risk.settings import RiskSettings
 from winback_shared.aio import wait_any

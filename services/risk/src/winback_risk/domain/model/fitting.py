@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
-from scipy.optimize import minimize
 
 Floats = npt.NDArray[np.float64]
 
@@ -38,6 +37,9 @@ def maximise(
     L-BFGS-B with numerical gradients needs few evaluations for 3-4 parameters; a Nelder-Mead
     polish follows only when it stopped without converging (flat or noisy surfaces).
     """
+    # Imported here: scoring needs this module's types but never fits, and scipy.optimize (with
+    # scipy.linalg) is about 0.4 s of a consumer process's start-up, before it can join its group.
+    from scipy.optimize import minimize
 
     def objective(log_params: Floats) -> float:
         with np.errstate(over="ignore"):
