@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from winback_shared.erasure import customer_digest, is_erased_history, without_erased_history
 from winback_shared.events.inbound import FeatureReleased, OrderPlaced
@@ -26,6 +30,13 @@ def test_the_tombstone_key_is_a_keyed_hash_that_never_holds_the_id() -> None:
     # Without the key the digest cannot be recomputed from a guessed id.
     assert customer_digest(b"key-two", "c-4711") != digest
     assert customer_digest(b"key-one", "c-4712") != digest
+
+
+@given(key=st.binary(max_size=200), customer_id=st.text())
+def test_the_digest_is_the_hmac_object_s_hexdigest(key: bytes, customer_id: str) -> None:
+    """The one-shot `hmac.digest` gives the tombstones stored before it (with `hmac.new`)."""
+    data = customer_id.encode("utf-8", "surrogatepass")
+    assert customer_digest(key, customer_id) == hmac.new(key, data, hashlib.sha256).hexdigest()
 
 
 def test_events_up_to_the_erasure_stay_erased_and_later_ones_start_anew() -> None:
