@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import DateTime, Numeric, String, any_, bindparam, func, select, text, update
@@ -27,6 +28,7 @@ NUMERIC_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.ty
 IDS = bindparam("ids", type_=ARRAY(String))
 # The state's columns in the dataclass's field order: rows construct states positionally.
 STATE = tuple(customers.c[name] for name in STATE_COLUMNS)
+_STATE_FIELDS = attrgetter(*STATE_COLUMNS)
 
 
 def _upsert_statement() -> str:
@@ -101,9 +103,10 @@ async def save(session: AsyncSession, states: Iterable[CustomerState], now: date
     ordered = sorted(states, key=lambda s: s.customer_id)
     if not ordered:
         return
-    columns = {name: [getattr(s, name) for s in ordered] for name in STATE_COLUMNS}
-    columns["updated_at"] = [now] * len(ordered)
-    params: dict[str, list[Any] | str] = {}
+    # One C call per state for all its fields, then columns by transposing: a getattr per field and
+    # state in Python was a fifth of the save's time in the profile.
+    columns = dict(zip(STATE_COLUMNS, zip(*map(_STATE_FIELDS, ordered), strict=True), strict=True))
+    params: dict[str, Sequence[Any] | str] = {"updated_at": micros([now]) * len(ordered)}
     for name, values in columns.items():
         if name in JSON_COLUMNS:
             params[name] = [None if v is None else json.dumps(v) for v in values]
@@ -112,7 +115,7 @@ async def save(session: AsyncSession, states: Iterable[CustomerState], now: date
         elif name in NUMERIC_COLUMNS:
             params[name] = numeric_literal(values)
         else:
-            params[name] = values
+            params[name] = list(values)
     await session.execute(UPSERT, params)
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 
 from winback_risk.domain.customer import UNKNOWN_REASON, CustomerState, Status, StatusChange
@@ -29,6 +30,7 @@ RETURN_TYPES = frozenset({"order.placed", "contract.renewed", "contract.started"
 CHURNABLE: frozenset[Status] = frozenset({"active", "at_risk", "lapsed", "won_back"})
 RECOVERABLE: frozenset[Status] = frozenset({"churned", "lapsed"})
 _ZERO = Decimal(0)
+_TIME = attrgetter("time")
 
 
 def churn_reason_of(reason_code: str | None) -> str:
@@ -39,14 +41,6 @@ def churn_reason_of(reason_code: str | None) -> str:
 def is_winback_eligible(reason_code: str | None, no_contact_requested: bool) -> bool:
     """False for company-initiated endings, insolvency, fraud, or when the customer forbade contact."""
     return not no_contact_requested and reason_code not in INELIGIBLE_REASONS
-
-
-def _later(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b > a else a
-
-
-def _earlier(a: datetime | None, b: datetime) -> datetime:
-    return b if a is None or b < a else a
 
 
 def _move(state: CustomerState, to: Status, event: CloudEvent, reasons: tuple[str, ...]) -> StatusChange:
@@ -68,23 +62,33 @@ def _move(state: CustomerState, to: Status, event: CloudEvent, reasons: tuple[st
 
 
 def record_facts(state: CustomerState, event: CloudEvent) -> None:
-    """Fold the event's facts into the state; order-independent (sums, minima, maxima)."""
+    """Fold the event's facts into the state; order-independent (sums, minima, maxima).
+
+    Once per event of every batch: the minima and maxima are written out rather than called, and
+    an order, the usual event, is tested first.
+    """
     t = event.time
-    if isinstance(event, CustomerUpserted) and (state.last_event_time is None or t >= state.last_event_time):
-        state.kind = event.data.kind
-    elif isinstance(event, OrderPlaced):
+    last_event = state.last_event_time
+    if isinstance(event, OrderPlaced):
         data = event.data
         state.orders += 1
         state.revenue += data.amount
         state.margin += data.margin or _ZERO
-        state.first_order_at = _earlier(state.first_order_at, t)
-        state.last_order_at = _later(state.last_order_at, t)
+        if state.first_order_at is None or t < state.first_order_at:
+            state.first_order_at = t
+        if state.last_order_at is None or t > state.last_order_at:
+            state.last_order_at = t
+    elif isinstance(event, CustomerUpserted):
+        if last_event is None or t >= last_event:
+            state.kind = event.data.kind
     elif isinstance(event, OrderReturned) and event.data.amount is not None:
         state.revenue -= event.data.amount
-    if event.type in RETURN_TYPES:
-        state.last_return_at = _later(state.last_return_at, t)
-    state.first_seen_at = _earlier(state.first_seen_at, t)
-    state.last_event_time = _later(state.last_event_time, t)
+    if event.type in RETURN_TYPES and (state.last_return_at is None or t > state.last_return_at):
+        state.last_return_at = t
+    if state.first_seen_at is None or t < state.first_seen_at:
+        state.first_seen_at = t
+    if last_event is None or t > last_event:
+        state.last_event_time = t
 
 
 def churn_evidence(event: ContractCancelled) -> dict[str, Any]:
@@ -169,7 +173,7 @@ def by_customer(events: Iterable[CloudEvent]) -> dict[str, list[CloudEvent]]:
         if event.customer_id is not None:
             groups.setdefault(event.customer_id, []).append(event)
     for group in groups.values():
-        group.sort(key=lambda e: e.time)
+        group.sort(key=_TIME)
     return groups
 
 
