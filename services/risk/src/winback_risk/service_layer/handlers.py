@@ -70,10 +70,12 @@ def status_changed_event(
 
 def remember_latest_events(states: dict[str, CustomerState], fresh: Sequence[CloudEvent]) -> None:
     """Each customer's latest applied event in topic order (not event time): a valid position for readers."""
-    for event in fresh:
-        state = states.get(event.customer_id or "")
+    # The last event of each customer, then one write per customer rather than one per event.
+    latest = {event.customer_id or "": event for event in fresh}
+    for customer_id, event in latest.items():
+        state = states.get(customer_id)
         if state is not None:
-            state.last_event_source, state.last_event_id = event.identity
+            state.last_event_source, state.last_event_id = event.source, event.id
 
 
 def position_of(
@@ -155,7 +157,8 @@ async def apply_events(
             )  # fmt: skip
             changes, assessed = outcome.changes, outcome.assessed
         await uow.customers.save(touched, clock.now())
-        applied = {e.identity for e in fresh}
+        # Only status changes ask whether their trigger was applied here.
+        applied = {e.identity for e in fresh} if changes else set()
         messages = [
             CONTRACT.message(status_changed_event(c, source, position_of(c, states.get(c.customer_id), applied)))
             for c in changes
