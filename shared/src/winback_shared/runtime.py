@@ -63,6 +63,7 @@ class ServiceRuntime:
             record_handler=record_handler,
             dead_letters=self.publisher,
             max_records=s.consumer_max_records,
+            max_partition_fetch_bytes=s.consumer_max_partition_fetch_bytes,
             max_attempts=s.consumer_max_attempts,
             max_transient_attempts=s.consumer_max_transient_attempts,
             session_timeout_ms=s.consumer_session_timeout_ms,

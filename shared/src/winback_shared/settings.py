@@ -54,6 +54,9 @@ class ServiceSettings(BaseSettings):
     db_pool_size: int = 10
     api_keys: str | None = None
     consumer_max_records: int = 500
+    # Bytes one fetch brings per partition (aiokafka's default, 1 MiB). It caps a poll too: at a few
+    # hundred bytes per event, 1 MiB holds about 3,500 records whatever `consumer_max_records` says.
+    consumer_max_partition_fetch_bytes: int = Field(1_048_576, ge=1)
     consumer_max_attempts: int = 5
     # Attempts on database or broker errors before a record is split off and parked: at 0.2 s
     # doubling to 5 s between them, 60 attempts wait out an outage of about five minutes.

@@ -20,6 +20,10 @@ class RiskSettings(PersonalDataSettings):
     # small batches; bigger batches also assess a customer once for several of their events
     # (20,000 vs 5,000 in a backlog: 10-25 % less CPU per event, bench/risk/README.md round 4).
     consumer_max_records: int = 20_000
+    # Room for those 20,000 records in one fetch of a partition (an order event is 300-450 bytes):
+    # with the default 1 MiB a backlog came in polls of about 3,700 records (bench/risk/consume.py's
+    # `applied_by_first_batch`), and a customer was assessed again in every one of them.
+    consumer_max_partition_fetch_bytes: int = 16 * 1_048_576
     # Consumers (asyncio tasks, one group) in this process: one's Python overlaps another's database wait.
     consumer_tasks: int = Field(2, ge=1, le=16)
     # Processes of the instance that consume (each with `consumer_tasks` tasks): folding and

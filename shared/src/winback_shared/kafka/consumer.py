@@ -95,6 +95,7 @@ class BatchConsumer:
         dead_letters: EventPublisher,
         record_handler: RecordBatchHandler | None = None,
         max_records: int = 500,
+        max_partition_fetch_bytes: int = 1_048_576,
         max_attempts: int = 5,
         max_transient_attempts: int = 60,
         session_timeout_ms: int = 10_000,
@@ -112,6 +113,7 @@ class BatchConsumer:
         self._record_handler = record_handler
         self._dead_letters = dead_letters
         self._max_records = max_records
+        self._max_partition_fetch_bytes = max_partition_fetch_bytes
         self._max_attempts = max_attempts
         self._max_transient_attempts = max_transient_attempts
         self._session_timeout_ms = session_timeout_ms
@@ -149,6 +151,7 @@ class BatchConsumer:
             session_timeout_ms=self._session_timeout_ms,
             heartbeat_interval_ms=self._heartbeat_interval_ms,
             max_poll_records=self._max_records,
+            max_partition_fetch_bytes=self._max_partition_fetch_bytes,
         )
         consumer.subscribe(topics=self._topics, listener=self._assignment)
         return consumer
