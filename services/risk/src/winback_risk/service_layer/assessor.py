@@ -61,6 +61,11 @@ async def assess_all(
         after = ids[-1]
 
 
+# How often a woken assessment checks whether the consumers have caught up: often, since a
+# backlog's lag may read 0 only for moments (tests/integration/test_console_risk.py missed them at 0.5 s).
+CAUGHT_UP_POLL_S = 0.05
+
+
 class Assessor:
     """Runs `assess_all` every interval of the injected clock (and when woken), once the consumer is caught up."""
 
@@ -92,4 +97,10 @@ class Assessor:
                 published = await self._run_once(now)
                 self._last = now
                 log.info("customers_assessed", at=now.isoformat(), published=published)
+            elif self._wakeup.is_set():
+                # Woken while catching up: waiting on the wake-up, set already, would return at once,
+                # and the loop spun beside the consumers for the whole replay (a tenth of the HTTP
+                # process's samples in py-spy). The wake-up stays set; poll until caught up.
+                await wait_any(stop, seconds=CAUGHT_UP_POLL_S)
+                continue
             await wait_any(self._wakeup, stop, seconds=min(self._interval.total_seconds(), 5.0))
