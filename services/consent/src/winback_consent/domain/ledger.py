@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -63,6 +64,9 @@ class VerifyResult:
     detail: str | None = None
 
 
+# Cached by value: a batch's entries mostly share one or two instants, and equal datetimes (whatever
+# their zone) are the same instant, so they give the same text.
+@functools.lru_cache(maxsize=4096)
 def _instant(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
@@ -82,11 +86,10 @@ def _refuse(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-# The arguments JSONEncoder.iterencode passes it (markers=None: no circular check, a cycle ends in
-# RecursionError and the fallback).
 def _c_encoder() -> Any:
-    # json's private constructor: should another Python take other arguments, the public encoder
-    # (same bytes, a little slower) is used instead of failing at import.
+    # json's private constructor, with the arguments JSONEncoder.iterencode passes it (markers=None:
+    # no circular check, a cycle ends in RecursionError and the fallback). Should another Python take
+    # other arguments, the public encoder (same bytes, a little slower) is used instead.
     try:
         return c_make_encoder(None, _refuse, encode_basestring, None, ":", ",", True, False, True)
     except TypeError:
@@ -132,7 +135,7 @@ def _canonical(
         text = (
             f'{{"customer_id":{_text(customer_id)},"entry_type":{_text(entry_type)},"id":{_text(id)},'
             f'"occurred_at":{_text(occurred_at)},"payload":{payload_json},"prev_hash":{_text(prev_hash)},'
-            f'"recorded_at":{_text(recorded_at)},"request_id":{_text(request_id)},"seq":{int.__repr__(seq)},'
+            f'"recorded_at":{_text(recorded_at)},"request_id":{_text(request_id)},"seq":{seq},'
             f'"source_event":{_text(source_event)}}}'
         )
         return text.encode(), payload_json
@@ -204,31 +207,12 @@ def hash_of(entry: LedgerEntry) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-# Instants already written, by the identity of the datetime (kept alive with its text, so the id is
-# not reused): a batch's entries mostly share one `occurred_at` object.
-Instants = dict[int, tuple[datetime, str]]
-
-
-def _instant_in(instants: Instants, moment: datetime) -> str:
-    hit = instants.get(id(moment))
-    if hit is not None and hit[0] is moment:
-        return hit[1]
-    text = _instant(moment)
-    instants[id(moment)] = (moment, text)
-    return text
-
-
 def append(
-    head: ChainHead, drafts: Sequence[LedgerDraft], recorded_at: datetime, *, instants: Instants | None = None
+    head: ChainHead, drafts: Sequence[LedgerDraft], recorded_at: datetime
 ) -> tuple[list[LedgerEntry], ChainHead]:
-    """Chain drafts of ONE customer onto `head`; returns the entries and the new head.
-
-    `instants`: shared by the calls for one batch, so each instant object is written once.
-    """
+    """Chain drafts of ONE customer onto `head`; returns the entries and the new head."""
     entries: list[LedgerEntry] = []
-    if instants is None:
-        instants = {}
-    recorded = _instant_in(instants, recorded_at)
+    recorded = _instant(recorded_at)
     for draft in drafts:
         # On every dispatched decision's path: the entry is built once, from its hash.
         seq = head.seq + 1
@@ -237,7 +221,7 @@ def append(
             customer_id=draft.customer_id,
             seq=seq,
             entry_type=draft.entry_type,
-            occurred_at=_instant_in(instants, draft.occurred_at),
+            occurred_at=_instant(draft.occurred_at),
             recorded_at=recorded,
             payload=draft.payload,
             source_event=draft.source_event,

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from winback_consent.adapters import repository
-from winback_consent.domain.ledger import ChainHead, Instants, LedgerDraft, LedgerEntry, append
+from winback_consent.domain.ledger import ChainHead, LedgerDraft, LedgerEntry, append
 
 
 async def append_drafts(
@@ -34,9 +34,8 @@ async def append_drafts(
     heads.update(await repository.lock_heads(session, missing))
     entries: list[LedgerEntry] = []
     moved: dict[str, ChainHead] = {}
-    instants: Instants = {}
     for customer_id, group in by_customer.items():
-        chained, moved[customer_id] = append(heads[customer_id], group, recorded_at, instants=instants)
+        chained, moved[customer_id] = append(heads[customer_id], group, recorded_at)
         entries.extend(chained)
     await repository.append_entries(session, entries, moved, into_snapshots=into_snapshots)
     return entries
