@@ -167,21 +167,6 @@ def cancellation_events(now: datetime) -> list[dict[str, Any]]:
     ]
 
 
-def _wait_consent_absorbed(client: httpx.Client, timeout_s: float) -> None:
-    """Cancellations go in after consent knows the profiles, as they would in real life."""
-    last = CUSTOMERS[-1].customer_id
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        r = client.post(
-            f"{URLS['consent']}/v1/decisions",
-            headers=ADMIN,
-            json={"customer_id": last, "channel": "email", "content": "service"},
-        )
-        if r.status_code == 200 and r.json().get("allowed"):
-            return
-        time.sleep(0.2)
-
-
 async def _wait_consumed(bootstrap: str, services: tuple[str, ...], timeout_s: float) -> None:
     """Until the services' consumer groups have applied everything on their topics (lag 0 at the broker)."""
     monitor = LagMonitor(bootstrap)
@@ -210,7 +195,7 @@ def replay(client: httpx.Client, now: datetime, bootstrap: str) -> dict[str, int
         answer = _post(client, batch)
         for key in totals:
             totals[key] += answer[key]
-        _wait_consent_absorbed(client, 20)
+        # Cancellations go in after consent and campaign know the profiles, as they would in real life.
         asyncio.run(_wait_consumed(bootstrap, ("consent", "campaign"), 30))
     return totals
 
