@@ -373,9 +373,16 @@ async def test_objection_on_the_phone_ends_the_sequence_and_consent_denies_every
         ("call", "triggered", None),
         ("mail", "skipped", "objection"),
     ]
-    # Once, on the way back in: the events reached ingest's topic exactly once each.
-    inbound = await read_topic(kafka_bootstrap, Topic.INBOUND.value)
-    mine = sorted((e["type"], e["id"]) for e in inbound if e["id"].startswith(f"outcome:{action_id}"))
+
+    # Once, on the way back in: the events reached ingest's topic exactly once each. Campaign's outbox
+    # relay publishes them after the answer, so read until both are there (not once, after 1 s of quiet).
+    def outcome_events(inbound: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        return sorted((e["type"], e["id"]) for e in inbound if e["id"].startswith(f"outcome:{action_id}"))
+
+    inbound = await eventually(
+        lambda: read_topic(kafka_bootstrap, Topic.INBOUND.value), lambda found: len(outcome_events(found)) >= 2
+    )
+    mine = outcome_events(inbound)
     assert mine == [
         ("campaign.response", f"outcome:{action_id}:response"),
         ("contact.objected", f"outcome:{action_id}:objection"),
@@ -532,7 +539,11 @@ async def test_a_declined_letter_ends_the_sequence_with_a_reply(world: dict[str,
         ("letter", "triggered", None),
         ("mail", "skipped", "reply"),
     ]
-    inbound = await read_topic(kafka_bootstrap, Topic.INBOUND.value)
+    # Published by campaign's outbox relay after the answer: read until it is there.
+    inbound = await eventually(
+        lambda: read_topic(kafka_bootstrap, Topic.INBOUND.value),
+        lambda found: any(e["id"] == f"outcome:{action_id}:response" for e in found),
+    )
     mine = [(e["type"], e["data"]["outcome"]) for e in inbound if e["id"] == f"outcome:{action_id}:response"]
     assert mine == [("campaign.response", "replied")]
 
