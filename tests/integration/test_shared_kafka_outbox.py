@@ -108,7 +108,9 @@ async def _run_until(consumer: BatchConsumer, done: Callable[[], Awaitable[bool]
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
     try:
-        await until(done, timeout_s=10, interval_s=0.05)
+        # The wait covers the group join (Tansu takes seconds for it, more on a loaded machine) and the
+        # retries' back-off: the suite's usual 30 s, not 10 s.
+        await until(done, timeout_s=30, interval_s=0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
@@ -350,13 +352,13 @@ async def test_the_lag_counts_a_batch_until_it_is_applied(kafka_bootstrap: str, 
         async def idle_and_caught_up() -> bool:
             return consumer.lag == 0
 
-        await until(idle_and_caught_up, timeout_s=10, interval_s=0.05)
+        await until(idle_and_caught_up, timeout_s=30, interval_s=0.05)  # includes the group join
         await _produce(kafka_bootstrap, topic, [_order("c-1", n) for n in range(3)])
 
         async def all_applied() -> bool:
             return len(applied) == 3 and consumer.lag == 0
 
-        await until(all_applied, timeout_s=10, interval_s=0.05)
+        await until(all_applied, timeout_s=30, interval_s=0.05)
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
