@@ -5,8 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import settings
 
 from tests.support.infra import create_database, kafka_broker, postgres_server
+
+# No wall-clock limit per Hypothesis example in any property test: on a loaded two-core CI machine a
+# paused example would fail the test as "flaky" whatever its answer. A test may still set its own.
+settings.register_profile("winback", deadline=None)
+settings.load_profile("winback")
 
 
 @pytest.fixture(scope="session")

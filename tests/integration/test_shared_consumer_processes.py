@@ -35,7 +35,8 @@ async def started(processes: ConsumerProcesses) -> list[int]:
 
 
 async def test_a_dead_process_makes_the_lag_unknown_until_its_replacement_reports() -> None:
-    processes = ConsumerProcesses("lag-test", 2, f"{TARGET}:caught_up", restart_delay_s=0.2)
+    # A restart delay long enough that the replacement cannot have reported by the first check below.
+    processes = ConsumerProcesses("lag-test", 2, f"{TARGET}:caught_up", restart_delay_s=2.0)
     stop = asyncio.Event()
     task = asyncio.create_task(processes.run(stop))
     try:
