@@ -1,4 +1,4 @@
-"""Timestamps sent as int8 microseconds and numerics as text literals arrive exactly as given."""
+"""Timestamps sent as int8 microseconds, numerics and strings as text literals arrive exactly as given."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from winback_risk.adapters import facts_repository, repository
 from winback_risk.adapters.tables import orders
 from winback_risk.domain.customer import CustomerState
 from winback_risk.domain.facts import OrderFact
+from winback_shared.db.arrays import text_array
 
 pytestmark = pytest.mark.integration
 
@@ -61,9 +64,35 @@ async def test_customer_rows_keep_exact_times_and_money(risk_sessions: async_ses
         )
         for i, at in enumerate(TIMES)
     ]
+    # Strings the array literals must quote and escape (quotes, backslashes, braces, commas, "NULL").
+    states.append(
+        CustomerState(
+            customer_id='arr-c "q" \\ {x,y}',
+            kind="NULL",
+            status="churned",
+            status_since=TIMES[2],
+            churn_reason='a\\"b',
+            churn_evidence={"text": 'say "hi" \\ {}', "n": None},
+            last_event_source="/src,1",
+            last_event_id="",
+        )
+    )
     now = datetime(2026, 1, 2, 3, 4, 5, 6, tzinfo=UTC)
     async with risk_sessions.begin() as session:
         await repository.save(session, states, now)
     async with risk_sessions.begin() as session:
         loaded = await repository.load_for_update(session, [s.customer_id for s in states])
     assert [loaded[s.customer_id] for s in states] == states
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(values=st.lists(st.one_of(st.text(st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",))),
+                                 st.none())))  # fmt: skip
+async def test_text_array_literals_arrive_as_the_strings_given(
+    risk_sessions: async_sessionmaker[AsyncSession], values: list[str | None]
+) -> None:
+    """What a list bound as varchar[] gave, the literal gives: the same strings and NULLs, in order."""
+    async with risk_sessions.begin() as session:
+        literal = await session.scalar(text("SELECT CAST(CAST(:v AS text) AS varchar[])"), {"v": text_array(values)})
+        listed = await session.scalar(text("SELECT CAST(:v AS varchar[])"), {"v": values})
+    assert literal == listed == values

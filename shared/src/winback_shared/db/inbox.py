@@ -8,6 +8,7 @@ from typing import TypeVar
 from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, String, Table, func, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from winback_shared.db.arrays import text_array
 from winback_shared.events.envelope import CloudEvent
 
 E = TypeVar("E", bound=CloudEvent)
@@ -44,12 +45,15 @@ async def claim_unprocessed(session: AsyncSession, table: Table, events: Sequenc
     # result row per claimed event cost more Python than the rest of the claim (risk's profile).
     stmt = text(
         f"WITH claimed AS (INSERT INTO {table.fullname} (source, event_id) "
-        "SELECT u.source, u.event_id FROM unnest(CAST(:sources AS varchar[]), CAST(:ids AS varchar[])) "
+        "SELECT u.source, u.event_id "
+        "FROM unnest(CAST(CAST(:sources AS text) AS varchar[]), CAST(CAST(:ids AS text) AS varchar[])) "
         "WITH ORDINALITY AS u(source, event_id, n) ORDER BY u.n "
         "ON CONFLICT DO NOTHING RETURNING source, event_id) "
         "SELECT coalesce(array_agg(source), '{}'), coalesce(array_agg(event_id), '{}') FROM claimed"
     )
-    sources, ids = (await session.execute(stmt, {"sources": [s for s, _ in keys], "ids": [i for _, i in keys]})).one()
+    # The keys bound as two array literals (`arrays.text_array`): cheaper for the client than two lists.
+    params = {"sources": text_array([s for s, _ in keys]), "ids": text_array([i for _, i in keys])}
+    sources, ids = (await session.execute(stmt, params)).one()
     if len(sources) == len(keys):
         # Nothing applied before (the common case): every event is claimed.
         return list(unique.values())

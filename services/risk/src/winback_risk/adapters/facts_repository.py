@@ -16,6 +16,7 @@ from winback_risk.adapters.tables import customers, models, orders, signals
 from winback_risk.domain.facts import FactKey, OrderFact, Signal
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import OrderSummary
+from winback_shared.db.arrays import text_array
 
 # Signals older than this do not drive any score (the longest driver window is 365 days);
 # contract facts are kept regardless, a contract may run for years.
@@ -25,7 +26,7 @@ CONTRACT_KINDS = ("contract_started", "contract_renewed", "contract_cancelled")
 
 # Bulk statements bind one array per column (INSERT ... SELECT FROM unnest): a multi-row VALUES
 # binds rows x columns parameters and costs more to compile than to write (bench/risk/README.md).
-# Times travel as int8 microseconds and amounts as text literals: cheaper to encode (`arrays`).
+# Times travel as int8 microseconds, amounts and strings as text literals: cheaper to encode (`arrays`).
 # The stored keys come back as two arrays in one row (decoded by asyncpg in C): a result row per
 # order cost more Python than the rest of the insert.
 _INSERT_ORDERS = text(
@@ -34,7 +35,7 @@ _INSERT_ORDERS = text(
         INSERT INTO risk.orders (customer_id, order_id, ordered_at, order_date, amount, margin)
         SELECT c, o, t, CAST(t AT TIME ZONE 'UTC' AS date), a, m
         FROM (SELECT c, o, {timestamp_of("us")} AS t, a, m
-              FROM unnest(CAST(:c AS text[]), CAST(:o AS text[]), CAST(:t AS int8[]),
+              FROM unnest(CAST(CAST(:c AS text) AS text[]), CAST(CAST(:o AS text) AS text[]), CAST(:t AS int8[]),
                           CAST(CAST(:a AS text) AS numeric[]), CAST(CAST(:m AS text) AS numeric[])) AS u(c, o, us, a, m)
              ) AS f
         ON CONFLICT DO NOTHING
@@ -65,8 +66,8 @@ async def insert_orders(session: AsyncSession, facts: Sequence[OrderFact]) -> se
     if not facts:
         return set()
     params = {
-        "c": [f.customer_id for f in facts],
-        "o": [f.order_id for f in facts],
+        "c": text_array([f.customer_id for f in facts]),
+        "o": text_array([f.order_id for f in facts]),
         "t": micros(f.ordered_at for f in facts),
         "a": numeric_literal(f.amount for f in facts),
         "m": numeric_literal(f.margin for f in facts),
@@ -113,7 +114,8 @@ _ORDER_SUMMARIES = text(
                    - interval '365 days' AS last_year
         FROM (SELECT customer_id, {timestamp_of("m")} AS moment, {timestamp_of("c")} AS churned_at,
                      {timestamp_of("l")} AS last_known
-              FROM unnest(CAST(:ids AS text[]), CAST(:m AS int8[]), CAST(:c AS int8[]), CAST(:l AS int8[]))
+              FROM unnest(CAST(CAST(:ids AS text) AS text[]), CAST(:m AS int8[]), CAST(:c AS int8[]),
+                          CAST(:l AS int8[]))
                    AS a(customer_id, m, c, l)) AS u
     )
     SELECT w.customer_id, a.*
@@ -174,7 +176,8 @@ async def order_summaries(
     """
     if not customer_ids:
         return {}
-    params = {"ids": list(customer_ids), "m": micros(moments), "c": micros(churned_at), "l": micros(last_order_at)}
+    ids = text_array(customer_ids)
+    params = {"ids": ids, "m": micros(moments), "c": micros(churned_at), "l": micros(last_order_at)}
     rows = (await session.execute(_ORDER_SUMMARIES, params)).all()
     return {row[0]: _summary(row) for row in rows}
 

@@ -19,12 +19,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from winback_risk.adapters.arrays import micros, numeric_literal, timestamp_of
 from winback_risk.adapters.tables import customers, progress
 from winback_risk.domain.customer import CustomerState
+from winback_shared.db.arrays import text_array
 
 STATE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(CustomerState))
 SAVED_COLUMNS: tuple[str, ...] = (*STATE_COLUMNS, "updated_at")
 JSON_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, JSONB))
 TIME_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, DateTime))
+TEXT_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, String))
 NUMERIC_COLUMNS = frozenset(c.name for c in customers.columns if isinstance(c.type, Numeric))
+# A list, not an array literal: `= ANY(CAST(literal AS varchar[]))` is not folded to a constant
+# by the planner (array_in is only stable) and was evaluated for every row scanned (400 ms a batch).
 IDS = bindparam("ids", type_=ARRAY(String))
 # The state's columns in the dataclass's field order: rows construct states positionally.
 STATE = tuple(customers.c[name] for name in STATE_COLUMNS)
@@ -36,14 +40,17 @@ def _upsert_statement() -> str:
 
     A multi-row VALUES binds rows x columns parameters and costs more to compile than the
     database spends writing; arrays bind one parameter per column (bench/risk/README.md).
-    Timestamps travel as int8 microseconds and numerics as one text literal (`arrays`).
+    Timestamps travel as int8 microseconds, numerics and strings (json included) as one text
+    literal each (`arrays`, `winback_shared.db.arrays`).
     """
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     names = ", ".join(f'"{n}"' for n in SAVED_COLUMNS)
 
     def array(name: str) -> str:
         if name in JSON_COLUMNS:
-            return f"CAST(:{name} AS text[])"
+            return f"CAST(CAST(:{name} AS text) AS text[])"
+        if name in TEXT_COLUMNS:
+            return f"CAST(CAST(:{name} AS text) AS {customers.c[name].type.compile(dialect=dialect)}[])"
         if name in TIME_COLUMNS:
             return f"CAST(:{name} AS int8[])"
         if name in NUMERIC_COLUMNS:
@@ -109,7 +116,9 @@ async def save(session: AsyncSession, states: Iterable[CustomerState], now: date
     params: dict[str, Sequence[Any] | str] = {"updated_at": micros([now]) * len(ordered)}
     for name, values in columns.items():
         if name in JSON_COLUMNS:
-            params[name] = [None if v is None else json.dumps(v) for v in values]
+            params[name] = text_array([None if v is None else json.dumps(v) for v in values])
+        elif name in TEXT_COLUMNS:
+            params[name] = text_array(values)
         elif name in TIME_COLUMNS:
             params[name] = micros(values)
         elif name in NUMERIC_COLUMNS:
