@@ -23,7 +23,7 @@ from winback_metrics.domain.facts import facts_of
 from winback_risk.domain.facts import facts_of_batch
 from winback_shared.events.envelope import CloudEvent, not_after
 from winback_shared.events.registry import parse_event_json
-from winback_shared.validation import text_acceptable, text_problems
+from winback_shared.validation import text_acceptable, text_problems, time_problem
 
 NOW = datetime(2025, 6, 1, 12, tzinfo=UTC)
 EDGE = not_after(NOW, timedelta(hours=24))
@@ -141,3 +141,25 @@ def test_the_quick_text_check_agrees_with_the_walk_that_names_the_problems(value
     # The quick check decides whether the walk (which names every problem) runs at all: they must agree.
     nested = _nested(value, wrap)
     assert text_acceptable(nested) == (next(text_problems(nested), None) is None)
+
+
+def _reference_time_problem(value: datetime) -> str | None:
+    """`time_problem` before its fast path: every time converted to UTC."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        return "lies outside years 1-9999 in UTC"
+    return None
+
+
+@given(
+    st.one_of(
+        local_times,
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(2, 1, 2)),
+        st.datetimes(min_value=datetime(9998, 12, 30), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    ),
+    offsets,
+)
+def test_time_problem_answers_as_converting_every_time_did(local: datetime, offset: timezone) -> None:
+    value = local.replace(tzinfo=offset)
+    assert time_problem(value) == _reference_time_problem(value)

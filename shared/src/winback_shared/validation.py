@@ -82,6 +82,9 @@ def text_acceptable(value: Any, depth: int = 0) -> bool:
 
 def time_problem(value: datetime) -> str | None:
     """Why an aware time is unusable (outside years 1-9999 once in UTC), or None."""
+    if 1 < value.year < 9999:
+        # An offset is less than a day: only years 1 and 9999 can leave the range (every event's time passes here).
+        return None
     try:
         value.astimezone(UTC)
     except OverflowError:
