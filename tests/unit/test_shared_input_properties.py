@@ -15,6 +15,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from pydantic import AwareDatetime, TypeAdapter, ValidationError
 
 from winback_campaign.service_layer.translate import exit_signal, merged_profiles
 from winback_consent.domain.translate import translate
@@ -163,3 +164,23 @@ def _reference_time_problem(value: datetime) -> str | None:
 def test_time_problem_answers_as_converting_every_time_did(local: datetime, offset: timezone) -> None:
     value = local.replace(tzinfo=offset)
     assert time_problem(value) == _reference_time_problem(value)
+
+
+_PYDANTIC_TIME: TypeAdapter[datetime] = TypeAdapter(AwareDatetime)
+
+
+@given(times)
+def test_parsed_times_are_pydantics_own_with_a_stdlib_zone(text: str) -> None:
+    """Event times parsed from JSON carry a `datetime.timezone`: the same instant, offset and output."""
+    raw = {"specversion": "1.0", "id": "e-1", "source": "/s", "type": "order.placed", "time": text,
+           "data": {"customer_id": "c-1", "order_id": "o-1", "amount": "1"}}  # fmt: skip
+    try:
+        event = parse_event_json(json.dumps(raw))
+    except ValidationError:
+        return  # refused either way: the time validators' answers are tested above
+    own = _PYDANTIC_TIME.validate_python(text)
+    assert isinstance(event.time.tzinfo, timezone)
+    assert event.time == own and event.time.utcoffset() == own.utcoffset()
+    assert event.time.isoformat() == own.isoformat() and str(event.time) == str(own)
+    assert _PYDANTIC_TIME.dump_json(event.time) == _PYDANTIC_TIME.dump_json(own)
+    assert json.loads(event.to_json_bytes())["time"] == json.loads(_PYDANTIC_TIME.dump_json(own))
