@@ -88,5 +88,5 @@ async def drop_erased_history(session: AsyncSession, table: Table, key: bytes, e
     Holds the erasure gate shared until the caller commits, so no erasure slips in between.
     """
     await hold_erasure_gate(session, table, exclusive=False)
-    erased = await erasure_times(session, table, key, (e.customer_id for e in events if e.customer_id))
+    erased = await erasure_times(session, table, key, (c for e in events if (c := e.customer_id)))
     return without_erased_history(events, erased) if erased else list(events)

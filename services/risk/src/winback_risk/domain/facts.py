@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -91,13 +91,17 @@ def facts_of_batch(events: Iterable[CloudEvent]) -> tuple[list[OrderFact], list[
     return orders, signals
 
 
-def first_statements(events: Iterable[CloudEvent], stored: set[FactKey]) -> list[CloudEvent]:
+def first_statements(events: Sequence[CloudEvent], stored: set[FactKey]) -> list[CloudEvent]:
     """The events to fold: those without a business key, and the first of each key that `stored` holds.
 
     `stored` are the keys this batch's facts added (the insert's RETURNING): a key stored before,
     or stated again later in the batch, is the same fact once more (a re-sent order with a new
     event id, from another source, or with another amount: the first version stands).
     """
+    if len(stored) == len(events):
+        # The stored keys are keys of these events, at most one each: as many as there are events
+        # means every event states a fact of its own, new here (a replay's usual batch). All fold.
+        return list(events)
     kept: list[CloudEvent] = []
     folded: set[FactKey] = set()
     for event in events:
