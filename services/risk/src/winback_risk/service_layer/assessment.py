@@ -19,6 +19,7 @@ from winback_risk.domain.scoring import (
     assess_customers,
     moved_materially,
 )
+from winback_risk.service_layer.ids import uuid5_text
 from winback_risk.service_layer.unit_of_work import Facts
 from winback_shared.events.produced import CustomerRiskAssessed
 
@@ -76,7 +77,7 @@ def risk_assessed_event(a: Assessment, source: str, horizon_days: int) -> Custom
     return CustomerRiskAssessed.new(
         source=source,
         time=a.as_of,
-        id=str(uuid.uuid5(_ID_NAMESPACE, key)),
+        id=uuid5_text(_ID_NAMESPACE, key),
         data={
             "customer_id": a.customer_id,
             "risk_score": a.risk_score,

@@ -15,6 +15,7 @@ from winback_risk.domain.lifecycle import apply_groups, by_customer
 from winback_risk.domain.model.population import PopulationModel
 from winback_risk.domain.scoring import RiskConfig
 from winback_risk.service_layer import assessment
+from winback_risk.service_layer.ids import uuid5_text
 from winback_risk.service_layer.unit_of_work import RiskUnitOfWork
 from winback_shared.clock import Clock
 from winback_shared.events.envelope import CloudEvent
@@ -43,11 +44,11 @@ def status_changed_event(
     `caused_by` is the customer event whose application the change rests on (see `position_of`).
     """
     trigger_source, trigger_id = change.trigger
-    event_id = uuid.uuid5(_ID_NAMESPACE, f"{trigger_source}\x00{trigger_id}\x00{change.to_status}")
+    event_id = uuid5_text(_ID_NAMESPACE, f"{trigger_source}\x00{trigger_id}\x00{change.to_status}")
     return CustomerStatusChanged.new(
         source=source,
         time=change.at,
-        id=str(event_id),
+        id=event_id,
         data={
             "customer_id": change.customer_id,
             "from": change.from_status,
