@@ -96,13 +96,14 @@ def tune_gc() -> None:
     The young generation's threshold counts objects allocated and not yet freed: a batch of
     16,000-20,000 events holds 200,000-250,000 of them (its events, states, facts, assessments)
     until it is done, so at 50,000 every batch was scanned about four times while alive and
-    promoted (in process: 54 collections for 200,000 events, 10 % of the CPU). At 500,000 a
-    batch (two in flight, one per consumer task) is rarely scanned alive: what it allocated is
-    freed by reference counting when it ends, and reference cycles still are collected, at
-    most 500,000 objects later.
+    promoted (in process: 54 collections for 200,000 events, 10 % of the CPU). With two batches
+    in flight (one per consumer task) a process holds up to ~600,000; at 1,000,000 a batch is
+    not scanned while alive, and what it allocated is freed by reference counting when it ends.
+    Reference cycles are still collected, after at most 1,000,000 objects: the collections of a
+    replay found 0-20 unreachable objects each (bench/risk/README.md, round 6).
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
 
 
-GC_YOUNG_THRESHOLD = 500_000
+GC_YOUNG_THRESHOLD = 1_000_000
