@@ -2,7 +2,7 @@
 
 `first_statements` returns every event when each states a new fact of its own; `by_customer` and
 `remember_latest_events` take the customer ids the batch read once; `apply_groups` appends to one
-list and skips `apply_return` where its first test would refuse.
+list instead of one per event.
 """
 
 from __future__ import annotations

@@ -165,7 +165,7 @@ def _apply_event(state: CustomerState, event: CloudEvent, changes: list[StatusCh
     change: StatusChange | None = None
     if isinstance(event, ContractCancelled):
         change = apply_cancellation(state, event)
-    elif event.type in RETURN_TYPES and state.status in RECOVERABLE:  # apply_return's own first test
+    elif event.type in RETURN_TYPES:
         change = apply_return(state, event)
     if change is not None:
         changes.append(change)

@@ -86,6 +86,10 @@ def add_event_consumers(
     ]
 
 
+# Objects allocated and not yet freed before a young collection (why so many: `tune_gc`).
+GC_YOUNG_THRESHOLD = 1_000_000
+
+
 def tune_gc() -> None:
     """Call once start-up is done.
 
@@ -104,6 +108,3 @@ def tune_gc() -> None:
     """
     gc.freeze()
     gc.set_threshold(GC_YOUNG_THRESHOLD, 20, 20)
-
-
-GC_YOUNG_THRESHOLD = 1_000_000
